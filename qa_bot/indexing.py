@@ -1,0 +1,185 @@
+"""The write path: corpus files -> passages -> vectors -> a new index build.
+
+Incremental: passages and vectors of files whose content hash is unchanged are copied from the
+previous build, provided it was made with the same model and chunking settings. When nothing
+changed at all the model is never loaded.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .chunking import ChunkingSettings, Passage, chunk_document
+from .corpus import CorpusFile, Document, SkippedFile, read_document, scan_corpus
+from .embedding import Embedder, Progress, model_fingerprint, model_name
+from .errors import CorpusError, IndexCorrupt, IndexMissing
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    unchanged: int = 0
+    changed: int = 0
+    added: int = 0
+    removed: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+    passages: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    rebuilt: bool = True
+    reason: str = ""  # why earlier work could not be reused, when it could not
+
+    @property
+    def files(self) -> int:
+        return self.unchanged + self.changed + self.added
+
+    def line(self) -> str:
+        counts = (f"{self.unchanged} unchanged, {self.changed} changed, {self.added} added, "
+                  f"{self.removed} removed")
+        if self.skipped:
+            counts += f", {len(self.skipped)} skipped"
+        if not self.rebuilt:
+            return f"{counts}: index is up to date ({self.passages} passages), {self.seconds:.1f} s"
+        return (f"{counts}: {self.embedded} passages embedded, {self.passages} in the index, "
+                f"in {self.seconds:.1f} s")
+
+
+@dataclass(frozen=True)
+class CorpusState:
+    """How the corpus compares with the current index."""
+
+    files: list[CorpusFile]
+    previous: store.Manifest | None
+    reason: str  # why the previous build cannot be reused; empty when it can
+
+    def diff(self) -> tuple[list[str], list[str], list[str], list[str]]:
+        """(unchanged, changed, added, removed) sources."""
+        before = self.previous.files if self.previous and not self.reason else {}
+        now = {f.source: f.sha256 for f in self.files}
+        unchanged = [s for s, h in now.items() if s in before and before[s].sha256 == h]
+        changed = [s for s, h in now.items() if s in before and before[s].sha256 != h]
+        added = [s for s in now if s not in before]
+        removed = [s for s in before if s not in now]
+        return unchanged, changed, added, removed
+
+    @property
+    def is_current(self) -> bool:
+        _, changed, added, removed = self.diff()
+        return not self.reason and not (changed or added or removed)
+
+
+def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
+                 chunking: ChunkingSettings) -> CorpusState:
+    """Compare the corpus with the index without loading the model or the vectors."""
+    files = scan_corpus(corpus_dir)
+    try:
+        _, previous = store.read_manifest(index_dir)
+    except (IndexMissing, IndexCorrupt) as error:
+        return CorpusState(files, None, str(error))
+    difference = store.mismatch(previous, model_name(model_path), model_fingerprint(model_path),
+                                chunking)
+    return CorpusState(files, previous, f"the index was built with {difference}" if difference else "")
+
+
+def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
+                full: bool = False, chunking: ChunkingSettings = ChunkingSettings(),
+                embedder: Embedder | None = None,
+                on_progress: Progress | None = None) -> BuildSummary:
+    """Bring the index in `index_dir` up to date with `corpus_dir`."""
+    began = time.perf_counter()
+    with store.build_lock(index_dir):
+        state = corpus_state(corpus_dir, index_dir, model_path, chunking)
+        if full:
+            state = CorpusState(state.files, None, "a full rebuild was asked for")
+        unchanged, changed, added, removed = state.diff()
+        if state.is_current:
+            assert state.previous is not None
+            skipped = [SkippedFile(s, r.skipped) for s, r in state.previous.files.items() if r.skipped]
+            return BuildSummary(len(unchanged), 0, 0, 0, skipped,
+                                sum(r.passages for r in state.previous.files.values()), 0,
+                                time.perf_counter() - began, rebuilt=False)
+        previous = store.load_index(index_dir) if state.previous and not state.reason else None
+        reused = set(unchanged)
+        fresh: list[Document] = []
+        skipped: list[SkippedFile] = []
+        for file in state.files:
+            if file.source in reused:
+                record = previous.manifest.files[file.source] if previous else None
+                if record and record.skipped:
+                    skipped.append(SkippedFile(file.source, record.skipped))
+                continue
+            document = read_document(file)
+            (skipped if isinstance(document, SkippedFile) else fresh).append(document)
+        if len(skipped) == len(state.files):
+            reasons = "; ".join(f"{s.source} {s.reason}" for s in skipped)
+            raise CorpusError(f"No readable article in {corpus_dir} ({reasons}); add UTF-8 text.")
+
+        new_passages = {d.source: chunk_document(d.source, d.text, chunking) for d in fresh}
+        embedder = embedder or (Embedder.load(model_path) if fresh else None)
+        new_vectors = _embed(embedder, new_passages, on_progress) if fresh else {}
+
+        passages: list[Passage] = []
+        passage_vectors, sentence_vectors = [], []
+        files: dict[str, store.FileRecord] = {}
+        skipped_by_source = {s.source: s for s in skipped}
+        for file in state.files:
+            if file.source in skipped_by_source:
+                files[file.source] = store.FileRecord(file.sha256, 0,
+                                                      skipped_by_source[file.source].reason)
+                continue
+            if file.source in new_passages:
+                chunks = new_passages[file.source]
+                vectors, sentences = new_vectors[file.source]
+            else:
+                assert previous is not None
+                chunks, vectors, sentences = _reuse(previous, file.source)
+            passages.extend(chunks)
+            passage_vectors.append(vectors)
+            sentence_vectors.append(sentences)
+            files[file.source] = store.FileRecord(file.sha256, len(chunks))
+
+        manifest = store.Manifest(
+            model_name=model_name(model_path),
+            model_fingerprint=model_fingerprint(model_path),
+            dimension=passage_vectors[0].shape[1],
+            chunking={"min_chars": chunking.min_chars, "max_chars": chunking.max_chars},
+            files=files,
+            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            packages=store.package_versions(),
+        )
+        store.save_index(index_dir, manifest, passages, np.vstack(passage_vectors),
+                         np.vstack(sentence_vectors))
+        store.prune_builds(index_dir)
+        embedded = sum(len(p) for p in new_passages.values())
+        return BuildSummary(len(unchanged), len(changed), len(added), len(removed), skipped,
+                            len(passages), embedded, time.perf_counter() - began,
+                            reason=state.reason if state.previous or full else "")
+
+
+def _embed(embedder: Embedder, passages: dict[str, list[Passage]],
+           on_progress: Progress | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Passage and sentence vectors per source, encoded in one pass over all texts."""
+    texts: list[str] = []
+    for chunks in passages.values():
+        texts.extend(p.text for p in chunks)
+        texts.extend(s.text for p in chunks for s in p.sentences)
+    vectors = embedder.encode(texts, on_progress)
+    result, row = {}, 0
+    for source, chunks in passages.items():
+        sentence_count = sum(len(p.sentences) for p in chunks)
+        passage_rows = vectors[row:row + len(chunks)]
+        row += len(chunks)
+        result[source] = (passage_rows, vectors[row:row + sentence_count])
+        row += sentence_count
+    return result
+
+
+def _reuse(previous: store.StoredIndex, source: str) -> tuple[list[Passage], np.ndarray, np.ndarray]:
+    start, end = previous.source_ranges[source]
+    offsets = previous.sentence_offsets
+    return (previous.passages[start:end], previous.vectors.vectors(start, end),
+            previous.sentence_vectors[offsets[start]:offsets[end]])
