@@ -1,0 +1,91 @@
+"""The read path: QABot.ask(question, history, source) -> Answer.
+
+The model is loaded once per process. The index is reloaded when a build replaces it: each
+question first reads the small CURRENT file, and a new build is loaded and swapped in while
+requests already running finish on the old one.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import store
+from .answer import Answer, compose_answer
+from .chunking import ChunkingSettings
+from .config import Settings
+from .embedding import Embedder
+from .errors import InvalidQuestion
+from .question import Turn, search_query
+from .retrieval import Retriever
+
+MAX_QUESTION_CHARS = 2000
+MAX_HISTORY_TURNS = 50
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    build_id: str
+    built_at: str
+    sources: list[str]
+    passages: int
+    model: str
+    titles: dict[str, str]  # source -> its first line, which for an article is its headline
+
+
+class QABot:
+    def __init__(self, index_dir: Path, embedder: Embedder,
+                 chunking: ChunkingSettings = ChunkingSettings()) -> None:
+        self.index_dir = index_dir
+        self.embedder = embedder
+        self.chunking = chunking
+        self._reload_lock = threading.Lock()
+        self._retriever = self._load()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QABot:
+        return cls(settings.index_dir, Embedder.load(settings.model_path))
+
+    def _load(self) -> Retriever:
+        stored = store.load_index(self.index_dir)
+        store.check_compatible(stored.manifest, self.embedder.name, self.embedder.fingerprint,
+                               self.chunking)
+        return Retriever(stored, self.embedder)
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever of the current build, reloaded if a build has replaced it."""
+        retriever = self._retriever
+        if store.current_build(self.index_dir) != retriever.stored.build_id:
+            with self._reload_lock:
+                if store.current_build(self.index_dir) != self._retriever.stored.build_id:
+                    self._retriever = self._load()
+                retriever = self._retriever
+        return retriever
+
+    def info(self) -> IndexInfo:
+        stored = self.retriever.stored
+        titles = {source: stored.passages[start].sentences[0].text.split("\n")[0][:200]
+                  for source, (start, _) in stored.source_ranges.items()}
+        return IndexInfo(stored.build_id, stored.manifest.built_at, stored.manifest.sources,
+                         len(stored.passages), stored.manifest.model_name, titles)
+
+    def ask(self, question: str, history: Sequence[Turn] = (), source: str | None = None) -> Answer:
+        """Answer one question, reading short follow-ups together with the conversation."""
+        question = validate_question(question)
+        retriever = self.retriever
+        query = search_query(question, list(history)[-MAX_HISTORY_TURNS:])
+        return compose_answer(question, retriever.retrieve(query, source))
+
+
+def validate_question(question: object) -> str:
+    if not isinstance(question, str):
+        raise InvalidQuestion("The question must be text.")
+    question = question.strip()
+    if not question:
+        raise InvalidQuestion("The question is empty; type a question about the article.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQuestion(f"The question is {len(question):,} characters long; keep it under "
+                              f"{MAX_QUESTION_CHARS:,}.")
+    return question

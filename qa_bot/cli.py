@@ -1,0 +1,209 @@
+"""The command line: build | status | ask | serve | eval.
+
+Thin: it parses arguments, calls the package, and turns a QABotError into one line on stderr
+and exit code 1 (2 for bad usage). Data goes to stdout, progress and messages to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from .config import Settings
+from .errors import QABotError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None),
+                                     index_dir=getattr(args, "index", None),
+                                     host=getattr(args, "host", None),
+                                     port=getattr(args, "port", None))
+        return int(args.run(args, settings) or 0)
+    except QABotError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m qa_bot", description="Answer readers' questions about news "
+                            "articles with the articles' own sentences.")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND",
+                                     parser_class=ArgumentParser)
+
+    build = commands.add_parser("build", help="build or update the index from the corpus")
+    _paths(build, corpus=True)
+    build.add_argument("--full", action="store_true", help="re-embed everything")
+    build.add_argument("--check", action="store_true",
+                       help="change nothing; exit 0 if the index is current, 1 if stale")
+    build.set_defaults(run=run_build)
+
+    status = commands.add_parser("status", help="show the index and whether it is stale")
+    _paths(status, corpus=True)
+    status.set_defaults(run=run_status)
+
+    ask = commands.add_parser("ask", help="answer a question ('-': one per stdin line)")
+    _paths(ask)
+    ask.add_argument("--json", action="store_true", help="one JSON object per answer")
+    ask.add_argument("--source", help="answer from this corpus file only")
+    ask.add_argument("question", metavar="QUESTION")
+    ask.set_defaults(run=run_ask)
+
+    serve = commands.add_parser("serve", help="serve the chat, the widget and the JSON API")
+    _paths(serve, corpus=True)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 7860)")
+    serve.set_defaults(run=run_serve)
+    return parser
+
+
+def _paths(parser: argparse.ArgumentParser, corpus: bool = False) -> None:
+    if corpus:
+        parser.add_argument("--corpus", type=Path, help="corpus folder (default corpus/)")
+    parser.add_argument("--index", type=Path, help="index folder (default index/)")
+
+
+def run_build(args: argparse.Namespace, settings: Settings) -> int:
+    from .indexing import build_index, corpus_state
+    from .chunking import ChunkingSettings
+
+    if args.check:
+        state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path,
+                             ChunkingSettings())
+        print(_state_line(state), file=sys.stderr)
+        return 0 if state.is_current else 1
+    summary = build_index(settings.corpus_dir, settings.index_dir, settings.model_path,
+                          full=args.full, on_progress=_progress_bar("embedding"))
+    for skipped in summary.skipped:
+        print(f"warning: skipped {skipped.source}: it {skipped.reason}", file=sys.stderr)
+    if summary.reason and summary.rebuilt:
+        print(f"rebuilt everything: {summary.reason}", file=sys.stderr)
+    print(summary.line(), file=sys.stderr)
+    return 0
+
+
+def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    from .chunking import ChunkingSettings
+    from .indexing import corpus_state
+    from . import store
+
+    build_id, manifest = store.read_manifest(settings.index_dir)
+    state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path,
+                         ChunkingSettings())
+    indexed = manifest.sources
+    print(f"index:    {settings.index_dir} (build {build_id}, {manifest.index_type} search)")
+    print(f"model:    {manifest.model_name} ({manifest.model_fingerprint[:19]}…, "
+          f"{manifest.dimension} dimensions)")
+    print(f"built at: {manifest.built_at}")
+    print(f"files:    {len(indexed)} indexed, "
+          f"{sum(1 for r in manifest.files.values() if r.skipped)} skipped")
+    print(f"passages: {sum(r.passages for r in manifest.files.values())}")
+    print(f"state:    {_state_line(state)}")
+    return 0
+
+
+def _state_line(state) -> str:  # type: ignore[no-untyped-def]
+    if state.reason:
+        return f"stale: {state.reason}"
+    _, changed, added, removed = state.diff()
+    if state.is_current:
+        return "current: the index matches the corpus"
+    return (f"stale: {len(changed)} changed, {len(added)} added, {len(removed)} removed "
+            "(run 'python -m qa_bot build')")
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .bot import QABot
+    from .question import turns_from_json, Turn
+
+    bot = QABot.from_settings(settings)
+    if args.question != "-":
+        answer = bot.ask(args.question, source=args.source)
+        _print_answer(answer.to_dict(), args.json, sys.stdout)
+        return 0
+    failures = 0
+    for number, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        question: object = line.strip()
+        history: list[Turn] = []
+        source = args.source
+        try:
+            if line.lstrip().startswith("{"):
+                request = _parse_request(line, number)
+                question = request.get("question")
+                history = turns_from_json(request.get("history"))
+                source = request.get("source", source)
+            answer = bot.ask(question, history, source)  # type: ignore[arg-type]
+        except QABotError as error:
+            failures += 1
+            print(f"error: line {number}: {error}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"question": question, "error": str(error)}), flush=True)
+            continue
+        _print_answer(answer.to_dict(), args.json, sys.stdout)
+        sys.stdout.flush()
+    return 1 if failures else 0
+
+
+def _parse_request(line: str, number: int) -> dict[str, object]:
+    from .errors import InvalidQuestion
+
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InvalidQuestion(f"not valid JSON ({error.msg} at column {error.colno}).") from None
+    if not isinstance(request, dict):
+        raise InvalidQuestion('a JSON line must be an object like {"question": "..."}.')
+    return request
+
+
+def _print_answer(answer: dict, as_json: bool, out: TextIO) -> None:  # type: ignore[type-arg]
+    if as_json:
+        print(json.dumps(answer, ensure_ascii=False), file=out)
+        return
+    print(answer["answer"], file=out)
+    for citation in answer["citations"]:
+        print(f"\n[{citation['n']}] {citation['source']}, characters "
+              f"{citation['start']}-{citation['end']}", file=out)
+        print(f"    “{citation['quote']}”", file=out)
+    print(file=out)
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .server import serve
+
+    serve(settings)
+    return 0
+
+
+def _progress_bar(label: str):  # type: ignore[no-untyped-def]
+    """A tqdm bar on stderr, silent when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="text", file=sys.stderr, disable=None,
+                       leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update

@@ -1,0 +1,108 @@
+"""The Gradio chat: answers with numbered citations, the quoted sentences marked.
+
+Article text and questions are untrusted: everything shown is HTML-escaped and
+Markdown-escaped here, and Gradio's sanitize_html stays on as a second line of defence.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio builds anything
+
+import gradio as gr  # noqa: E402
+
+from .answer import Answer, Citation  # noqa: E402
+from .bot import QABot  # noqa: E402
+from .errors import QABotError  # noqa: E402
+from .question import Turn  # noqa: E402
+
+CONCURRENCY_LIMIT = 8  # readers answered at the same time; a question takes ~20 ms of CPU
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+SOURCES_TITLE = "Sources"
+
+
+def escape(text: str) -> str:
+    """Text shown literally: no HTML, no Markdown formatting, no links."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+
+
+def render_answer(answer: Answer) -> list[dict[str, Any]]:
+    """The chat messages for an answer: the text, then a collapsible list of its sources."""
+    messages: list[dict[str, Any]] = [{"role": "assistant", "content": escape(answer.answer)}]
+    if answer.citations:
+        messages.append({
+            "role": "assistant",
+            "content": "\n\n".join(render_citation(c) for c in answer.citations),
+            "metadata": {"title": f"{SOURCES_TITLE} ({len(answer.citations)})", "status": "done"},
+        })
+    return messages
+
+
+def render_citation(citation: Citation) -> str:
+    """'[n] source' and the passage, each quoted sentence marked."""
+    marked, position = [], 0
+    for piece in citation.quote.split(" … "):
+        found = citation.text.find(piece, position)
+        if found < 0:
+            continue
+        marked.append(escape(citation.text[position:found]))
+        marked.append(f"<mark>{escape(piece)}</mark>")
+        position = found + len(piece)
+    marked.append(escape(citation.text[position:]))
+    return (f"**\\[{citation.n}\\]** {escape(citation.source)}, characters "
+            f"{citation.start}–{citation.end}\n\n> " + "".join(marked).replace("\n", "\n> "))
+
+
+def history_turns(history: list[dict[str, Any]]) -> list[Turn]:
+    """Chat history as turns: content parts joined, our Sources messages left out."""
+    turns = []
+    for message in history:
+        if (message.get("metadata") or {}).get("title"):
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if isinstance(content, str) and message.get("role") in ("user", "assistant"):
+            turns.append(Turn(message["role"], content))
+    return turns
+
+
+def load_examples(corpus_dir: Path) -> list[str]:
+    """Example questions from corpus/examples.json (a JSON list of strings), if there is one."""
+    try:
+        examples = json.loads((corpus_dir / "examples.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+    return [e for e in examples if isinstance(e, str)][:6]
+
+
+def build_chat(bot: QABot, examples: list[str]) -> gr.ChatInterface:
+    info = bot.info()
+    titles = list(info.titles.values())
+    title = titles[0] if len(titles) == 1 else f"Ask about {len(titles)} articles"
+
+    def respond(message: str, history: list[dict[str, Any]],
+                request: gr.Request) -> list[dict[str, Any]]:
+        source = request.query_params.get("source") if request else None
+        try:
+            answer = bot.ask(message, history_turns(history), source or None)
+        except QABotError as error:
+            return [{"role": "assistant", "content": escape(str(error))}]
+        return render_answer(answer)
+
+    return gr.ChatInterface(
+        respond,
+        title=title,
+        description="Answers are the article's own sentences; open *Sources* to check each one.",
+        examples=examples or None,
+        chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Article Q&A"),
+        concurrency_limit=CONCURRENCY_LIMIT,
+        api_name="chat",
+        analytics_enabled=False,
+        fill_height=True,
+    )
