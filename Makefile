@@ -1,0 +1,32 @@
+# The two commands of the README. Both work on a fresh clone: they make .venv and install
+# what is missing. Debian's chromium is needed for the browser tests (installed when run as root).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: chat test install browser benchmark
+
+chat: install
+	$(BIN)/python app.py
+
+test: install browser
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+		| grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import qa_bot, faiss, gradio, sentence_transformers, playwright"
+	touch $@
+
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+benchmark: install
+	$(BIN)/python benchmarks/core.py

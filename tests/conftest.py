@@ -1,0 +1,107 @@
+"""Shared fixtures: the real model loaded once, a real index of the real article, a live server."""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import json
+import shutil
+import socket
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from qa_bot.bot import QABot
+from qa_bot.config import Settings, bundled_model_path
+from qa_bot.embedding import Embedder
+from qa_bot.indexing import build_index
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+ARTICLE = CORPUS / "north-korea-troops-ukraine.txt"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def pytest_report_header() -> list[str]:
+    names = ("torch", "sentence-transformers", "faiss-cpu", "gradio", "bm25s", "playwright")
+    return ["versions: " + ", ".join(f"{n} {metadata.version(n)}" for n in names)]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder.load(bundled_model_path())
+
+
+@pytest.fixture(scope="session")
+def article_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """An index of the real corpus, built once. Returns the index folder; corpus beside it."""
+    root = tmp_path_factory.mktemp("article")
+    shutil.copytree(CORPUS, root / "corpus")
+    build_index(root / "corpus", root / "index", bundled_model_path(), embedder=embedder)
+    return root / "index"
+
+
+@pytest.fixture(scope="session")
+def bot(article_index: Path, embedder: Embedder) -> QABot:
+    return QABot(article_index, embedder)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """The real app served by uvicorn in a thread, on a free port."""
+
+    def __init__(self, settings: Settings, bot: QABot) -> None:
+        import uvicorn
+
+        from qa_bot.server import create_app
+
+        self.url = f"http://{settings.host}:{settings.port}"
+        config = uvicorn.Config(create_app(settings, bot), host=settings.host,
+                                port=settings.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start; see the log above")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+HOST_PAGE_ORIGIN_HOST = "127.0.0.2"  # a second loopback origin for host pages
+
+
+@pytest.fixture(scope="session")
+def host_origin() -> str:
+    """Origin of the test host page that embeds the widget (allowed by the live server)."""
+    return f"http://{HOST_PAGE_ORIGIN_HOST}:{free_port(HOST_PAGE_ORIGIN_HOST)}"
+
+
+@pytest.fixture(scope="session")
+def live_server(article_index: Path, bot: QABot, host_origin: str):  # type: ignore[no-untyped-def]
+    settings = Settings(corpus_dir=article_index.parent / "corpus", index_dir=article_index,
+                        port=free_port(), allowed_origins=(host_origin,),
+                        rate_limit="1000/minute")
+    with LiveServer(settings, bot) as server:
+        yield server
