@@ -17,8 +17,8 @@ from .chunking import ChunkingSettings
 from .config import Settings
 from .embedding import Embedder
 from .errors import InvalidQuestion
-from .question import Turn, search_query
-from .retrieval import Retriever
+from .question import Turn, previous_question
+from .retrieval import Retrieval, Retriever
 
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 50
@@ -73,10 +73,15 @@ class QABot:
 
     def ask(self, question: str, history: Sequence[Turn] = (), source: str | None = None) -> Answer:
         """Answer one question, reading short follow-ups together with the conversation."""
+        return self.ask_with_evidence(question, history, source)[0]
+
+    def ask_with_evidence(self, question: str, history: Sequence[Turn] = (),
+                          source: str | None = None) -> tuple[Answer, Retrieval]:
+        """The answer and the retrieval it came from (for evaluation)."""
         question = validate_question(question)
-        retriever = self.retriever
-        query = search_query(question, list(history)[-MAX_HISTORY_TURNS:])
-        return compose_answer(question, retriever.retrieve(query, source))
+        previous = previous_question(question, list(history)[-MAX_HISTORY_TURNS:])
+        retrieval = self.retriever.retrieve(question, previous, source)
+        return compose_answer(question, retrieval), retrieval
 
 
 def validate_question(question: object) -> str:

@@ -68,6 +68,14 @@ def _parser() -> ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 7860)")
     serve.set_defaults(run=run_serve)
+
+    evaluate = commands.add_parser("eval", help="measure answer quality on known questions")
+    evaluate.add_argument("file", type=Path, metavar="FILE",
+                          help="SQuAD 2.0 JSON, or JSONL of {question, answers, history?}")
+    _paths(evaluate, corpus=True)
+    evaluate.add_argument("--report", type=Path, metavar="DIR",
+                          help="also write results.jsonl and risk-coverage.png here")
+    evaluate.set_defaults(run=run_eval)
     return parser
 
 
@@ -188,6 +196,32 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from .server import serve
 
     serve(settings)
+    return 0
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from .bot import QABot
+    from .embedding import Embedder
+    from .evaluation import evaluate, load_cases, summarise, write_report, write_squad_corpus
+    from .indexing import build_index
+
+    cases, paragraphs = load_cases(args.file)
+    embedder = Embedder.load(settings.model_path)
+    with tempfile.TemporaryDirectory(prefix="qa_bot-eval-") as scratch:
+        index_dir = settings.index_dir
+        corpus_dir = args.corpus or (write_squad_corpus(paragraphs, Path(scratch) / "corpus")
+                                     if paragraphs else None)
+        if corpus_dir is not None:
+            index_dir = Path(scratch) / "index"
+            build_index(corpus_dir, index_dir, settings.model_path, embedder=embedder)
+        results = evaluate(QABot(index_dir, embedder), cases)
+    report = summarise(results)
+    print(report.table())
+    if args.report:
+        for path in write_report(results, report, args.report):
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -10,21 +10,33 @@ from dataclasses import dataclass
 
 from .errors import InvalidQuestion
 
-WORD = re.compile(r"[\w'’-]+")
+WORD = re.compile(r"[\w'’%-]+")
+# A standard English stopword list, plus question words and the words readers use to refer to
+# the article itself ("according to the article, what ...").
 STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further
-had has have having he her here hers herself him himself his how i if in into is it its itself
-just me more most my myself no nor not now of off on once only or other our ours ourselves out
-over own same she should so some such than that the their theirs them themselves then there
-these they this those through to too under until up very was we were what when where which
-while who whom why will with would you your yours yourself yourselves according article say
-says said tell me please many much kind sort type name named one ones also
+a about above after again against all am an and any are aren't as at be because been before
+being below between both but by can can't cannot could couldn't did didn't do does doesn't doing
+don't down during each few for from further had hadn't has hasn't have haven't having he he'd
+he'll he's her here here's hers herself him himself his how how's i i'd i'll i'm i've if in into
+is isn't it it's its itself let's me more most mustn't my myself no nor not of off on once only
+or other ought our ours ourselves out over own same shan't she she'd she'll she's should
+shouldn't so some such than that that's the their theirs them themselves then there there's
+these they they'd they'll they're they've this those through to too under until up very was
+wasn't we we'd we'll we're we've were weren't what what's when when's where where's which while
+who who's whom why why's with won't would wouldn't you you'd you'll you're you've your yours
+yourself yourselves also s t according article say says said one
 """.split())
-# Words that refer back to something earlier in the conversation.
-ANAPHORS = frozenset("he she it they them their theirs its his her this that these those there "
-                     "then him".split())
-FOLLOWUP_MAX_CONTENT_WORDS = 2
+# Words that point back to something said earlier in the conversation.
+REPORTING_VERB = (r"(report|reported|reports|say|says|said|announce[ds]?|claim(s|ed)?|"
+                  r"confirm(s|ed)?|state[ds]?|reveal(s|ed)?|tell|told|write|wrote|publish(es|ed)?)")
+ASKS_FOR_SOURCE = re.compile(
+    r"^\s*who\s+(first\s+|originally\s+|initially\s+)?" + REPORTING_VERB + r"\b"
+    r"|\baccording to (whom|who|which|what)\b"
+    r"|\b(which|what)\s+(news\s+)?(outlet|newspaper|paper|agency|publication|site|media|source)\b"
+    r"|\bsources?\s+(of|for|behind)\b",
+    re.IGNORECASE)
+ANAPHORS = frozenset("they them their theirs it its he him his she her hers this these those "
+                     "there".split())
 
 
 @dataclass(frozen=True)
@@ -34,42 +46,35 @@ class Turn:
 
 
 def words(text: str) -> list[str]:
-    return [w.lower().replace("’", "'") for w in WORD.findall(text)]
+    return [w.lower().replace("’", "'").strip(".,-") for w in WORD.findall(text)]
 
 
 def content_words(text: str) -> list[str]:
-    """The words of `text` that carry meaning (no stopwords, no question words)."""
-    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
+    """The words of `text` that carry meaning: no stopwords, no question words, no "'s"."""
+    tokens = [w[:-2] if w.endswith("'s") else w for w in words(text)]
+    return [w for w in tokens if w and w not in STOPWORDS]
 
 
-def answer_kind(question: str) -> str | None:
-    """What the question asks for: date, number, percent, person, place, or None."""
-    q = " ".join(words(question))
-    if re.search(r"\b(what|which) (percentage|percent|proportion|share)\b", q):
-        return "percent"
-    if re.search(r"\bhow (many|much|long|far|old|large|big)\b", q):
-        return "number"
-    if re.search(r"^when\b|\bwhen (did|does|do|was|were|is|will)\b|\b(what|which) (year|month|day|date|century)\b|\bwhat time\b", q):
-        return "date"
-    if re.search(r"^who\b|\bwho (is|was|were|are|did|does|reported|said)\b|\bwhose\b|\b(which|what) (person|man|woman|leader|king|president)\b", q):
-        return "person"
-    if re.search(r"^where\b|\bwhere (is|was|were|are|did|does|do)\b|\b(which|what) (country|city|region|place|town)\b", q):
-        return "place"
-    return None
+def asks_for_source(question: str) -> bool:
+    """Whether the question asks who reported or said something ("Who reported ...?")."""
+    return bool(ASKS_FOR_SOURCE.search(question))
 
 
 def is_followup(question: str) -> bool:
-    """A question that leans on the conversation: it uses a pronoun or says little by itself."""
-    tokens = words(question)
-    return any(t in ANAPHORS for t in tokens) or len(content_words(question)) <= FOLLOWUP_MAX_CONTENT_WORDS
+    """A question that leans on the conversation: it uses a pronoun or says almost nothing."""
+    return any(w in ANAPHORS for w in words(question)) or len(set(content_words(question))) < 2
 
 
-def search_query(question: str, history: list[Turn]) -> str:
-    """The text to retrieve with: a follow-up is read together with the reader's previous question."""
-    previous = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
-    if previous and is_followup(question):
-        return f"{previous[-1]} {question}"
-    return question
+def previous_question(question: str, history: list[Turn]) -> str | None:
+    """The question `question` follows up on, else None.
+
+    In a chain of follow-ups ("How many came?", "When?", "Where?") that is the last question
+    that stood on its own."""
+    if not is_followup(question):
+        return None
+    asked = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
+    standalone = [q for q in asked if not is_followup(q)]
+    return (standalone or asked or [None])[-1]
 
 
 def turns_from_json(history: object) -> list[Turn]:

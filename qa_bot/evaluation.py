@@ -1,0 +1,220 @@
+"""`python -m qa_bot eval`: answer quality on questions with known answers.
+
+Reads SQuAD 2.0 JSON (answerable and unanswerable questions over an article's paragraphs) or
+JSONL of {"question", "answers", "history"?}; a question without answers should be declined.
+An answer counts as correct when it contains one of the accepted answers (case-insensitive).
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .answer import DECLINE_BELOW, compose_answer
+from .bot import QABot
+from .errors import QABotError
+from .question import turns_from_json
+
+
+@dataclass(frozen=True)
+class Case:
+    question: str
+    answers: tuple[str, ...]  # empty: the article does not say, the bot should decline
+    history: tuple[dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Result:
+    question: str
+    answers: tuple[str, ...]
+    answer: str
+    answered: bool
+    confidence: float
+    contains_answer: bool
+    undeclined_correct: bool  # whether the answer it would give without declining is right
+    hit_at_1: bool
+    hit_at_3: bool
+    words: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Report:
+    questions: int
+    answerable: int
+    unanswerable: int
+    answered: float  # share of answerable questions answered
+    containment: float  # share of answerable questions whose answer contains a gold answer
+    hit_at_1: float
+    hit_at_3: float
+    mean_words: float  # over answered answerable questions
+    declined_unanswerable: float
+    median_ms: float
+    p90_ms: float
+
+    def table(self) -> str:
+        rows = [
+            ("questions", f"{self.questions} ({self.answerable} answerable, "
+                          f"{self.unanswerable} unanswerable)"),
+            ("answered (answerable)", _percent(self.answered)),
+            ("answer contains gold answer", _percent(self.containment)),
+            ("passage hit@1", _percent(self.hit_at_1)),
+            ("passage hit@3", _percent(self.hit_at_3)),
+            ("mean answer words", f"{self.mean_words:.1f}"),
+            ("declined unanswerable", _percent(self.declined_unanswerable)),
+            ("latency per question", f"median {self.median_ms:.1f} ms, p90 {self.p90_ms:.1f} ms"),
+        ]
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def load_cases(path: Path) -> tuple[list[Case], list[str] | None]:
+    """The questions of `path`, and for SQuAD the article paragraphs they are about."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError) as error:
+        raise QABotError(f"Cannot read {path} ({type(error).__name__}); give a SQuAD 2.0 "
+                         "JSON file or a JSONL file of questions.") from None
+    if path.suffix == ".json":
+        return _squad_cases(raw, path)
+    cases = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            question = record.get("question", record.get("q"))
+            answers = tuple(record.get("answers") or ())
+            history = tuple(record.get("history") or ())
+            turns_from_json(list(history))
+        except (json.JSONDecodeError, AttributeError, QABotError) as error:
+            raise QABotError(f"{path} line {number} is not a question record "
+                             f'({error}); use {{"question": ..., "answers": [...]}}.') from None
+        if not isinstance(question, str) or not all(isinstance(a, str) for a in answers):
+            raise QABotError(f'{path} line {number} needs "question" text and "answers" as a '
+                             "list of strings.")
+        cases.append(Case(question, answers, history))
+    return cases, None
+
+
+def _squad_cases(raw: str, path: Path) -> tuple[list[Case], list[str]]:
+    try:
+        data = json.loads(raw)["data"]
+        paragraphs, cases = [], []
+        for article in data:
+            for paragraph in article["paragraphs"]:
+                paragraphs.append(paragraph["context"])
+                for qa in paragraph["qas"]:
+                    answers = () if qa.get("is_impossible") else tuple(
+                        dict.fromkeys(a["text"] for a in qa["answers"]))
+                    cases.append(Case(qa["question"], answers))
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise QABotError(f"{path} is not SQuAD 2.0 JSON ({type(error).__name__}: {error}).") from None
+    return cases, paragraphs
+
+
+def write_squad_corpus(paragraphs: list[str], folder: Path) -> Path:
+    """The SQuAD paragraphs as one article, paragraphs separated by blank lines."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "article.txt").write_text("\n\n".join(p.strip() for p in paragraphs) + "\n",
+                                        encoding="utf-8")
+    return folder
+
+
+def evaluate(bot: QABot, cases: list[Case]) -> list[Result]:
+    results = []
+    for case in cases:
+        began = time.perf_counter()
+        answer, retrieval = bot.ask_with_evidence(case.question, turns_from_json(list(case.history)))
+        seconds = time.perf_counter() - began
+        top = [hit.passage.text for hit in retrieval.passages[:3]]
+        undeclined = compose_answer(answer.question, retrieval, decline_below=0.0)
+        results.append(Result(
+            question=case.question, answers=case.answers, answer=answer.answer,
+            answered=answer.answered, confidence=answer.confidence,
+            contains_answer=answer.answered and _contains(answer.answer, case.answers),
+            undeclined_correct=bool(case.answers) and _contains(undeclined.answer, case.answers),
+            hit_at_1=_contains(" ".join(top[:1]), case.answers),
+            hit_at_3=any(_contains(text, case.answers) for text in top),
+            words=len(answer.answer.split()) if answer.answered else 0,
+            seconds=seconds,
+        ))
+    return results
+
+
+def summarise(results: list[Result]) -> Report:
+    answerable = [r for r in results if r.answers]
+    unanswerable = [r for r in results if not r.answers]
+    answered = [r for r in answerable if r.answered]
+    latencies = sorted(r.seconds * 1000 for r in results)
+    return Report(
+        questions=len(results), answerable=len(answerable), unanswerable=len(unanswerable),
+        answered=_share(answered, answerable),
+        containment=_share([r for r in answerable if r.contains_answer], answerable),
+        hit_at_1=_share([r for r in answerable if r.hit_at_1], answerable),
+        hit_at_3=_share([r for r in answerable if r.hit_at_3], answerable),
+        mean_words=statistics.fmean([r.words for r in answered]) if answered else 0.0,
+        declined_unanswerable=_share([r for r in unanswerable if not r.answered], unanswerable),
+        median_ms=statistics.median(latencies) if latencies else 0.0,
+        p90_ms=latencies[int(0.9 * (len(latencies) - 1))] if latencies else 0.0,
+    )
+
+
+def risk_coverage(results: list[Result]) -> list[tuple[float, float, float]]:
+    """(threshold, coverage, accuracy) as the decline threshold moves over every confidence.
+
+    Coverage is the share of all questions answered; accuracy is the share of answered ones
+    that are right (an answered unanswerable question is wrong)."""
+    points = []
+    for threshold in sorted({r.confidence for r in results}):
+        kept = [r for r in results if r.confidence >= threshold]
+        right = [r for r in kept if r.undeclined_correct]
+        points.append((threshold, len(kept) / len(results), len(right) / len(kept)))
+    return points
+
+
+def write_report(results: list[Result], report: Report, folder: Path) -> list[Path]:
+    """Per-question results as JSONL and the risk-coverage plot as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    jsonl = folder / "results.jsonl"
+    jsonl.write_text("".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in results),
+                     encoding="utf-8")
+    points = risk_coverage(results)
+    figure, axes = plt.subplots(figsize=(6, 4.2), dpi=110)
+    axes.plot([p[1] for p in points], [p[2] for p in points], drawstyle="steps-post")
+    current = [p for p in points if p[0] >= DECLINE_BELOW][:1]
+    if current:
+        axes.scatter([current[0][1]], [current[0][2]], color="crimson", zorder=3,
+                     label=f"decline below {DECLINE_BELOW}")
+        axes.legend(loc="lower left")
+    axes.set_xlabel("share of questions answered (coverage)")
+    axes.set_ylabel("share of answers that are right")
+    axes.set_xlim(0, 1.02)
+    axes.set_ylim(0, 1.02)
+    axes.grid(alpha=0.3)
+    axes.set_title(f"Risk–coverage: {report.questions} questions")
+    png = folder / "risk-coverage.png"
+    figure.tight_layout()
+    figure.savefig(png)
+    plt.close(figure)
+    return [jsonl, png]
+
+
+def _contains(text: str, answers: tuple[str, ...]) -> bool:
+    lowered = text.lower()
+    return any(a.lower() in lowered for a in answers if a)
+
+
+def _share(part: list[Result], whole: list[Result]) -> float:
+    return len(part) / len(whole) if whole else 0.0
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}%"

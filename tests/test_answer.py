@@ -1,0 +1,122 @@
+"""Answer quality on the real article: every example answered, every off-topic declined."""
+import re
+
+import pytest
+
+from qa_bot.answer import DECLINE
+from qa_bot.question import Turn
+
+from conftest import SHARED_DATA, read_jsonl
+
+ARTICLE_QUESTIONS = [
+    ("Which Russian region did Ukraine enter in August 2024?", "Kursk"),
+    ("How many North Korean special forces reached Vladivostok in October 2024?", "1,500"),
+    ("How many more soldiers followed the special forces?", "10,000"),
+    ("What percentage of the North Korean troops were casualties by mid-January?", "40%"),
+    ("Who reported the planned new deployment?", "USAZINE"),
+    ("Where do North Korean soldiers normally patrol?", "demilitarized zone"),
+    # Rephrasings that are not in the shared examples.
+    ("When did the special forces get to Vladivostok?", "October 2024"),
+    ("How far were the extra troops transported?", "7,000 kilometers"),
+    ("Which country's intelligence tracked the North Korean arrivals?", "South Korea"),
+    ("How long since North Korean soldiers last saw combat?", "70 years"),
+    ("According to whom is North Korea sending more soldiers?", "USAZINE"),
+    ("Why are North Korean troops suffering such heavy losses?", "inexperience"),
+]
+OFF_TOPIC = ["What is the capital of France?", "Who won the 2018 World Cup?",
+             "How do I bake sourdough bread?", "What is the speed of light?"]
+
+
+def shared_cases() -> list[tuple[str, str]]:
+    path = SHARED_DATA / "article-questions.jsonl"
+    if not path.exists():
+        return []
+    return [(case["q"], answer) for case in read_jsonl(path) for answer in case["answers"][:1]]
+
+
+@pytest.mark.parametrize("question, expected", ARTICLE_QUESTIONS + shared_cases())
+def test_answers_quote_the_article_with_the_answer(bot, question, expected) -> None:
+    answer = bot.ask(question)
+    assert answer.answered, answer
+    assert expected in answer.answer
+    assert answer.confidence >= 0.5
+
+
+def shared_off_topic() -> list[str]:
+    path = SHARED_DATA / "article-offtopic.jsonl"
+    return [case["q"] for case in read_jsonl(path)] if path.exists() else []
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC + shared_off_topic())
+def test_questions_the_article_cannot_answer_are_declined(bot, question) -> None:
+    answer = bot.ask(question)
+    assert not answer.answered
+    assert answer.answer == DECLINE
+    assert answer.citations == ()
+    assert answer.confidence < 0.5
+
+
+def test_answer_sentences_are_verbatim_with_numbered_citations(bot, article_index) -> None:
+    answer = bot.ask("What does Putin gain from the North Korean soldiers?")
+    source_text = (article_index.parent / "corpus" / answer.citations[0].source).read_text(
+        encoding="utf-8")
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)]
+    assert sorted(set(markers)) == [c.n for c in answer.citations] == list(
+        range(1, len(answer.citations) + 1))
+    assert markers[0] == 1  # numbered in order of first use
+    for citation in answer.citations:
+        assert source_text[citation.start:citation.end] == citation.text
+        for quote in citation.quote.split(" … "):
+            assert quote in citation.text
+            assert quote in answer.answer
+    # Nothing but quotes and markers: removing both leaves only spaces.
+    rest = answer.answer
+    for citation in answer.citations:
+        for quote in citation.quote.split(" … "):
+            rest = rest.replace(quote, "")
+    assert re.sub(r"\[\d+\]", "", rest).strip() == ""
+
+
+def test_a_second_sentence_only_when_the_neighbour_scores_close(bot) -> None:
+    # The casualty figure's neighbour adds why the losses happened; the 1,500 sentence stands alone.
+    assert bot.ask("How many North Korean special forces arrived in Vladivostok?"
+                   ).answer.count("[1]") == 1
+    two = bot.ask("Why did North Korean troops suffer heavy losses?")
+    assert two.answer.count("[1]") == 2
+    assert "40%" in two.answer and "inexperience" in two.answer
+    assert len(two.citations) == 1  # both sentences come from one passage: one citation
+
+
+def test_follow_up_questions_are_read_with_the_conversation(bot) -> None:
+    history = [Turn("user", "How many North Korean special forces arrived in Vladivostok?"),
+               Turn("assistant", "…around 1,500 North Korean special forces … [1]")]
+    assert "October 2024" in bot.ask("When did they arrive?", history).answer
+    assert "October 2024" in bot.ask("When?", history).answer
+    # Without the conversation, "When?" asks nothing the article can answer.
+    assert not bot.ask("When?").answered
+
+
+def test_a_follow_up_with_no_words_of_its_own_is_not_declined(bot) -> None:
+    history = [Turn("user", "What percentage of the North Korean troops were casualties by "
+                            "mid-January?")]
+    answer = bot.ask("By when?", history)
+    assert answer.answered and "mid-January" in answer.answer
+
+
+def test_a_chain_of_follow_ups_keeps_the_original_subject(bot) -> None:
+    history = [Turn("user", "How many North Korean special forces arrived in Vladivostok?"),
+               Turn("user", "When did they arrive?")]
+    assert "10,000" in bot.ask("Who joined them later?", history).answer
+
+
+def test_a_number_the_article_does_not_have_means_decline(bot) -> None:
+    # Close to the article's topic, but about a year the article never mentions.
+    answer = bot.ask("How many North Korean soldiers arrived in Vladivostok in 1995?")
+    assert not answer.answered
+    assert answer.confidence == 0.0
+
+
+def test_questions_can_be_limited_to_one_source(bot) -> None:
+    answer = bot.ask("Where did the special forces train?",
+                     source="north-korea-troops-ukraine.txt")
+    assert {c.source for c in answer.citations} == {"north-korea-troops-ukraine.txt"}
