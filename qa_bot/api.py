@@ -112,6 +112,16 @@ def router(bot: QABot, rate_limit: str) -> APIRouter:
         return {"status": "ok", "build": info.build_id, "built_at": info.built_at,
                 "model": info.model, "passages": info.passages, "sources": info.sources}
 
+    @api.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                   include_in_schema=False)
+    def unknown(rest: str) -> None:
+        """Anything else under /api/ gets the error shape (Gradio, mounted at /, would not)."""
+        if rest in ("ask", "health"):
+            raise HTTPException(405, "This address does not take that method: use POST "
+                                "/api/ask and GET /api/health.")
+        raise HTTPException(404, "There is no such API address: use POST /api/ask and GET "
+                            "/api/health.")
+
     return api
 
 
@@ -125,10 +135,6 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     def http_error(_: Request, error: HTTPException) -> JSONResponse:
         message = error.detail if isinstance(error.detail, str) else "The request failed."
-        if error.status_code == 404 and message == "Not Found":
-            message = "There is nothing at this address; the API is POST /api/ask."
-        if error.status_code == 405:
-            message = "This address does not take that method; see /docs for the API."
         return error_response(error.status_code, message, error.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -101,9 +101,10 @@ class VectorIndex:
             index.make_direct_map()
 
     @classmethod
-    def build(cls, vectors: np.ndarray) -> VectorIndex:
+    def build(cls, vectors: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT) -> VectorIndex:
+        """Exact search up to `exact_limit` vectors, IVF (about 4·sqrt(n) lists) beyond."""
         count, dimension = vectors.shape
-        if count <= EXACT_SEARCH_LIMIT:
+        if count <= exact_limit:
             index = faiss.IndexFlatIP(dimension)
         else:
             lists = int(4 * math.sqrt(count))

@@ -28,7 +28,7 @@ SOURCES_TITLE = "Sources"
 
 def escape(text: str) -> str:
     """Text shown literally: no HTML, no Markdown formatting, no links."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+    return MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def render_answer(answer: Answer) -> list[dict[str, Any]]:

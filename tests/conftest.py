@@ -105,3 +105,10 @@ def live_server(article_index: Path, bot: QABot, host_origin: str):  # type: ign
                         rate_limit="1000/minute")
     with LiveServer(settings, bot) as server:
         yield server
+
+
+@pytest.fixture
+def copied_index(article_index: Path, tmp_path: Path) -> Path:
+    """A private copy of the article index that a test may damage."""
+    shutil.copytree(article_index, tmp_path / "index")
+    return tmp_path / "index"

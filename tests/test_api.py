@@ -1,0 +1,118 @@
+"""The JSON API over real HTTP against a live server."""
+
+import httpx
+import pytest
+
+from conftest import LiveServer, free_port
+from qa_bot.config import Settings
+
+ASK_KEYS = {"question", "answer", "answered", "confidence", "citations"}
+
+
+def test_ask_answers_with_the_core_contract(live_server, article_index) -> None:
+    response = httpx.post(f"{live_server.url}/api/ask", json={
+        "question": "When did they arrive?",
+        "history": [{"role": "user",
+                     "content": "How many North Korean special forces arrived in Vladivostok?"}],
+        "source": "north-korea-troops-ukraine.txt"})
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == ASK_KEYS and body["answered"] is True
+    assert "October 2024" in body["answer"]
+    citation = body["citations"][0]
+    text = (article_index.parent / "corpus" / citation["source"]).read_text(encoding="utf-8")
+    assert text[citation["start"]:citation["end"]] == citation["text"]
+
+
+def test_health_names_the_build_and_sources(live_server) -> None:
+    body = httpx.get(f"{live_server.url}/api/health").json()
+    assert body["status"] == "ok" and body["sources"] == ["north-korea-troops-ukraine.txt"]
+    assert body["built_at"] and body["build"] and body["passages"] == 7
+
+
+@pytest.mark.parametrize("content, headers, status, error", [
+    ('{"question": ', {}, 400, "The request body is not valid JSON."),
+    ('{"question": 42}', {}, 422, '"question" must be text.'),
+    ('{"question": "   "}', {}, 422, "The question is empty; type a question about the article."),
+    ('{}', {}, 422, 'The request needs "question".'),
+    ('["Why?"]', {}, 422, 'The body must be a JSON object like {"question": "..."}.'),
+    ('{"question": "Why?", "history": "no"}', {}, 422, '"history" must be a list.'),
+    ('{"question": "Why?", "history": [{"role": "system", "content": "x"}]}', {}, 422,
+     '"history.0.role" must be "user" or "assistant".'),
+    ('{"question": "Why?", "colour": "red"}', {}, 422,
+     'Unknown field "colour"; the fields are question, history and source.'),
+    ('{"question": "Why?", "source": "other.txt"}', {}, 404,
+     "No article named 'other.txt' in the index; use one of: north-korea-troops-ukraine.txt."),
+    ('{"question": "' + "x" * 2001 + '"}', {}, 422,
+     "The question is 2,001 characters long; keep it under 2,000."),
+    ('{"question": "' + "x" * 70_000 + '"}', {}, 413,
+     "The request body is over 64 KB; send a shorter question."),
+    ("question=Why", {"content-type": "application/x-www-form-urlencoded"}, 415,
+     "Send the question as JSON with the header Content-Type: application/json."),
+])
+def test_every_bad_request_gets_one_clear_error(live_server, content, headers, status,
+                                                error) -> None:
+    headers = {"content-type": "application/json", **headers}
+    response = httpx.post(f"{live_server.url}/api/ask", content=content, headers=headers)
+    assert (response.status_code, response.json()) == (status, {"error": error})
+    assert httpx.get(f"{live_server.url}/api/health").status_code == 200  # still serving
+
+
+def test_unknown_paths_and_methods_use_the_error_shape(live_server) -> None:
+    response = httpx.get(f"{live_server.url}/api/ask")
+    assert response.status_code == 405 and set(response.json()) == {"error"}
+    response = httpx.get(f"{live_server.url}/api/nothing")
+    assert response.status_code == 404 and set(response.json()) == {"error"}
+
+
+def test_cors_allows_exactly_the_configured_origins(live_server, host_origin) -> None:
+    preflight = {"Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+    allowed = httpx.options(f"{live_server.url}/api/ask",
+                            headers={"Origin": host_origin, **preflight})
+    assert allowed.headers["access-control-allow-origin"] == host_origin
+    denied = httpx.options(f"{live_server.url}/api/ask",
+                           headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in denied.headers
+
+
+def test_widget_may_be_framed_only_by_allowed_origins(live_server, host_origin) -> None:
+    policy = httpx.get(f"{live_server.url}/widget").headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {host_origin}" in policy
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+    chat_policy = httpx.get(f"{live_server.url}/").headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {host_origin}" in chat_policy
+
+
+def test_openapi_docs_describe_the_api_without_a_cdn(live_server) -> None:
+    schema = httpx.get(f"{live_server.url}/openapi.json").json()
+    assert {"/api/ask", "/api/health"} <= set(schema["paths"])
+    assert "413" in schema["paths"]["/api/ask"]["post"]["responses"]
+    docs = httpx.get(f"{live_server.url}/docs").text
+    assert "/static/swagger/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    assert httpx.get(f"{live_server.url}/static/swagger/swagger-ui-bundle.js").status_code == 200
+
+
+def test_rate_limit_answers_429_with_the_error_shape(article_index, bot) -> None:
+    settings = Settings(corpus_dir=article_index.parent / "corpus", index_dir=article_index,
+                        port=free_port(), rate_limit="3/minute")
+    with LiveServer(settings, bot) as server:
+        statuses = [httpx.post(f"{server.url}/api/ask", json={"question": "Why?"}).status_code
+                    for _ in range(4)]
+        limited = httpx.post(f"{server.url}/api/ask", json={"question": "Why?"})
+        assert statuses[:3] == [200, 200, 200] and limited.status_code == 429
+        assert limited.json()["error"].startswith("Too many questions from your address")
+        assert int(limited.headers["retry-after"]) >= 1
+        assert httpx.get(f"{server.url}/api/health").status_code == 200
+
+
+def test_concurrent_questions_are_all_answered(live_server) -> None:
+    import concurrent.futures
+
+    def ask(question: str) -> int:
+        return httpx.post(f"{live_server.url}/api/ask", json={"question": question},
+                          timeout=60).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(ask, ["Where did the special forces train?"] * 24))
+    assert codes == [200] * 24

@@ -1,0 +1,120 @@
+"""The command-line contract, run as a user runs it: subprocesses, exit codes, exact messages."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qa_bot", *args], cwd=ROOT, env=ENV,
+                          input=stdin, capture_output=True, text=True, timeout=300)
+
+
+def test_ask_json_lines_from_stdin_in_order_with_history(article_index) -> None:
+    corpus = article_index.parent / "corpus"
+    lines = [
+        "How many North Korean special forces arrived in Vladivostok?",
+        json.dumps({"question": "When did they arrive?", "history": [
+            {"role": "user", "content": "How many North Korean special forces arrived in "
+                                        "Vladivostok?"},
+            {"role": "assistant", "content": "Around 1,500. [1]"}]}),
+        "Who painted the Mona Lisa?",
+        "",
+        '{"question": 7}',
+        '{"question": "Where?", "history": "not a list"}',
+    ]
+    result = run("ask", "--index", str(article_index), "--json", "-",
+                 stdin="\n".join(lines) + "\n")
+    assert result.returncode == 1  # some lines failed; the others were still answered
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["question"] for a in answers] == [
+        lines[0], "When did they arrive?", "Who painted the Mona Lisa?", 7, "Where?"]
+    first, follow_up, declined, bad_type, bad_history = answers
+    assert set(first) == {"question", "answer", "answered", "confidence", "citations"}
+    assert "1,500" in first["answer"] and "October 2024" in follow_up["answer"]
+    assert 0 <= first["confidence"] <= 1 and first["answered"] is True
+    for citation in first["citations"]:
+        assert set(citation) == {"n", "source", "start", "end", "text", "quote", "score"}
+        source_text = (corpus / citation["source"]).read_text(encoding="utf-8")
+        assert source_text[citation["start"]:citation["end"]] == citation["text"]
+        assert citation["quote"] in citation["text"]
+    assert declined["answered"] is False and declined["citations"] == []
+    assert bad_type == {"question": 7, "error": "The question must be text."}
+    assert "history" in bad_history["error"]
+    assert result.stderr.splitlines()[-2:] == [
+        "error: line 5: The question must be text.",
+        'error: line 6: "history" must be a list of {"role", "content"} messages.',
+    ]
+
+
+def test_ask_prints_the_answer_and_its_citations(article_index) -> None:
+    result = run("ask", "--index", str(article_index), "Which region did Ukraine enter?")
+    assert result.returncode == 0, result.stderr
+    assert "Kursk" in result.stdout.splitlines()[0]
+    assert "[1] north-korea-troops-ukraine.txt, characters " in result.stdout
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["ask", "--index", "{index}", "   "], 1,
+     "error: The question is empty; type a question about the article."),
+    (["ask", "--index", "{missing}", "Why?"], 1,
+     "error: No index in {missing}. Run 'python -m qa_bot build' first."),
+    (["ask", "--index", "{index}", "--source", "nope.txt", "Why?"], 1,
+     "error: No article named 'nope.txt' in the index; use one of: "
+     "north-korea-troops-ukraine.txt."),
+    (["ask", "--colour", "Why?"], 2,
+     "error: unrecognized arguments: --colour (see 'python -m qa_bot --help')"),
+    (["build", "--corpus", "{missing}", "--index", "{missing}-index"], 1,
+     "error: Corpus folder {missing} does not exist; create it and put .txt, .md or .html "
+     "articles in it."),
+    (["frobnicate"], 2, "error: argument COMMAND: invalid choice: 'frobnicate' (choose from "),
+])
+def test_user_errors_are_one_line_and_an_exit_code(article_index, tmp_path, args, code,
+                                                   message) -> None:
+    values = {"index": str(article_index), "missing": str(tmp_path / "missing")}
+    result = run(*[a.format(**values) for a in args])
+    assert result.returncode == code
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(message.format(**values))
+    assert "Traceback" not in result.stderr
+
+
+def test_build_check_and_status_report_staleness(tmp_path, article_index) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("The bridge reopened on Monday after repairs.", encoding="utf-8")
+    built = run("build", "--corpus", str(corpus), "--index", str(index))
+    assert built.returncode == 0, built.stderr
+    assert built.stderr.strip().splitlines()[-1].startswith(
+        "0 unchanged, 0 changed, 1 added, 0 removed: 1 passages embedded, 1 in the index, in ")
+    assert run("build", "--check", "--corpus", str(corpus), "--index", str(index)).returncode == 0
+    (corpus / "b.txt").write_text("A second story.", encoding="utf-8")
+    check = run("build", "--check", "--corpus", str(corpus), "--index", str(index))
+    assert check.returncode == 1
+    assert "stale: 0 changed, 1 added, 0 removed" in check.stderr
+    status = run("status", "--corpus", str(corpus), "--index", str(index))
+    assert status.returncode == 0
+    assert "files:    1 indexed, 0 skipped" in status.stdout
+    assert "state:    stale: 0 changed, 1 added, 0 removed" in status.stdout
+
+
+def test_eval_prints_the_quality_table(article_index, tmp_path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "Where did the special forces train?", '
+                         '"answers": ["Vladivostok"]}\n{"q": "Who painted the Mona Lisa?"}\n',
+                         encoding="utf-8")
+    result = run("eval", str(questions), "--index", str(article_index),
+                 "--report", str(tmp_path / "report"))
+    assert result.returncode == 0, result.stderr
+    assert "questions                    2 (1 answerable, 1 unanswerable)" in result.stdout
+    assert "answer contains gold answer  100.0%" in result.stdout
+    assert "declined unanswerable        100.0%" in result.stdout
+    assert (tmp_path / "report" / "risk-coverage.png").stat().st_size > 1000
+    assert len((tmp_path / "report" / "results.jsonl").read_text().splitlines()) == 2

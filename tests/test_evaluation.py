@@ -1,0 +1,80 @@
+import json
+
+import pytest
+
+from qa_bot.bot import QABot
+from qa_bot.config import bundled_model_path
+from qa_bot.errors import QABotError
+from qa_bot.evaluation import (Result, evaluate, load_cases, risk_coverage, summarise,
+                               write_squad_corpus)
+from qa_bot.indexing import build_index
+
+SQUAD = {"version": "v2.0", "data": [{"title": "Bridges", "paragraphs": [
+    {"context": "The Old Bridge in Mostar was built in 1566 by the Ottoman architect "
+                "Mimar Hayruddin. It was destroyed in 1993 and rebuilt in 2004.",
+     "qas": [{"question": "When was the Old Bridge in Mostar built?", "is_impossible": False,
+              "answers": [{"text": "1566", "answer_start": 40}]},
+             {"question": "Who designed the New Bridge in Mostar?", "is_impossible": True,
+              "answers": []}]},
+    {"context": "The Golden Gate Bridge opened in 1937. Its main span is 1,280 metres long.",
+     "qas": [{"question": "How long is the main span of the Golden Gate Bridge?",
+              "is_impossible": False, "answers": [{"text": "1,280 metres", "answer_start": 56}]}]},
+]}]}
+
+
+def result(answers, answered, correct, confidence, hit1=True, words=10, ms=10.0):  # type: ignore[no-untyped-def]
+    return Result("q", tuple(answers), "a", answered, confidence, answered and correct, correct,
+                  hit1, True, words if answered else 0, ms / 1000)
+
+
+def test_summary_figures_match_a_hand_count() -> None:
+    results = [
+        result(["x"], True, True, 0.9, words=20, ms=10),
+        result(["x"], True, False, 0.8, hit1=False, words=30, ms=20),
+        result(["x"], False, True, 0.3, ms=30),
+        result([], True, False, 0.7, words=40, ms=40),
+        result([], False, False, 0.1, ms=50),
+    ]
+    report = summarise(results)
+    assert (report.questions, report.answerable, report.unanswerable) == (5, 3, 2)
+    assert report.answered == pytest.approx(2 / 3)
+    assert report.containment == pytest.approx(1 / 3)
+    assert report.hit_at_1 == pytest.approx(2 / 3) and report.hit_at_3 == 1.0
+    assert report.mean_words == 25.0
+    assert report.declined_unanswerable == 0.5
+    assert report.median_ms == pytest.approx(30.0) and report.p90_ms == pytest.approx(40.0)
+    # Thresholds at each confidence: answer everything down to it; right = undeclined correct.
+    assert risk_coverage(results) == [
+        (0.1, 1.0, pytest.approx(2 / 5)), (0.3, 0.8, 0.5), (0.7, 0.6, pytest.approx(1 / 3)),
+        (0.8, 0.4, 0.5), (0.9, 0.2, 1.0)]
+
+
+def test_squad_files_give_questions_and_paragraphs(tmp_path) -> None:
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(SQUAD), encoding="utf-8")
+    cases, paragraphs = load_cases(path)
+    assert [c.answers for c in cases] == [("1566",), (), ("1,280 metres",)]
+    assert paragraphs is not None and len(paragraphs) == 2
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("bad.json", "{}", "is not SQuAD 2.0 JSON"),
+    ("bad.jsonl", '{"question": 3}\n', 'line 1 needs "question" text'),
+    ("bad.jsonl", "not json\n", "line 1 is not a question record"),
+])
+def test_bad_question_files_say_what_is_expected(tmp_path, name, content, message) -> None:
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    with pytest.raises(QABotError, match=message):
+        load_cases(tmp_path / name)
+
+
+def test_evaluating_a_squad_article_end_to_end(tmp_path, embedder) -> None:
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(SQUAD), encoding="utf-8")
+    cases, paragraphs = load_cases(path)
+    corpus = write_squad_corpus(paragraphs, tmp_path / "corpus")
+    build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
+    results = evaluate(QABot(tmp_path / "index", embedder), cases)
+    report = summarise(results)
+    assert report.answerable == 2 and report.containment == 1.0 and report.hit_at_1 == 1.0
+    assert all(r.words == len(r.answer.split()) for r in results if r.answered)

@@ -1,0 +1,217 @@
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from qa_bot import store
+from qa_bot.bot import QABot
+from qa_bot.chunking import ChunkingSettings
+from qa_bot.config import bundled_model_path
+from qa_bot.embedding import Embedder
+from qa_bot.errors import BuildInProgress, CorpusError, IndexMismatch
+from qa_bot.indexing import build_index, corpus_state
+
+from conftest import ARTICLE, ROOT
+
+MODEL = bundled_model_path()
+ARTICLE_TEXT = ARTICLE.read_text(encoding="utf-8")
+PARAGRAPHS = ARTICLE_TEXT.splitlines()
+
+
+class CountingEmbedder:
+    """The real embedder, counting how many texts it was asked to encode."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.encoded = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.embedder, name)
+
+    def encode(self, texts, on_progress=None):  # type: ignore[no-untyped-def]
+        self.encoded += len(texts)
+        return self.embedder.encode(texts, on_progress)
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    (folder / name).parent.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    write(folder, "kursk.txt", "\n".join(PARAGRAPHS[:3]))
+    write(folder, "losses.txt", "\n".join(PARAGRAPHS[3:5]))
+    write(folder, "world/strategy.md", "\n\n".join(PARAGRAPHS[5:8]))
+    return folder
+
+
+def test_rebuild_embeds_only_what_changed(corpus, tmp_path, embedder) -> None:
+    index = tmp_path / "index"
+    first = build_index(corpus, index, MODEL, embedder=embedder)
+    assert (first.added, first.passages) == (3, first.embedded)
+
+    write(corpus, "losses.txt", "\n".join(PARAGRAPHS[3:5]) + "\nA new closing line.")
+    write(corpus, "more/added.txt", PARAGRAPHS[8])
+    (corpus / "kursk.txt").unlink()
+    counting = CountingEmbedder(embedder)
+    second = build_index(corpus, index, MODEL, embedder=counting)  # type: ignore[arg-type]
+    assert (second.unchanged, second.changed, second.added, second.removed) == (1, 1, 1, 1)
+    stored = store.load_index(index)
+    reused = stored.source_ranges["world/strategy.md"]
+    fresh = [p for p in stored.passages if p.source in ("losses.txt", "more/added.txt")]
+    assert second.embedded == len(fresh) and reused[1] > reused[0]
+    assert counting.encoded == len(fresh) + sum(len(p.sentences) for p in fresh)
+    assert second.line().startswith("1 unchanged, 1 changed, 1 added, 1 removed: ")
+    assert sorted(stored.source_ranges) == ["losses.txt", "more/added.txt", "world/strategy.md"]
+
+
+def test_a_rebuild_with_nothing_changed_never_loads_the_model(corpus, tmp_path, embedder,
+                                                              monkeypatch) -> None:
+    index = tmp_path / "index"
+    build_index(corpus, index, MODEL, embedder=embedder)
+    before = store.current_build(index)
+    monkeypatch.setattr(Embedder, "load", lambda *a: pytest.fail("the model was loaded"))
+    summary = build_index(corpus, index, MODEL)
+    assert not summary.rebuilt and summary.unchanged == 3
+    assert "index is up to date" in summary.line()
+    assert store.current_build(index) == before
+    assert corpus_state(corpus, index, MODEL, ChunkingSettings()).is_current
+    write(corpus, "new.txt", "Fresh news.")
+    assert not corpus_state(corpus, index, MODEL, ChunkingSettings()).is_current
+
+
+def test_an_index_from_another_model_or_settings_is_refused(article_index, embedder) -> None:
+    other_model = dataclasses.replace(embedder, fingerprint="sha256:" + "0" * 64)
+    with pytest.raises(IndexMismatch, match=r"built with model .* but the bot uses .*"
+                                            r"Run 'python -m qa_bot build --full'"):
+        QABot(article_index, other_model)
+    with pytest.raises(IndexMismatch, match="built with chunking .*max_chars.*but the bot uses"):
+        QABot(article_index, embedder, ChunkingSettings(max_chars=500))
+
+
+def test_another_model_means_a_full_rebuild_not_reuse(corpus, tmp_path, embedder) -> None:
+    index = tmp_path / "index"
+    build_index(corpus, index, MODEL, embedder=embedder)
+    build_id, manifest = store.read_manifest(index)
+    path = index / "builds" / build_id / "manifest.json"
+    path.write_text(manifest.to_json().replace(manifest.model_fingerprint, "sha256:old"),
+                    encoding="utf-8")
+    summary = build_index(corpus, index, MODEL, embedder=embedder)
+    assert summary.added == 3 and summary.embedded == summary.passages
+    assert "the index was built with model" in summary.reason
+
+
+def test_unreadable_files_are_skipped_and_counted(corpus, tmp_path, embedder) -> None:
+    (corpus / "latin1.txt").write_bytes("Caf\xe9 news".encode("latin-1"))
+    (corpus / "empty.md").write_text("\n\n", encoding="utf-8")
+    (corpus / "image.html").write_bytes(b"\x89PNG\x00\x00")
+    summary = build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
+    assert sorted(s.source for s in summary.skipped) == ["empty.md", "image.html", "latin1.txt"]
+    assert summary.added == 6 and ", 3 skipped:" in summary.line()
+    assert sorted(store.load_index(tmp_path / "index").source_ranges) == [
+        "kursk.txt", "losses.txt", "world/strategy.md"]
+    again = build_index(corpus, tmp_path / "index", MODEL)  # unchanged, skipped still reported
+    assert not again.rebuilt and len(again.skipped) == 3
+
+
+def test_a_corpus_with_nothing_readable_is_an_error(tmp_path, embedder) -> None:
+    write(tmp_path / "corpus", "empty.txt", "   ")
+    with pytest.raises(CorpusError, match=r"No readable article in .*empty.txt has no text"):
+        build_index(tmp_path / "corpus", tmp_path / "index", MODEL, embedder=embedder)
+
+
+def test_html_articles_are_indexed_as_their_readable_text(tmp_path, embedder) -> None:
+    page = (f"<html><head><script>var secret = 'tracking';</script></head><body>"
+            f"<nav>Home | World | Sport</nav><article><h1>Troops</h1><p>{PARAGRAPHS[2]}</p>"
+            f"</article><footer>Subscribe now</footer></body></html>")
+    write(tmp_path / "corpus", "page.html", page)
+    build_index(tmp_path / "corpus", tmp_path / "index", MODEL, embedder=embedder)
+    text = " ".join(p.text for p in store.load_index(tmp_path / "index").passages)
+    assert "1,500 North Korean special forces" in text
+    assert "tracking" not in text and "Subscribe" not in text and "Sport" not in text
+    answer = QABot(tmp_path / "index", embedder).ask("Where did the special forces train?")
+    assert answer.citations[0].source == "page.html" and "Vladivostok" in answer.answer
+
+
+def test_answers_can_be_scoped_to_one_article(corpus, tmp_path, embedder) -> None:
+    write(corpus, "sport.txt", "The home team won the cup final 3-1 on Saturday in Kursk.")
+    build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
+    bot = QABot(tmp_path / "index", embedder)
+    question = "What happened in Kursk?"
+    scoped = bot.ask(question, source="sport.txt")
+    assert scoped.answered and {c.source for c in scoped.citations} == {"sport.txt"}
+    other = bot.ask(question, source="kursk.txt")
+    assert {c.source for c in other.citations} == {"kursk.txt"}
+
+
+def test_one_build_at_a_time(corpus, tmp_path, embedder) -> None:
+    index = tmp_path / "index"
+    with store.build_lock(index):
+        with pytest.raises(BuildInProgress, match="Another build of .* is running"):
+            build_index(corpus, index, MODEL, embedder=embedder)
+
+
+def test_a_server_swaps_in_a_rebuilt_index_without_failing_a_request(corpus, tmp_path,
+                                                                      embedder) -> None:
+    index = tmp_path / "index"
+    build_index(corpus, index, MODEL, embedder=embedder)
+    bot = QABot(index, embedder)
+    failures: list[BaseException] = []
+    answered = 0
+    stop = threading.Event()
+
+    def ask_until_stopped() -> None:
+        nonlocal answered
+        while not stop.is_set():
+            try:
+                assert bot.ask("How many special forces arrived in Vladivostok?").answered
+                answered += 1
+            except BaseException as error:  # noqa: BLE001 - every failure counts
+                failures.append(error)
+
+    askers = [threading.Thread(target=ask_until_stopped) for _ in range(3)]
+    for thread in askers:
+        thread.start()
+    write(corpus, "sport.txt", "The home team won the cup final 3-1 on Saturday.")
+    build_index(corpus, index, MODEL, embedder=embedder)
+    write(corpus, "sport.txt", "The away team won the cup final 2-0 on Sunday.")
+    build_index(corpus, index, MODEL, embedder=embedder)
+    time.sleep(0.3)
+    stop.set()
+    for thread in askers:
+        thread.join()
+    assert failures == [] and answered > 0
+    assert "sport.txt" in bot.info().sources
+    assert "away team" in bot.ask("Who won the cup final?", source="sport.txt").answer
+
+
+def test_killing_a_build_at_any_moment_leaves_a_working_index(tmp_path, embedder) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write(corpus, "article.txt", ARTICLE_TEXT)
+    build_index(corpus, index, MODEL, embedder=embedder)
+    for number in range(40):  # enough text that embedding takes a few seconds
+        write(corpus, f"copies/{number}.txt", f"Copy {number}.\n" + ARTICLE_TEXT)
+    command = [sys.executable, "-m", "qa_bot", "build", "--corpus", str(corpus),
+               "--index", str(index)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for delay in (4.0, 7.0):
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        answer = QABot(index, embedder).ask("Where did the special forces train?")
+        assert "Vladivostok" in answer.answer
+    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert len(store.load_index(index).source_ranges) == 41
+    assert not list((index / "builds").glob("*.partial"))
+    shutil.rmtree(corpus / "copies")

@@ -1,0 +1,63 @@
+"""The Gradio chat function, called as Gradio calls it, and what it renders."""
+import pytest
+
+from qa_bot.answer import Answer, Citation
+from qa_bot.ui import build_chat, escape, history_turns, render_answer
+
+
+@pytest.fixture(scope="module")
+def chat(bot):  # type: ignore[no-untyped-def]
+    return build_chat(bot, ["Where did the special forces train?"])
+
+
+def test_the_chat_answers_with_a_collapsible_sources_message(chat) -> None:
+    answer, sources = chat.fn("How many North Korean special forces arrived in Vladivostok?",
+                              [], None)
+    assert "1,500" in answer["content"] and "\\[1\\]" in answer["content"]
+    assert sources["metadata"] == {"title": "Sources (1)", "status": "done"}
+    assert sources["content"].startswith("**\\[1\\]** north\\-korea\\-troops\\-ukraine\\.txt")
+    assert "<mark>" in sources["content"] and "1,500" in sources["content"]
+
+
+def test_follow_ups_work_with_the_browser_history_shape(chat) -> None:
+    history = [
+        {"role": "user", "content": [{"type": "text", "text":
+                                      "How many North Korean special forces arrived in "
+                                      "Vladivostok?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "…1,500… [1]"}]},
+        {"role": "assistant", "content": "Sources", "metadata": {"title": "Sources (1)"}},
+    ]
+    (answer, *_) = chat.fn("When did they arrive?", history, None)
+    assert "October 2024" in answer["content"]
+
+
+def test_history_keeps_questions_and_answers_but_not_sources() -> None:
+    turns = history_turns([
+        {"role": "user", "content": "Q1"},
+        {"role": "assistant", "content": [{"type": "text", "text": "A1"}]},
+        {"role": "assistant", "content": "[1] …", "metadata": {"title": "Sources (1)"}},
+    ])
+    assert [(t.role, t.content) for t in turns] == [("user", "Q1"), ("assistant", "A1")]
+
+
+def test_declines_and_errors_are_polite_messages(chat) -> None:
+    (declined,) = chat.fn("Who painted the Mona Lisa?", [], None)
+    assert declined["content"].startswith("Sorry, I can't find the answer")
+    (error,) = chat.fn("   ", [], None)
+    assert error["content"] == escape("The question is empty; type a question about the article.")
+
+
+def test_article_text_is_shown_literally_never_as_html_or_links() -> None:
+    hostile = "<script>alert(1)</script> [click](javascript:alert(1)) <img src=x onerror=alert(1)>"
+    citation = Citation(1, "a.txt", 0, len(hostile), hostile, "<script>alert(1)</script>", 1.0)
+    answer, sources = render_answer(Answer("q", hostile + " [1]", True, 0.9, (citation,)))
+    for content in (answer["content"], sources["content"]):
+        assert "<script>" not in content and "<img" not in content
+        assert "](javascript" not in content
+    assert "&lt;script&gt;" in sources["content"]
+
+
+def test_the_chat_is_configured_for_many_readers_and_safe_html(chat) -> None:
+    assert chat.chatbot.sanitize_html is True
+    assert chat.concurrency_limit > 1
+    assert chat.title.startswith("North Korea's Military Involvement in Ukraine")
