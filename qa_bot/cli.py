@@ -10,10 +10,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from .config import Settings
 from .errors import QABotError
+
+if TYPE_CHECKING:
+    from .indexing import CorpusState
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -107,24 +110,25 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     from .chunking import ChunkingSettings
     from .indexing import corpus_state
-    from . import store
 
-    build_id, manifest = store.read_manifest(settings.index_dir)
     state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path,
                          ChunkingSettings())
-    indexed = manifest.sources
-    print(f"index:    {settings.index_dir} (build {build_id}, {manifest.index_type} search)")
+    manifest = state.previous
+    if manifest is None:
+        print(f"error: {state.reason}", file=sys.stderr)
+        return 1
+    skipped = sum(1 for record in manifest.files.values() if record.skipped)
+    print(f"index:    {settings.index_dir} (build {state.build_id}, {manifest.index_type} search)")
     print(f"model:    {manifest.model_name} ({manifest.model_fingerprint[:19]}…, "
           f"{manifest.dimension} dimensions)")
     print(f"built at: {manifest.built_at}")
-    print(f"files:    {len(indexed)} indexed, "
-          f"{sum(1 for r in manifest.files.values() if r.skipped)} skipped")
+    print(f"files:    {len(manifest.sources)} indexed, {skipped} skipped")
     print(f"passages: {sum(r.passages for r in manifest.files.values())}")
     print(f"state:    {_state_line(state)}")
     return 0
 
 
-def _state_line(state) -> str:  # type: ignore[no-untyped-def]
+def _state_line(state: CorpusState) -> str:
     if state.reason:
         return f"stale: {state.reason}"
     _, changed, added, removed = state.diff()

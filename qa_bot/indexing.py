@@ -54,6 +54,7 @@ class CorpusState:
 
     files: list[CorpusFile]
     previous: store.Manifest | None
+    build_id: str | None
     reason: str  # why the previous build cannot be reused; empty when it can
 
     def diff(self) -> tuple[list[str], list[str], list[str], list[str]]:
@@ -77,12 +78,17 @@ def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
     """Compare the corpus with the index without loading the model or the vectors."""
     files = scan_corpus(corpus_dir)
     try:
-        _, previous = store.read_manifest(index_dir)
+        build_id, previous = store.read_manifest(index_dir)
     except (IndexMissing, IndexCorrupt) as error:
-        return CorpusState(files, None, str(error))
+        return CorpusState(files, None, None, str(error))
     difference = store.mismatch(previous, model_name(model_path), model_fingerprint(model_path),
                                 chunking)
-    return CorpusState(files, previous, f"the index was built with {difference}" if difference else "")
+    reason = f"the index was built with {difference}" if difference else ""
+    return CorpusState(files, previous, build_id, reason)
+
+
+def has_index(index_dir: Path) -> bool:
+    return store.current_build(index_dir) is not None
 
 
 def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
@@ -94,7 +100,7 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
     with store.build_lock(index_dir):
         state = corpus_state(corpus_dir, index_dir, model_path, chunking)
         if full:
-            state = CorpusState(state.files, None, "a full rebuild was asked for")
+            state = CorpusState(state.files, None, None, "a full rebuild was asked for")
         unchanged, changed, added, removed = state.diff()
         if state.is_current:
             assert state.previous is not None

@@ -138,10 +138,9 @@ async def _no_receive() -> Message:
 
 def ensure_index(settings: Settings) -> None:
     """Build the index when there is none, so the first run of the chat just works."""
-    from . import store
-    from .indexing import build_index
+    from .indexing import build_index, has_index
 
-    if store.current_build(settings.index_dir) is not None:
+    if has_index(settings.index_dir):
         return
     log.warning("No index in %s yet; building it from %s.", settings.index_dir,
                 settings.corpus_dir)
