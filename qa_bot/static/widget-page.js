@@ -1,0 +1,275 @@
+// The /widget chat page. Article text, questions and answers are untrusted: the DOM is built
+// with createElement and text nodes only, never innerHTML.
+(() => {
+  "use strict";
+
+  const params = new URLSearchParams(location.search);
+  const SOURCE = params.get("source") || null;
+  const TITLE = (params.get("title") || "").trim() || "Ask about this article";
+  const HOST_ORIGIN = hostOrigin(params.get("origin"));
+  const HIGHLIGHT = params.get("highlight") === "1" && HOST_ORIGIN !== null;
+  const MAX_HISTORY = 100;
+  const CONTEXT_CHARS = 150;  // passage text kept on each side of the quote in a folded card
+
+  const $ = (id) => document.getElementById(id);
+  const log = $("log");
+  const form = $("ask");
+  const input = $("question");
+  const send = $("send");
+  const history = [];
+  let turns = 0;
+  let busy = false;
+
+  // The page that embeds us, if it is really our parent: postMessage needs an exact origin.
+  function hostOrigin(value) {
+    if (!value || window.parent === window) return null;
+    try {
+      const url = new URL(value);
+      return /^https?:$/.test(url.protocol) ? url.origin : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function toHost(message) {
+    if (HOST_ORIGIN) window.parent.postMessage(message, HOST_ORIGIN);
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // Not scrollIntoView: from inside a frame it would scroll the host page as well.
+  function scrollLogTo(node) {
+    log.scrollTop = Math.max(0, node.offsetTop - 12);
+  }
+
+  function revealInLog(node) {
+    const bottom = node.offsetTop + node.offsetHeight + 12;
+    if (node.offsetTop - 12 < log.scrollTop) scrollLogTo(node);
+    else if (bottom > log.scrollTop + log.clientHeight) log.scrollTop = bottom - log.clientHeight;
+  }
+
+  // Messages ---------------------------------------------------------------------------------
+
+  function addMessage(node) {
+    $("intro")?.remove();
+    log.append(node);
+    return node;
+  }
+
+  function userMessage(text) {
+    return addMessage(el("div", "msg user", text));
+  }
+
+  function pendingMessage() {
+    const node = el("div", "msg bot pending");
+    node.setAttribute("aria-label", "Finding the answer");
+    for (let i = 0; i < 3; i++) node.append(el("span", "dot"));
+    return addMessage(node);
+  }
+
+  function errorMessage(text) {
+    const node = el("div", "msg error", text);
+    node.setAttribute("role", "alert");
+    return addMessage(node);
+  }
+
+  function answerMessage(result) {
+    turns += 1;
+    if (!result.answered || !result.citations.length) {
+      return addMessage(el("div", "msg bot declined", result.answer));
+    }
+    const cards = new Map(result.citations.map((c) => [c.n, citationCard(c, turns)]));
+    const cited = new Map(result.citations.map((c) => [c.n, c]));
+    const node = el("div", "msg bot");
+    const text = el("p", "answer");
+    const parts = result.answer.split(/\[(\d+)\]/);
+    for (let i = 0; i < parts.length; i += 2) {
+      const citation = cited.get(Number(parts[i + 1]));
+      if (!citation) {
+        text.append(parts[i] + (i + 1 < parts.length ? `[${parts[i + 1]}]` : ""));
+        continue;
+      }
+      // The marker stays on the line of the sentence's last word.
+      const [, before, lastWord] = parts[i].match(/^([\s\S]*?)(\S*\s*)$/);
+      const tail = el("span", "nowrap", lastWord);
+      tail.append(marker(citation, cards.get(citation.n)));
+      text.append(before, tail);
+    }
+    const list = el("ol", "sources");
+    list.setAttribute("aria-label", "Sources");
+    list.append(...cards.values());
+    node.append(text, list);
+    return addMessage(node);
+  }
+
+  function marker(citation, card) {
+    const button = el("button", "cite", String(citation.n));
+    button.type = "button";
+    button.setAttribute("aria-label", `Source ${citation.n}`);
+    button.addEventListener("click", () => {
+      revealInLog(card);
+      card.classList.remove("flash");
+      void card.offsetWidth;  // restart the flash animation
+      card.classList.add("flash");
+      card.focus({ preventScroll: true });
+      if (HIGHLIGHT) highlightInPage(citation);
+    });
+    return button;
+  }
+
+  // Citation cards ---------------------------------------------------------------------------
+
+  // The passage as [text, isQuote] pieces, each sentence of the quote marked.
+  function passagePieces(citation) {
+    const pieces = [];
+    let position = 0;
+    for (const sentence of citation.quote.split(" … ")) {
+      const found = citation.text.indexOf(sentence, position);
+      if (found < 0 || !sentence) continue;
+      pieces.push([citation.text.slice(position, found), false], [sentence, true]);
+      position = found + sentence.length;
+    }
+    pieces.push([citation.text.slice(position), false]);
+    return pieces.filter(([text]) => text);
+  }
+
+  function fold(pieces) {
+    const folded = pieces.map(([text, quote]) => [text, quote]);
+    const first = folded[0];
+    const last = folded[folded.length - 1];
+    let trimmed = false;
+    if (folded.length > 1 && !first[1] && first[0].length > CONTEXT_CHARS) {
+      first[0] = "…" + first[0].slice(-CONTEXT_CHARS).replace(/^\S*\s/, "");
+      trimmed = true;
+    }
+    if (folded.length > 1 && !last[1] && last[0].length > CONTEXT_CHARS) {
+      last[0] = last[0].slice(0, CONTEXT_CHARS).replace(/\s\S*$/, "") + "…";
+      trimmed = true;
+    }
+    return trimmed ? folded : null;
+  }
+
+  function renderPassage(block, pieces) {
+    block.replaceChildren(...pieces.map(([text, quote]) => (quote ? el("mark", "", text) : text)));
+  }
+
+  function citationCard(citation, turn) {
+    const card = el("li", "card");
+    card.id = `source-${turn}-${citation.n}`;
+    card.tabIndex = -1;
+
+    const head = el("div", "card-head");
+    head.append(el("span", "num", String(citation.n)), el("span", "src", citation.source));
+    const passage = el("blockquote", "passage");
+    const pieces = passagePieces(citation);
+    const folded = fold(pieces);
+    renderPassage(passage, folded || pieces);
+
+    const actions = el("div", "card-actions");
+    if (folded) actions.append(foldToggle(passage, pieces, folded));
+    if (HIGHLIGHT) {
+      const show = el("button", "link", "Show in article");
+      show.type = "button";
+      show.addEventListener("click", () => highlightInPage(citation));
+      actions.append(show);
+    }
+    card.append(head, passage);
+    if (actions.childElementCount) card.append(actions);
+    return card;
+  }
+
+  function foldToggle(passage, pieces, folded) {
+    const toggle = el("button", "link", "Show whole passage");
+    toggle.type = "button";
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.addEventListener("click", () => {
+      const expand = toggle.getAttribute("aria-expanded") === "false";
+      renderPassage(passage, expand ? pieces : folded);
+      toggle.setAttribute("aria-expanded", String(expand));
+      toggle.textContent = expand ? "Show less" : "Show whole passage";
+    });
+    return toggle;
+  }
+
+  function highlightInPage(citation) {
+    toHost({ type: "qa-bot:highlight", quote: citation.quote, source: citation.source });
+  }
+
+  // Asking -----------------------------------------------------------------------------------
+
+  async function ask(question) {
+    const response = await fetch("/api/ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ question, history: history.slice(-MAX_HISTORY), source: SOURCE }),
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      // not JSON: a proxy error page, say
+    }
+    if (!response.ok || !data || typeof data.answer !== "string") {
+      throw new Error((data && typeof data.error === "string" && data.error) ||
+        `The answer service had a problem (HTTP ${response.status}); please try again.`);
+    }
+    return data;
+  }
+
+  async function submit(event) {
+    event.preventDefault();
+    const question = input.value.trim();
+    if (!question || busy) {
+      input.focus();
+      return;
+    }
+    busy = true;
+    send.disabled = true;
+    form.setAttribute("aria-busy", "true");
+    input.value = "";
+    scrollLogTo(userMessage(question));
+    const pending = pendingMessage();
+    try {
+      const result = await ask(question);
+      pending.remove();
+      answerMessage(result);
+      history.push({ role: "user", content: question },
+        { role: "assistant", content: result.answer });
+    } catch (error) {
+      pending.remove();
+      errorMessage(error instanceof TypeError
+        ? "Could not reach the answer service. Check your connection and try again."
+        : error.message);
+    } finally {
+      busy = false;
+      send.disabled = false;
+      form.removeAttribute("aria-busy");
+      input.focus({ preventScroll: true });
+    }
+  }
+
+  // Start ------------------------------------------------------------------------------------
+
+  document.title = TITLE;
+  $("title").textContent = TITLE;
+  form.addEventListener("submit", submit);
+
+  if (HOST_ORIGIN) {
+    const close = $("close");
+    close.hidden = false;
+    close.addEventListener("click", () => toHost({ type: "qa-bot:close" }));
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") toHost({ type: "qa-bot:close" });
+    });
+    window.addEventListener("message", (event) => {
+      if (event.origin !== HOST_ORIGIN || event.source !== window.parent) return;
+      if (event.data && event.data.type === "qa-bot:focus") input.focus({ preventScroll: true });
+    });
+    toHost({ type: "qa-bot:ready" });
+  }
+})();

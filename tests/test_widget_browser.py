@@ -1,0 +1,393 @@
+"""The embeddable widget in a real browser: host pages on other origins, the bot on its own.
+
+Set UPDATE_WIDGET_SCREENSHOTS=1 to copy the screenshots to docs/ (they are always written to
+the test's tmp folder).
+"""
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser_support import HostSite, article_page, ask, chromium, launcher, open_widget, \
+    save_for_docs, widget_frame
+from conftest import ARTICLE, ROOT, LiveServer, free_port
+from playwright.sync_api import BrowserContext, Page, expect
+
+from qa_bot.bot import QABot
+from qa_bot.config import Settings, bundled_model_path
+from qa_bot.embedding import Embedder
+from qa_bot.indexing import build_index
+
+pytestmark = pytest.mark.browser
+
+QUESTION = "How many North Korean special forces arrived in Vladivostok?"
+QUOTE = ("Nonetheless, intelligence from South Korea indicates that around 1,500 North Korean "
+         "special forces initially arrived in Vladivostok for training in October 2024.")
+TITLE, *PARAGRAPHS = ARTICLE.read_text(encoding="utf-8").strip().splitlines()
+ESCAPED = [html.escape(p) for p in PARAGRAPHS]
+HOSTILE = ('The harbour board of Zanzibar posted <script>window.__pwned=1</script> a notice, '
+           '<img src=x onerror="window.__pwned=1"> signed by the ferry master, and a link '
+           '<a href="javascript:window.__pwned=1">click</a> to the timetable.')
+HOSTILE_QUESTION = "What did the harbour board of Zanzibar post?"
+PWNED = "() => typeof window.__pwned"
+
+
+# Fixtures -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
+
+
+@pytest.fixture
+def page(browser: BrowserContext) -> Iterator[Page]:
+    page = browser.new_page()
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def host(host_origin: str) -> Iterator[HostSite]:
+    """The news site that embeds the widget: an origin the bot allows."""
+    with HostSite(host_origin) as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+def stranger() -> Iterator[HostSite]:
+    """A site the bot does not allow to frame it."""
+    with HostSite(f"http://127.0.0.3:{free_port('127.0.0.3')}") as site:
+        yield site
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
+                   host_origin: str) -> Iterator[LiveServer]:
+    """A bot whose only article contains HTML and JavaScript meant to run in readers' browsers."""
+    root = tmp_path_factory.mktemp("hostile")
+    (root / "corpus").mkdir()
+    filler = " ".join(f"The ferry left on day {day} with passengers and cargo." for day in range(8))
+    (root / "corpus" / "hostile.txt").write_text(
+        f"Zanzibar harbour notices\n{filler}\n{HOSTILE}\n{filler}\n", encoding="utf-8")
+    build_index(root / "corpus", root / "index", bundled_model_path(), embedder=embedder)
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", port=free_port(),
+                        allowed_origins=(host_origin,), rate_limit="1000/minute")
+    with LiveServer(settings, QABot(root / "index", embedder)) as server:
+        yield server
+
+
+def article_url(host: HostSite, bot_url: str, path: str, **options: str) -> str:
+    return host.add(path, article_page(bot_url, ESCAPED, TITLE, **options))
+
+
+# Asking -------------------------------------------------------------------------------------
+
+def test_launcher_opens_chat_that_answers_with_citation(page: Page, host: HostSite,
+                                                        live_server: LiveServer) -> None:
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
+    answer = ask(frame, QUESTION)
+
+    assert console == []  # no CSP violations, no script errors, in the page or the frame
+    assert "1,500" in answer.locator(".answer").inner_text()
+    assert answer.locator(".cite").all_inner_texts() == ["1"]
+    card = answer.locator(".card")
+    assert card.locator(".src").inner_text() == "north-korea-troops-ukraine.txt"
+    assert card.locator("mark").inner_text() == QUOTE
+    assert launcher(page).get_attribute("aria-expanded") == "true"
+    assert added_elements(page) == ["QA-BOT-WIDGET"]
+    assert added_globals(page) == []
+
+
+def added_globals(page: Page) -> list[str]:
+    """Names on window that the same page without any script does not have."""
+    return page.evaluate("""async () => {
+        const frame = document.createElement("iframe");
+        frame.srcdoc = "<p>bare</p>";
+        const loaded = new Promise(resolve => frame.onload = resolve);
+        document.body.append(frame);
+        await loaded;
+        const bare = new Set(Object.getOwnPropertyNames(frame.contentWindow));
+        frame.remove();
+        return Object.getOwnPropertyNames(window).filter(name => !bare.has(name));
+    }""")
+
+
+def added_elements(page: Page) -> list[str]:
+    """Tags of the elements in the live page that are not in the HTML it was served."""
+    return page.evaluate("""async () => {
+        const served = new DOMParser().parseFromString(
+            await (await fetch(location.href)).text(), "text/html");
+        const tags = doc => [...doc.querySelectorAll("*")].map(e => e.tagName);
+        const left = tags(served);
+        return tags(document).filter(tag => {
+            const i = left.indexOf(tag);
+            if (i < 0) return true;
+            left.splice(i, 1);
+            return false;
+        });
+    }""")
+
+
+def test_host_css_cannot_break_the_widget(page: Page, host: HostSite,
+                                          live_server: LiveServer) -> None:
+    hostile_css = ("<style>* { all: unset !important; font-size: 40px !important; }"
+                   " div, button, iframe { display: none !important; width: 1px !important; }"
+                   "</style>")
+    url = host.add("/rude-css.html",
+                   article_page(live_server.url, ESCAPED, TITLE, head=hostile_css))
+    frame = open_widget(page, url)
+
+    button = launcher(page).bounding_box()
+    panel = page.locator("qa-bot-widget iframe").bounding_box()
+    assert button and panel
+    assert button["height"] == 52 and button["x"] + button["width"] == 1280 - 20
+    assert (panel["width"], panel["height"]) == (380, 560)
+    assert frame.locator("#title").inner_text() == "Ask about this article"
+
+
+def test_plain_iframe_without_the_loader(page: Page, host: HostSite,
+                                        live_server: LiveServer) -> None:
+    src = f"{live_server.url}/widget?source=north-korea-troops-ukraine.txt&amp;title=Ask%20away"
+    page.goto(host.add("/plain-iframe.html", f'<!doctype html><link rel="icon" href="data:,">'
+                       f'<iframe src="{src}" title="Ask away" width="380" height="560"></iframe>'),
+              wait_until="load")
+    frame = page.frame_locator("iframe")
+    answer = ask(frame, QUESTION)
+
+    assert "1,500" in answer.inner_text()
+    assert frame.locator("h1").inner_text() == "Ask away"
+    expect(frame.get_by_role("button", name="Close chat")).to_be_hidden()
+    assert answer.get_by_role("button", name="Show in article").count() == 0
+
+
+def test_launcher_position(page: Page, host: HostSite, live_server: LiveServer) -> None:
+    page.goto(host.add("/left.html", article_page(
+        live_server.url, ESCAPED, TITLE, attributes='data-position="bottom-left"')),
+        wait_until="load")
+    box = launcher(page).bounding_box()
+    assert box and (box["x"], box["y"] + box["height"]) == (20, 800 - 20)
+
+
+def test_declines_and_errors_are_shown_politely(page: Page, host: HostSite,
+                                                live_server: LiveServer) -> None:
+    frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
+    declined = ask(frame, "What is the capital of France?")
+    assert "can't find the answer" in declined.inner_text()
+    assert declined.locator(".card, .cite").count() == 0
+
+    wrong = host.add("/wrong-source.html", article_page(live_server.url, ESCAPED, TITLE)
+                     .replace("north-korea-troops-ukraine.txt", "no-such-article.txt"))
+    frame = open_widget(page, wrong)
+    error = ask(frame, QUESTION)
+    assert error.get_attribute("role") == "alert"
+    assert "no-such-article.txt" in error.inner_text()
+
+
+# Highlighting the quote in the host page -----------------------------------------------------
+
+def highlighted_text(page: Page) -> str:
+    return page.evaluate("""() => {
+        const h = CSS.highlights.get("qa-bot-quote");
+        return h ? [...h].map(r => r.toString()).join(" | ") : "";
+    }""")
+
+
+def test_citation_highlights_quote_in_host_page(page: Page, host: HostSite,
+                                                live_server: LiveServer) -> None:
+    # The quote spans inline elements, and the page is long enough to need scrolling to it.
+    paragraphs = [p.replace("1,500 North Korean", "<strong>1,500</strong> North\n  Korean")
+                   .replace("special forces", "<a href='#sf'>special</a> <em>forces</em>")
+                  for p in ESCAPED]
+    url = host.add("/highlight.html", article_page(
+        live_server.url, paragraphs, TITLE, attributes='data-highlight="true"',
+        before="<p style='height: 1500px'>Advertisement</p>"))
+    frame = open_widget(page, url)
+    assert "highlight=1" in (page.locator("qa-bot-widget iframe").get_attribute("src") or "")
+    answer = ask(frame, QUESTION)
+    assert answer.get_by_role("button", name="Show in article").count() == 1
+
+    answer.locator(".cite").first.click()
+
+    page.wait_for_function("() => CSS.highlights.has('qa-bot-quote') && window.scrollY > 1000")
+    assert " ".join(highlighted_text(page).split()) == QUOTE
+    assert added_elements(page) == ["QA-BOT-WIDGET"]
+
+
+def test_no_highlight_unless_host_opts_in(page: Page, host: HostSite,
+                                         live_server: LiveServer) -> None:
+    frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
+    assert "highlight" not in (page.locator("qa-bot-widget iframe").get_attribute("src") or "")
+    answer = ask(frame, QUESTION)
+    assert answer.get_by_role("button", name="Show in article").count() == 0
+
+    answer.locator(".cite").first.click()
+    page.wait_for_timeout(300)
+    assert highlighted_text(page) == ""
+    assert page.evaluate("() => document.adoptedStyleSheets.length") == 0
+
+
+def test_host_ignores_highlight_messages_from_anyone_but_its_frame(
+        page: Page, host: HostSite, live_server: LiveServer) -> None:
+    page.goto(host.add("/highlight-plain.html", article_page(
+        live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"')), wait_until="load")
+    launcher(page).click()
+    widget_frame(page).locator("#question").wait_for()
+
+    page.evaluate("""quote => window.postMessage(
+        {type: "qa-bot:highlight", quote, source: "x"}, "*")""", QUOTE)
+    page.wait_for_timeout(300)
+    assert highlighted_text(page) == ""
+
+
+def test_on_a_phone_showing_the_quote_closes_the_chat(page: Page, host: HostSite,
+                                                      live_server: LiveServer) -> None:
+    page.set_viewport_size({"width": 375, "height": 740})
+    frame = open_widget(page, host.add("/phone.html", article_page(
+        live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"')))
+    ask(frame, QUESTION).get_by_role("button", name="Show in article").click()
+
+    expect(launcher(page)).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("qa-bot-widget iframe")).to_be_hidden()
+    assert " ".join(highlighted_text(page).split()) == QUOTE
+
+
+# Only the bot and the host page itself ------------------------------------------------------
+
+def test_widget_talks_only_to_the_bot(page: Page, host: HostSite,
+                                      live_server: LiveServer) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    url = host.add("/requests.html", article_page(
+        live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"'))
+    frame = open_widget(page, url)
+    ask(frame, QUESTION).locator(".cite").first.click()
+    page.wait_for_function("() => CSS.highlights.has('qa-bot-quote')")
+
+    from_host = [u for u in requests if u.startswith(host.origin + "/")]
+    from_bot = [u for u in requests if u.startswith(live_server.url + "/")]
+    assert from_host == [url]
+    assert sorted(from_host + from_bot) == sorted(requests)
+    assert f"{live_server.url}/api/ask" in from_bot
+
+
+def test_sites_not_allowed_cannot_frame_the_widget(page: Page, stranger: HostSite,
+                                                   live_server: LiveServer) -> None:
+    page.goto(stranger.add("/stranger.html", article_page(live_server.url, ESCAPED, TITLE)),
+              wait_until="load")
+    with page.expect_console_message(lambda m: "frame-ancestors" in m.text) as blocked:
+        launcher(page).click()
+
+    assert "has been blocked" in blocked.value.text
+    frame = page.locator("qa-bot-widget iframe").content_frame
+    assert frame.locator("body").count() == 1 and frame.locator("#qa-bot-chat").count() == 0
+
+
+# Hostile article text -----------------------------------------------------------------------
+
+def assert_not_pwned(page: Page) -> None:
+    for frame in page.frames:
+        assert frame.evaluate(PWNED) == "undefined", frame.url
+
+
+def test_hostile_article_text_stays_text_in_widget_and_host_page(
+        page: Page, host: HostSite, hostile_server: LiveServer) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    url = host.add("/hostile.html", article_page(
+        hostile_server.url, [html.escape(HOSTILE)], "Harbour notices", source="hostile.txt",
+        attributes='data-highlight="true"'))
+    frame = open_widget(page, url)
+    answer = ask(frame, HOSTILE_QUESTION)
+
+    assert answer.locator(".answer").inner_text() == HOSTILE + " 1"
+    assert answer.locator("mark").inner_text() == HOSTILE
+    answer.locator(".cite").first.click()
+    answer.get_by_role("button", name="Show in article").click()
+
+    # The quote posted to the host page is only ever matched as text, never parsed.
+    page.wait_for_function("() => CSS.highlights.has('qa-bot-quote')")
+    assert highlighted_text(page) == HOSTILE
+    assert added_elements(page) == ["QA-BOT-WIDGET"]
+    assert frame.locator("img, script:not([src]), a").count() == 0
+    assert_not_pwned(page)
+    assert not [u for u in requests if u.endswith("/x")]
+
+
+def test_hostile_article_text_stays_text_in_gradio_chat(page: Page,
+                                                        hostile_server: LiveServer) -> None:
+    page.goto(hostile_server.url + "/", wait_until="load")
+    box = page.get_by_role("textbox").first
+    box.fill(HOSTILE_QUESTION)
+    box.press("Enter")
+    page.get_by_text("Sources (1)").click()
+
+    page.get_by_text("signed by the ferry master").last.wait_for()
+    chat = page.locator(".bubble-wrap, [role=log]").first.inner_text()
+    for literal in ("<script>window.__pwned=1</script>", '<img src=x onerror="window.__pwned=1">',
+                    '<a href="javascript:window.__pwned=1">click</a>'):
+        assert chat.count(literal) == 2, chat  # in the answer and in its source
+    assert page.locator("a[href^='javascript:'], img[src='x']").count() == 0
+    assert_not_pwned(page)
+
+
+# Keyboard -----------------------------------------------------------------------------------
+
+def test_keyboard_opens_and_escape_closes_returning_focus(page: Page, host: HostSite,
+                                                          live_server: LiveServer) -> None:
+    page.goto(article_url(host, live_server.url, "/ask.html"), wait_until="load")
+    button = launcher(page)
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        if button.evaluate("b => b.getRootNode().activeElement === b"):
+            break
+    expect(button).to_be_focused()
+    expect(button).to_have_accessible_name("Ask about this article")
+
+    page.keyboard.press("Enter")
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(widget_frame(page).locator("#question")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("qa-bot-widget iframe")).to_be_hidden()
+    expect(button).to_be_focused()
+
+    page.keyboard.press("Enter")
+    expect(widget_frame(page).locator("#question")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    expect(widget_frame(page).get_by_role("button", name="Close chat")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(button).to_be_focused()
+
+
+# Screenshots --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, width, height", [("desktop", 1280, 800), ("phone", 375, 740)])
+def test_screenshot(page: Page, host: HostSite, live_server: LiveServer, tmp_path: Path,
+                    name: str, width: int, height: int) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    frame = open_widget(page, host.add("/screenshot.html", article_page(
+        live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"')))
+    answer = ask(frame, QUESTION)
+    panel = page.locator("qa-bot-widget iframe").bounding_box()
+    assert panel
+    if name == "desktop":
+        answer.locator(".cite").first.click()
+        page.wait_for_function("() => CSS.highlights.has('qa-bot-quote')")
+        page.wait_for_timeout(1300)  # smooth scrolling and the card's flash
+        assert (panel["width"], panel["height"]) == (380, 560)
+    else:
+        assert (panel["width"], panel["height"]) == (width, height)
+    frame.locator("#question").blur()
+    frame.locator(".card").first.blur()
+
+    shot = tmp_path / f"widget-{name}.png"
+    page.screenshot(path=shot)
+    if os.environ.get("UPDATE_WIDGET_SCREENSHOTS"):
+        assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000
