@@ -22,16 +22,30 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 Progress = Callable[[int, int], None]
 
 
-def model_fingerprint(model_path: str) -> str:
-    """A hash of the model's weights: an index is only valid for the exact weights it used."""
-    folder = Path(model_path)
+def weights_file(model_path: str) -> Path:
     for name in WEIGHT_FILES:
-        if (folder / name).is_file():
-            with open(folder / name, "rb") as weights:
-                return "sha256:" + hashlib.file_digest(weights, "sha256").hexdigest()
+        if (Path(model_path) / name).is_file():
+            return Path(model_path) / name
     raise ConfigError(
         f"No model weights in {model_path}; set QA_BOT_MODEL to a sentence-transformers folder."
     )
+
+
+def weights_stamp(model_path: str) -> str:
+    """Size and modification time of the weights: cheap to read, changes when they change."""
+    status = weights_file(model_path).stat()
+    return f"{status.st_size}:{status.st_mtime_ns}"
+
+
+def model_fingerprint(model_path: str, known: tuple[str, str] | None = None) -> str:
+    """A hash of the model's weights: an index is only valid for the exact weights it used.
+
+    `known` is a (weights_stamp, fingerprint) pair recorded earlier; when the stamp still
+    matches, the 90 MB of weights are not read again."""
+    if known and known[0] == weights_stamp(model_path):
+        return known[1]
+    with open(weights_file(model_path), "rb") as weights:
+        return "sha256:" + hashlib.file_digest(weights, "sha256").hexdigest()
 
 
 def model_name(model_path: str) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from . import store
 from .chunking import ChunkingSettings, Passage, chunk_document
 from .corpus import CorpusFile, Document, SkippedFile, read_document, scan_corpus
-from .embedding import Embedder, Progress, model_fingerprint, model_name
+from .embedding import Embedder, Progress, model_fingerprint, model_name, weights_stamp
 from .errors import CorpusError, IndexCorrupt, IndexMissing
 
 
@@ -81,8 +81,9 @@ def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
         build_id, previous = store.read_manifest(index_dir)
     except (IndexMissing, IndexCorrupt) as error:
         return CorpusState(files, None, None, str(error))
-    difference = store.mismatch(previous, model_name(model_path), model_fingerprint(model_path),
-                                chunking)
+    fingerprint = model_fingerprint(model_path,
+                                    (previous.model_weights, previous.model_fingerprint))
+    difference = store.mismatch(previous, model_name(model_path), fingerprint, chunking)
     reason = f"the index was built with {difference}" if difference else ""
     return CorpusState(files, previous, build_id, reason)
 
@@ -150,7 +151,8 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
 
         manifest = store.Manifest(
             model_name=model_name(model_path),
-            model_fingerprint=model_fingerprint(model_path),
+            model_fingerprint=embedder.fingerprint if embedder else model_fingerprint(model_path),
+            model_weights=weights_stamp(model_path),
             dimension=passage_vectors[0].shape[1],
             chunking={"min_chars": chunking.min_chars, "max_chars": chunking.max_chars},
             files=files,

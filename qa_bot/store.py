@@ -27,8 +27,9 @@ from .chunking import ChunkingSettings, Passage, Sentence
 from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexMissing
 
 FORMAT_VERSION = 1
-# Exact search up to this many passages (about 10 ms a query on 2 cores); IVF beyond it.
-EXACT_SEARCH_LIMIT = 200_000
+# Exact search up to this many passages, IVF beyond. Exact search costs about 1 ms per 1,000
+# passages a query here; IVF at 1 million passages about 1-4 ms (BENCHMARKS.md).
+EXACT_SEARCH_LIMIT = 100_000
 IVF_PROBES = 32
 REBUILD = "Run 'python -m qa_bot build --full' to rebuild it."
 
@@ -49,6 +50,7 @@ class Manifest:
     files: dict[str, FileRecord]
     built_at: str
     index_type: str = "flat"
+    model_weights: str = ""  # size:mtime of the weights file when fingerprinted
     packages: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
@@ -125,6 +127,9 @@ class VectorIndex:
         return int(self.index.ntotal)
 
     def vectors(self, start: int, end: int) -> np.ndarray:
+        """The stored vectors of ids start..end-1."""
+        if isinstance(self.index, faiss.IndexIVF):  # reconstruct_n would scan every list
+            return self.index.reconstruct_batch(np.arange(start, end, dtype=np.int64))
         return self.index.reconstruct_n(start, end - start)
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

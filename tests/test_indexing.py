@@ -80,6 +80,8 @@ def test_a_rebuild_with_nothing_changed_never_loads_the_model(corpus, tmp_path, 
     build_index(corpus, index, MODEL, embedder=embedder)
     before = store.current_build(index)
     monkeypatch.setattr(Embedder, "load", lambda *a: pytest.fail("the model was loaded"))
+    monkeypatch.setattr("qa_bot.embedding.hashlib.file_digest",
+                        lambda *a: pytest.fail("the weights were hashed again"))
     summary = build_index(corpus, index, MODEL)
     assert not summary.rebuilt and summary.unchanged == 3
     assert "index is up to date" in summary.line()
@@ -103,8 +105,8 @@ def test_another_model_means_a_full_rebuild_not_reuse(corpus, tmp_path, embedder
     build_index(corpus, index, MODEL, embedder=embedder)
     build_id, manifest = store.read_manifest(index)
     path = index / "builds" / build_id / "manifest.json"
-    path.write_text(manifest.to_json().replace(manifest.model_fingerprint, "sha256:old"),
-                    encoding="utf-8")
+    other = dataclasses.replace(manifest, model_fingerprint="sha256:old", model_weights="1:1")
+    path.write_text(other.to_json(), encoding="utf-8")
     summary = build_index(corpus, index, MODEL, embedder=embedder)
     assert summary.added == 3 and summary.embedded == summary.passages
     assert "the index was built with model" in summary.reason
