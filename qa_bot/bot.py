@@ -6,6 +6,7 @@ requests already running finish on the old one.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,10 +17,11 @@ from .answer import Answer, compose_answer
 from .chunking import ChunkingSettings
 from .config import Settings
 from .embedding import Embedder
-from .errors import InvalidQuestion
+from .errors import InvalidQuestion, QABotError
 from .question import Turn, previous_question
 from .retrieval import Retrieval, Retriever
 
+log = logging.getLogger("qa_bot")
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 50
 
@@ -41,6 +43,7 @@ class QABot:
         self.embedder = embedder
         self.chunking = chunking
         self._reload_lock = threading.Lock()
+        self._failed_build: str | None = None
         self._retriever = self._load()
 
     @classmethod
@@ -55,14 +58,24 @@ class QABot:
 
     @property
     def retriever(self) -> Retriever:
-        """The retriever of the current build, reloaded if a build has replaced it."""
+        """The retriever of the current build. When a build has replaced it, one request loads
+        the new one while the others go on answering from the old; a new build that cannot be
+        loaded is logged and the old one kept."""
         retriever = self._retriever
-        if store.current_build(self.index_dir) != retriever.stored.build_id:
-            with self._reload_lock:
-                if store.current_build(self.index_dir) != self._retriever.stored.build_id:
-                    self._retriever = self._load()
-                retriever = self._retriever
-        return retriever
+        current = store.current_build(self.index_dir)
+        if current in (retriever.stored.build_id, self._failed_build):
+            return retriever
+        if not self._reload_lock.acquire(blocking=False):
+            return retriever
+        try:
+            if store.current_build(self.index_dir) != self._retriever.stored.build_id:
+                self._retriever = self._load()
+        except QABotError as error:
+            log.error("Keeping build %s: %s", retriever.stored.build_id, error)
+            self._failed_build = current
+        finally:
+            self._reload_lock.release()
+        return self._retriever
 
     def info(self) -> IndexInfo:
         stored = self.retriever.stored

@@ -217,3 +217,16 @@ def test_killing_a_build_at_any_moment_leaves_a_working_index(tmp_path, embedder
     assert len(store.load_index(index).source_ranges) == 41
     assert not list((index / "builds").glob("*.partial"))
     shutil.rmtree(corpus / "copies")
+
+
+def test_a_server_keeps_its_index_when_the_new_build_is_damaged(copied_index, embedder,
+                                                                  caplog) -> None:
+    bot = QABot(copied_index, embedder)
+    old = store.current_build(copied_index)
+    damaged = copied_index / "builds" / "29990101T000000Z-000000001"
+    shutil.copytree(copied_index / "builds" / old, damaged)
+    (damaged / "passages.faiss").write_bytes(b"not an index")
+    (copied_index / "CURRENT").write_text(damaged.name + "\n", encoding="utf-8")
+    assert "Vladivostok" in bot.ask("Where did the special forces train?").answer
+    assert bot.info().build_id == old
+    assert "passages.faiss is damaged" in caplog.text
