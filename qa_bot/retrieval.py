@@ -24,6 +24,7 @@ from .store import StoredIndex
 
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
 TOP_PASSAGES = 3  # passages whose sentences may be quoted
+RANKED_PASSAGES = 10  # passages a retrieval reports, best first
 FOLLOWUP_WEIGHT = 0.3  # weight of the previous question's evidence for a follow-up
 # Above this many sentences in scope, only sentences of the passages that FAISS and BM25 put
 # first are scored, instead of all of them.
@@ -51,7 +52,7 @@ class SentenceHit:
 
 @dataclass(frozen=True)
 class Retrieval:
-    passages: list[PassageHit]  # best first, every passage in scope that was scored
+    passages: list[PassageHit]  # the best RANKED_PASSAGES, best first
     sentences: list[SentenceHit]  # the sentences of the top passages
     on_topic: float  # the best sentence similarity in scope: is the question on topic at all?
 
@@ -63,13 +64,11 @@ class Signals:
     rows: np.ndarray
     dense: np.ndarray
     lexical: np.ndarray
-    overlap: np.ndarray
 
     def mixed(self, previous: Signals, weight: float) -> Signals:
         """This question's signals with a follow-up's earlier question weighed in."""
         return Signals(self.rows, (self.dense + weight * previous.dense) / (1 + weight),
-                       self.lexical + weight * previous.lexical,
-                       (self.overlap + weight * previous.overlap) / (1 + weight))
+                       self.lexical + weight * previous.lexical)
 
 
 class Retriever:
@@ -126,17 +125,21 @@ class Retriever:
             # "By when?" is on topic when it and the question it follows are, together.
             on_topic = float(((signals.dense + earlier.dense) / 2).max())
             signals = signals.mixed(earlier, FOLLOWUP_WEIGHT)
-        return self._rank(signals, on_topic)
+        hits = self._rank(signals)
+        return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous),
+                         on_topic)
 
     def signals(self, text: str, vector: np.ndarray, rows: np.ndarray) -> Signals:
-        dense = self.stored.sentence_vectors[rows] @ vector
-        lexical = self.lexical_scores(text)[rows]
+        return Signals(rows, _take(self.stored.sentence_vectors, rows) @ vector,
+                       _take(self.lexical_scores(text), rows))
+
+    def overlap(self, text: str, rows: np.ndarray) -> np.ndarray:
+        """IDF-weighted share of the words of `text` that each sentence contains."""
         asked = self.terms(text)
         weights = {t: self.idf.get(t, self.unseen_idf) for t in asked}
         total = sum(weights.values()) or 1.0
-        overlap = np.array([sum(weights[t] for t in asked & self.sentence_terms[row]) / total
-                            for row in rows], dtype=np.float32)
-        return Signals(rows, dense, lexical, overlap)
+        return np.array([sum(weights[t] for t in asked & self.sentence_terms[row]) / total
+                         for row in rows], dtype=np.float32)
 
     def lexical_scores(self, text: str) -> np.ndarray:
         """BM25 score of every sentence in the index."""
@@ -159,26 +162,39 @@ class Retriever:
         ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
         return np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in ids])
 
-    def _rank(self, signals: Signals, on_topic: float) -> Retrieval:
+    def _rank(self, signals: Signals) -> list[PassageHit]:
+        """The best RANKED_PASSAGES passages: each by its best sentence, rankings fused."""
         owners = self.sentence_passage[signals.rows]
         ids, starts = np.unique(owners, return_index=True)
         best_dense = np.maximum.reduceat(signals.dense, starts)
         best_lexical = np.maximum.reduceat(signals.lexical, starts)
-        fused = _rank_fusion(best_dense, best_lexical)
-        order = np.argsort(-fused, kind="stable")
-        hits = [PassageHit(int(ids[i]), self.stored.passages[ids[i]], rank,
+        order = np.argsort(-_rank_fusion(best_dense, best_lexical), kind="stable")
+        return [PassageHit(int(ids[i]), self.stored.passages[ids[i]], rank,
                            float(best_dense[i]), float(best_lexical[i]))
-                for rank, i in enumerate(order)]
-        top = {hit.id: hit for hit in hits[:TOP_PASSAGES]}
+                for rank, i in enumerate(order[:RANKED_PASSAGES])]
+
+    def _sentences(self, signals: Signals, top: list[PassageHit], question: str,
+                   previous: str | None) -> list[SentenceHit]:
+        """The sentences of the top passages with their dense score and word overlap."""
         offsets = self.stored.sentence_offsets
-        sentences = [
-            SentenceHit(top[owner], int(row - offsets[owner]),
-                        top[owner].passage.sentences[row - offsets[owner]],
-                        float(dense), float(overlap))
-            for row, owner, dense, overlap
-            in zip(signals.rows, owners, signals.dense, signals.overlap) if owner in top
-        ]
-        return Retrieval(hits, sentences, on_topic)
+        rows = np.array([row for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])],
+                        dtype=np.int64)
+        dense = signals.dense[np.searchsorted(signals.rows, rows)]  # signals.rows is sorted
+        overlap = self.overlap(question, rows)
+        if previous:
+            overlap = (overlap + FOLLOWUP_WEIGHT * self.overlap(previous, rows)) / (1 + FOLLOWUP_WEIGHT)
+        owner = {row: hit for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])}
+        return [SentenceHit(owner[row], row - offsets[owner[row].id],
+                            owner[row].passage.sentences[row - offsets[owner[row].id]],
+                            float(score), float(share))
+                for row, score, share in zip(rows.tolist(), dense, overlap)]
+
+
+def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """array[rows], as a view when rows are one contiguous run (a whole scope): no copy."""
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return array[rows[0]:rows[-1] + 1]
+    return array[rows]
 
 
 def _rank_fusion(*scores: np.ndarray) -> np.ndarray:

@@ -120,3 +120,12 @@ def test_questions_can_be_limited_to_one_source(bot) -> None:
     answer = bot.ask("Where did the special forces train?",
                      source="north-korea-troops-ukraine.txt")
     assert {c.source for c in answer.citations} == {"north-korea-troops-ukraine.txt"}
+
+
+def test_large_corpora_score_only_the_likeliest_passages_with_the_same_answers(bot,
+                                                                              monkeypatch) -> None:
+    # Beyond EXACT_SENTENCE_LIMIT sentences, FAISS and BM25 pick the passages to score.
+    monkeypatch.setattr("qa_bot.retrieval.EXACT_SENTENCE_LIMIT", 0)
+    monkeypatch.setattr("qa_bot.retrieval.CANDIDATE_PASSAGES", 4)  # of 7
+    for question, expected in ARTICLE_QUESTIONS[:6]:
+        assert expected in bot.ask(question).answer
