@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
@@ -51,9 +51,6 @@ class Settings:
                 values[name] = _parse(variable, name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
-
-    def with_overrides(self, **overrides: object) -> Settings:
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _parse(variable: str, name: str, raw: str) -> object:

@@ -7,7 +7,7 @@ changed at all the model is never loaded.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -154,7 +154,7 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
             model_fingerprint=embedder.fingerprint if embedder else model_fingerprint(model_path),
             model_weights=weights_stamp(model_path),
             dimension=passage_vectors[0].shape[1],
-            chunking={"min_chars": chunking.min_chars, "max_chars": chunking.max_chars},
+            chunking=asdict(chunking),
             files=files,
             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             packages=store.package_versions(),
