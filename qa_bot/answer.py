@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
+from .corpus import DocumentInfo
 from .question import REPORTING_VERB, asks_for_source, words
 from .retrieval import Retrieval, SentenceHit
 
@@ -32,6 +33,9 @@ DECLINE_BELOW = 0.5
 
 @dataclass(frozen=True)
 class Citation:
+    """A passage of a source. `text == source_text[start:end]`; each quote span slices one
+    quoted sentence out of the source text. A related passage quotes nothing."""
+
     n: int
     source: str
     start: int
@@ -39,6 +43,20 @@ class Citation:
     text: str
     quote: str
     score: float
+    quote_spans: tuple[tuple[int, int], ...] = ()
+    title: str = ""
+    published: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The exact phrase that answers the question: `source_text[start:end] == text`."""
+
+    text: str
+    source: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -48,9 +66,12 @@ class Answer:
     answered: bool
     confidence: float
     citations: tuple[Citation, ...]
+    short_answer: ShortAnswer | None = None
+    related: tuple[Citation, ...] = ()
+    id: str = ""  # fresh for every answer given, set by the bot
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self) | {"citations": [asdict(c) for c in self.citations]}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -103,10 +124,11 @@ def compose_answer(question: str, retrieval: Retrieval,
                   and abs(s.candidate.position - best.candidate.position) == 1]
     if neighbours and best.score - neighbours[0].score < NEIGHBOUR_MARGIN:
         chosen = sorted([best, neighbours[0]], key=lambda s: s.candidate.position)
-    return _cite(question, chosen, certainty)
+    return _cite(question, chosen, certainty, retrieval.documents)
 
 
-def _cite(question: str, chosen: list[ScoredSentence], certainty: float) -> Answer:
+def _cite(question: str, chosen: list[ScoredSentence], certainty: float,
+          documents: dict[str, DocumentInfo]) -> Answer:
     """Number citations 1..k in order of first use: one citation per passage quoted."""
     numbers: dict[int, int] = {}
     used: dict[int, list[ScoredSentence]] = {}
@@ -118,19 +140,28 @@ def _cite(question: str, chosen: list[ScoredSentence], certainty: float) -> Answ
         parts.append(f"{item.candidate.sentence.text} [{n}]")
     citations = []
     for passage_id, n in numbers.items():
-        items = used[passage_id]
+        items = sorted(used[passage_id], key=lambda i: i.candidate.position)
         passage = items[0].candidate.hit.passage
+        document = documents.get(passage.source) or DocumentInfo("")
         citations.append(Citation(
             n=n, source=passage.source, start=passage.start, end=passage.end, text=passage.text,
             quote=_join_quotes([i.candidate for i in items]),
             score=round(max(i.score for i in items), 4),
+            quote_spans=tuple((i.candidate.sentence.start, i.candidate.sentence.end)
+                              for i in items),
+            title=document.title, published=document.published, author=document.author,
         ))
     return Answer(question, " ".join(parts), True, round(certainty, 4), tuple(citations))
 
 
 def _join_quotes(used: list[SentenceHit]) -> str:
-    """The sentences used from one passage, in order; " … " where sentences were skipped."""
+    """The sentences used from one passage, in order, verbatim: adjacent sentences are one
+    slice of the passage, with whatever separates them there; " … " where some were skipped."""
+    passage = used[0].hit.passage
     quote = used[0].sentence.text
     for before, after in zip(used, used[1:]):
-        quote += (" " if after.position == before.position + 1 else " … ") + after.sentence.text
+        if after.position == before.position + 1:
+            quote += passage.text[before.sentence.end - passage.start:after.sentence.end - passage.start]
+        else:
+            quote += " … " + after.sentence.text
     return quote

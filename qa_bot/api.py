@@ -53,16 +53,38 @@ class CitationOut(BaseModel):
     start: int = Field(description="Offset of the passage's first character in the file's text.")
     end: int = Field(description="Offset just past the passage's last character.")
     text: str = Field(description="The passage: the file's text from start to end.")
-    quote: str = Field(description="The sentence(s) of the passage used in the answer.")
+    quote: str = Field(description="The sentence(s) of the passage used in the answer, "
+                       "verbatim: adjacent sentences are one slice of the source, others are "
+                       "joined by \" … \". Empty for a related passage.")
     score: float
+    quote_spans: list[tuple[int, int]] = Field(description="[start, end] in the file's text of "
+                                               "each quoted sentence; empty for a related "
+                                               "passage.")
+    title: str = Field(description="The document's headline.")
+    published: str | None = Field(description="The document's publication date, when known.")
+    author: str | None = Field(description="The document's author, when known.")
+
+
+class ShortAnswerOut(BaseModel):
+    text: str = Field(description="The phrase that answers the question, inside a quoted "
+                      "sentence.")
+    source: str
+    start: int = Field(description="Offset of the phrase in the file's text.")
+    end: int
 
 
 class AnswerOut(BaseModel):
+    id: str = Field(description="This answer's id, fresh for every answer.")
     question: str
     answer: str = Field(description="The article's own sentences, each followed by [n].")
     answered: bool = Field(description="False when the bot declines: the article does not say.")
     confidence: float = Field(ge=0, le=1)
     citations: list[CitationOut]
+    short_answer: ShortAnswerOut | None = Field(description="The exact phrase that answers a "
+                                                "question asking for a number, date, name or "
+                                                "place; null otherwise.")
+    related: list[CitationOut] = Field(description="Passages close to the question, offered as "
+                                       "related reading, not as an answer (always on a decline).")
 
 
 class HealthOut(BaseModel):

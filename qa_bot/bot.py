@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import store
@@ -33,7 +34,7 @@ class IndexInfo:
     sources: list[str]
     passages: int
     model: str
-    titles: dict[str, str]  # source -> its first line, which for an article is its headline
+    titles: dict[str, str]  # source -> the document's headline
 
 
 class QABot:
@@ -79,14 +80,14 @@ class QABot:
 
     def info(self) -> IndexInfo:
         stored = self.retriever.stored
-        titles = {source: stored.passages[start].sentences[0].text.split("\n")[0][:200]
-                  for source, (start, _) in stored.source_ranges.items()}
+        titles = {source: document.title for source, document in stored.documents.items()}
         return IndexInfo(stored.build_id, stored.manifest.built_at, stored.manifest.sources,
                          len(stored.passages), stored.manifest.model_name, titles)
 
     def ask(self, question: str, history: Sequence[Turn] = (), source: str | None = None) -> Answer:
         """Answer one question, reading short follow-ups together with the conversation."""
-        return self.ask_with_evidence(question, history, source)[0]
+        answer = self.ask_with_evidence(question, history, source)[0]
+        return replace(answer, id=uuid.uuid4().hex)
 
     def ask_with_evidence(self, question: str, history: Sequence[Turn] = (),
                           source: str | None = None) -> tuple[Answer, Retrieval]:

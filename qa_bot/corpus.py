@@ -34,6 +34,15 @@ class CorpusFile:
 
 
 @dataclass(frozen=True)
+class DocumentInfo:
+    """What a reader sees of a document besides its text: its headline, date and author."""
+
+    title: str
+    published: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
 class Document:
     """The readable text of a corpus file; citation offsets index into `text`."""
 
@@ -86,6 +95,14 @@ def read_document(file: CorpusFile) -> Document | SkippedFile:
     if not text.strip():
         return SkippedFile(file.source, "has no text")
     return Document(file.source, text, file.sha256)
+
+
+def title_line(text: str) -> str:
+    """A plain-text document's headline: its first non-empty line, without Markdown's '#'."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip().lstrip("#").strip()[:200]
+    return ""
 
 
 def html_to_text(html: str) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 import Stemmer
 
 from .chunking import Passage, Sentence
+from .corpus import DocumentInfo
 from .embedding import Embedder
 from .errors import UnknownSource
 from .question import STOPWORDS, content_words
@@ -55,6 +56,7 @@ class Retrieval:
     passages: list[PassageHit]  # the best RANKED_PASSAGES, best first
     sentences: list[SentenceHit]  # the sentences of the top passages
     on_topic: float  # the best sentence similarity in scope: is the question on topic at all?
+    documents: dict[str, DocumentInfo]  # source -> headline, date, author
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class Retriever:
             signals = signals.mixed(earlier, FOLLOWUP_WEIGHT)
         hits = self._rank(signals)
         return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous),
-                         on_topic)
+                         on_topic, self.stored.documents)
 
     def signals(self, text: str, vector: np.ndarray, rows: np.ndarray) -> Signals:
         return Signals(rows, _take(self.stored.sentence_vectors, rows) @ vector,

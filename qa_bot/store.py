@@ -24,6 +24,7 @@ import faiss
 import numpy as np
 
 from .chunking import ChunkingSettings, Passage, Sentence
+from .corpus import DocumentInfo, title_line
 from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexMissing
 
 FORMAT_VERSION = 1
@@ -163,6 +164,8 @@ class StoredIndex:
             first, _ = self.source_ranges.get(passage.source, (number, number))
             self.source_ranges[passage.source] = (first, number + 1)
         self.sentence_offsets = np.cumsum([0] + [len(p.sentences) for p in self.passages])
+        self.documents = {source: DocumentInfo(title_line(self.passages[first].text))
+                          for source, (first, _) in self.source_ranges.items()}
 
 
 def current_build(index_dir: Path) -> str | None:

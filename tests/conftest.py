@@ -25,6 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 ARTICLE = CORPUS / "north-korea-troops-ukraine.txt"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# The JSON contract of an answer and of a citation (README, "Command line").
+ASK_KEYS = {"id", "question", "answer", "answered", "confidence", "citations", "short_answer",
+            "related"}
+CITATION_KEYS = {"n", "source", "start", "end", "text", "quote", "score", "quote_spans", "title",
+                 "published", "author"}
 
 
 def pytest_report_header() -> list[str]:

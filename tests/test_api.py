@@ -3,10 +3,8 @@
 import httpx
 import pytest
 
-from conftest import LiveServer, free_port
+from conftest import ASK_KEYS, CITATION_KEYS, LiveServer, free_port
 from qa_bot.config import Settings
-
-ASK_KEYS = {"question", "answer", "answered", "confidence", "citations"}
 
 
 def test_ask_answers_with_the_core_contract(live_server, article_index) -> None:
@@ -20,8 +18,11 @@ def test_ask_answers_with_the_core_contract(live_server, article_index) -> None:
     assert set(body) == ASK_KEYS and body["answered"] is True
     assert "October 2024" in body["answer"]
     citation = body["citations"][0]
+    assert set(citation) == CITATION_KEYS
     text = (article_index.parent / "corpus" / citation["source"]).read_text(encoding="utf-8")
     assert text[citation["start"]:citation["end"]] == citation["text"]
+    assert [text[start:end] for start, end in citation["quote_spans"]] == [citation["quote"]]
+    assert citation["title"] == text.splitlines()[0]
 
 
 def test_health_names_the_build_and_sources(live_server) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ASK_KEYS, CITATION_KEYS, ROOT
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
 
@@ -37,11 +37,11 @@ def test_ask_json_lines_from_stdin_in_order_with_history(article_index) -> None:
     assert [a["question"] for a in answers] == [
         lines[0], "When did they arrive?", "Who painted the Mona Lisa?", 7, "Where?"]
     first, follow_up, declined, bad_type, bad_history = answers
-    assert set(first) == {"question", "answer", "answered", "confidence", "citations"}
+    assert set(first) == ASK_KEYS
     assert "1,500" in first["answer"] and "October 2024" in follow_up["answer"]
     assert 0 <= first["confidence"] <= 1 and first["answered"] is True
     for citation in first["citations"]:
-        assert set(citation) == {"n", "source", "start", "end", "text", "quote", "score"}
+        assert set(citation) == CITATION_KEYS
         source_text = (corpus / citation["source"]).read_text(encoding="utf-8")
         assert source_text[citation["start"]:citation["end"]] == citation["text"]
         assert citation["quote"] in citation["text"]
