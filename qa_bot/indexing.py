@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
+from .annotation import SentenceNotes, annotate
 from .chunking import ChunkingSettings, Passage, chunk_document
 from .corpus import CorpusFile, Document, SkippedFile, read_document, scan_corpus
 from .embedding import Embedder, Progress, model_fingerprint, model_name, weights_stamp
@@ -126,11 +127,13 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
             raise CorpusError(f"No readable article in {corpus_dir} ({reasons}); add UTF-8 text.")
 
         new_passages = {d.source: chunk_document(d.source, d.text, chunking) for d in fresh}
+        new_notes = {d.source: annotate(d.text, new_passages[d.source]) for d in fresh}
         embedder = embedder or (Embedder.load(model_path) if fresh else None)
         new_vectors = _embed(embedder, new_passages, on_progress) if fresh else {}
 
         passages: list[Passage] = []
         passage_vectors, sentence_vectors = [], []
+        notes: list[SentenceNotes] = []
         files: dict[str, store.FileRecord] = {}
         skipped_by_source = {s.source: s for s in skipped}
         for file in state.files:
@@ -141,9 +144,11 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
             if file.source in new_passages:
                 chunks = new_passages[file.source]
                 vectors, sentences = new_vectors[file.source]
+                notes.extend(n for group in new_notes[file.source] for n in group)
             else:
                 assert previous is not None
-                chunks, vectors, sentences = _reuse(previous, file.source)
+                chunks, vectors, sentences, reused_notes = _reuse(previous, file.source)
+                notes.extend(reused_notes)
             passages.extend(chunks)
             passage_vectors.append(vectors)
             sentence_vectors.append(sentences)
@@ -158,9 +163,10 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
             files=files,
             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             packages=store.package_versions(),
+            annotator=store.annotator_version(),
         )
         store.save_index(index_dir, manifest, passages, np.vstack(passage_vectors),
-                         np.vstack(sentence_vectors))
+                         np.vstack(sentence_vectors), notes)
         store.prune_builds(index_dir)
         embedded = sum(len(p) for p in new_passages.values())
         return BuildSummary(len(unchanged), len(changed), len(added), len(removed), skipped,
@@ -186,8 +192,9 @@ def _embed(embedder: Embedder, passages: dict[str, list[Passage]],
     return result
 
 
-def _reuse(previous: store.StoredIndex, source: str) -> tuple[list[Passage], np.ndarray, np.ndarray]:
+def _reuse(previous: store.StoredIndex, source: str
+           ) -> tuple[list[Passage], np.ndarray, np.ndarray, list[SentenceNotes]]:
     start, end = previous.source_ranges[source]
-    offsets = previous.sentence_offsets
+    first, last = previous.sentence_offsets[start], previous.sentence_offsets[end]
     return (previous.passages[start:end], previous.vectors.vectors(start, end),
-            previous.sentence_vectors[offsets[start]:offsets[end]])
+            previous.sentence_vectors[first:last], previous.sentence_notes[first:last])

@@ -2,7 +2,8 @@
 
 Layout of the index folder:
     CURRENT               the name of the active build, replaced atomically
-    builds/<id>/          manifest.json, passages.json, passages.faiss, sentences.npy
+    builds/<id>/          manifest.json, passages.json, passages.faiss, sentences.npy,
+                          notes.json (what each sentence holds: answer phrases, lemmas)
 A build is written to `builds/<id>.partial`, renamed when complete, and only then named in
 CURRENT. A build killed at any moment leaves the previous index loadable.
 """
@@ -23,11 +24,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .annotation import SPACY_PIPELINE, Phrase, SentenceNotes
 from .chunking import ChunkingSettings, Passage, Sentence
 from .corpus import DocumentInfo, title_line
 from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexMissing
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: notes.json, the sentence annotations
 # Exact search up to this many passages, IVF beyond. Exact search costs about 1 ms per 1,000
 # passages a query here; IVF at 1 million passages about 1-4 ms (BENCHMARKS.md).
 EXACT_SEARCH_LIMIT = 100_000
@@ -52,6 +54,7 @@ class Manifest:
     built_at: str
     index_type: str = "flat"
     model_weights: str = ""  # size:mtime of the weights file when fingerprinted
+    annotator: str = ""  # the spaCy pipeline and version that annotated the sentences
     packages: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
@@ -79,7 +82,18 @@ def mismatch(manifest: Manifest, model_name: str, model_fingerprint: str,
                 f"uses {model_name} ({model_fingerprint[:19]})")
     if manifest.chunking != asdict(chunking):
         return f"chunking {manifest.chunking} but the bot uses {asdict(chunking)}"
+    if manifest.annotator != annotator_version():
+        return f"annotator {manifest.annotator!r} but the bot uses {annotator_version()!r}"
     return None
+
+
+def annotator_version() -> str:
+    """The spaCy pipeline behind the sentence notes, read from package metadata (no import)."""
+    name = SPACY_PIPELINE.replace("_", "-")
+    try:
+        return f"{SPACY_PIPELINE} {metadata.version(name)}"
+    except metadata.PackageNotFoundError:
+        return f"{SPACY_PIPELINE} (not installed)"
 
 
 def check_compatible(manifest: Manifest, model_name: str, model_fingerprint: str,
@@ -90,7 +104,7 @@ def check_compatible(manifest: Manifest, model_name: str, model_fingerprint: str
 
 
 def package_versions() -> dict[str, str]:
-    names = ("faiss-cpu", "sentence-transformers", "torch", "transformers", "numpy")
+    names = ("faiss-cpu", "sentence-transformers", "torch", "transformers", "numpy", "spacy")
     return {name: metadata.version(name) for name in names}
 
 
@@ -157,6 +171,7 @@ class StoredIndex:
     passages: list[Passage]
     vectors: VectorIndex
     sentence_vectors: np.ndarray
+    sentence_notes: list[SentenceNotes]  # one per sentence, in the order of sentence_vectors
 
     def __post_init__(self) -> None:
         self.source_ranges: dict[str, tuple[int, int]] = {}
@@ -195,11 +210,16 @@ def load_index(index_dir: Path) -> StoredIndex:
     if sentence_vectors.shape != (sentence_count, manifest.dimension):
         raise IndexCorrupt(f"Index file {folder / 'sentences.npy'} does not match its "
                            f"passages. {REBUILD}")
-    return StoredIndex(build_id, manifest, passages, vectors, sentence_vectors)
+    notes = _read(folder / "notes.json", _read_notes)
+    if len(notes) != sentence_count:
+        raise IndexCorrupt(f"Index file {folder / 'notes.json'} does not match its "
+                           f"passages. {REBUILD}")
+    return StoredIndex(build_id, manifest, passages, vectors, sentence_vectors, notes)
 
 
 def save_index(index_dir: Path, manifest: Manifest, passages: list[Passage],
-               passage_vectors: np.ndarray, sentence_vectors: np.ndarray) -> str:
+               passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
+               notes: list[SentenceNotes]) -> str:
     """Write a complete build, then make it current in one atomic step. Returns its id."""
     builds = index_dir / "builds"
     build_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
@@ -210,6 +230,7 @@ def save_index(index_dir: Path, manifest: Manifest, passages: list[Passage],
     faiss.write_index(vectors.index, str(partial / "passages.faiss"))
     np.save(partial / "sentences.npy", sentence_vectors)
     _write(partial / "passages.json", json.dumps([_passage_record(p) for p in passages]))
+    _write(partial / "notes.json", json.dumps([_notes_record(n) for n in notes]))
     _write(partial / "manifest.json", manifest.to_json())
     for path in partial.iterdir():
         _fsync(path)
@@ -278,6 +299,16 @@ def _read_passages(path: Path) -> list[Passage]:
         sentences = tuple(Sentence(s, e, text[s - start:e - start]) for s, e in record["sentences"])
         passages.append(Passage(record["source"], start, record["end"], text, sentences))
     return passages
+
+
+def _notes_record(notes: SentenceNotes) -> list[object]:
+    return [[[p.start, p.end, p.label] for p in notes.phrases], list(notes.lemmas),
+            notes.is_prose]
+
+
+def _read_notes(path: Path) -> list[SentenceNotes]:
+    return [SentenceNotes(tuple(Phrase(*p) for p in phrases), tuple(lemmas), bool(prose))
+            for phrases, lemmas, prose in json.loads(path.read_text(encoding="utf-8"))]
 
 
 def _write(path: Path, text: str) -> None:
