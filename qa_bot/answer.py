@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .corpus import DocumentInfo
-from .question import REPORTING_VERB, asks_for_source, words
+from .grounding import Evidence, ground
+from .question import (REPORTING_VERB, answer_type, asks_about_headline, asks_for_source,
+                       content_words, names, words)
 from .retrieval import Retrieval, SentenceHit
 
 DECLINE = ("Sorry, I can't find the answer to that in the article, so I won't guess. "
@@ -24,10 +26,14 @@ ATTRIBUTION = re.compile(r"\b(according to|" + REPORTING_VERB + r" by)\s+(the\s+
                          r"|\b[A-Z][\w.-]+\s+" + REPORTING_VERB + r"\b")
 ATTRIBUTION_BONUS = 0.3
 NEIGHBOUR_MARGIN = 0.3  # quote the best sentence's neighbour too when it scores this close
-# Confidence is a logistic function of the best sentence similarity; its midpoint is the
-# decline threshold: off-topic questions score below 0.17, article questions above 0.3.
-CONFIDENCE_MIDPOINT = 0.25
-CONFIDENCE_SLOPE = 12.0
+TYPE_BONUS = 0.15  # a sentence holding the kind of phrase asked for ranks above one without
+RELATED_PASSAGES = 3
+# Confidence is a logistic regression over these features of the best sentence, fitted by
+# calibration/fit_confidence.py on the development data (see calibration/README.md).
+FEATURES = ("on_topic", "dense", "sentence_cover", "passage_cover", "unknown", "missing_name",
+            "type_missing")
+CONFIDENCE_WEIGHTS = (12.0, 0.0, 0.0, 0.0, -6.0, -3.0, -3.0)
+CONFIDENCE_BIAS = -3.0
 DECLINE_BELOW = 0.5
 
 
@@ -76,38 +82,57 @@ class Answer:
 
 @dataclass(frozen=True)
 class ScoredSentence:
-    candidate: SentenceHit
+    evidence: Evidence
     score: float
+
+    @property
+    def candidate(self) -> SentenceHit:
+        return self.evidence.candidate
 
 
 def score_sentences(question: str, retrieval: Retrieval) -> list[ScoredSentence]:
-    """Candidate sentences, best answer first."""
-    base = {(c.hit.id, c.position): c.dense + OVERLAP_WEIGHT * c.overlap
-            for c in retrieval.sentences}
+    """Candidate sentences of article prose (not headlines or tag lines), best answer first,
+    each with the evidence that it answers the question."""
+    kind = answer_type(question)
+    headline_ok = asks_about_headline(question)
+    candidates = [c for c in retrieval.sentences if c.notes.is_prose or headline_ok]
+    base = {(c.hit.id, c.position): c.dense + OVERLAP_WEIGHT * c.overlap for c in candidates}
     wants_source = asks_for_source(question)
     scored = []
-    for candidate in retrieval.sentences:
+    for candidate in candidates:
+        evidence = ground(question, kind, retrieval, candidate)
         score = base[candidate.hit.id, candidate.position]
         if wants_source and ATTRIBUTION.search(candidate.sentence.text):
             # "As reported by X" vouches for the claim next to it: take the claim's score.
             nearby = [base.get((candidate.hit.id, candidate.position + step), score)
                       for step in (-1, 1)]
             score = max(score, *nearby) + ATTRIBUTION_BONUS
-        scored.append(ScoredSentence(candidate, score))
+        if evidence.answer_phrase is not None:
+            score += TYPE_BONUS
+        scored.append(ScoredSentence(evidence, score))
     return sorted(scored, key=lambda s: -s.score)
 
 
-def confidence(question: str, retrieval: Retrieval, best: SentenceHit | None) -> float:
-    """How likely the article answers the question, from 0 to 1.
+def features(evidence: Evidence, retrieval: Retrieval) -> tuple[float, ...]:
+    """The confidence model's inputs, in the order of FEATURES."""
+    return (retrieval.on_topic, evidence.candidate.dense, evidence.sentence_cover,
+            evidence.passage_cover, evidence.unknown, float(evidence.missing_name),
+            float(evidence.type_missing))
+
+
+def confidence(question: str, retrieval: Retrieval, best: Evidence | None) -> float:
+    """The probability that the quoted sentence answers the question, from 0 to 1.
 
     A number in the question that the best passage does not contain ("in 1066", "the 9th")
     means the article is talking about something else: confidence 0."""
     if best is None:
         return 0.0
-    passage = best.hit.passage.text.lower()
+    passage = best.candidate.hit.passage.text.lower()
     if any(w not in passage for w in words(question) if any(c.isdigit() for c in w)):
         return 0.0
-    return 1.0 / (1.0 + math.exp(-CONFIDENCE_SLOPE * (retrieval.on_topic - CONFIDENCE_MIDPOINT)))
+    logit = CONFIDENCE_BIAS + sum(w * x for w, x in zip(CONFIDENCE_WEIGHTS,
+                                                        features(best, retrieval)))
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 def compose_answer(question: str, retrieval: Retrieval,
@@ -116,15 +141,49 @@ def compose_answer(question: str, retrieval: Retrieval,
     under `decline_below` (evaluation passes 0 to see what would have been said)."""
     ranked = score_sentences(question, retrieval)
     best = ranked[0] if ranked else None
-    certainty = confidence(question, retrieval, best.candidate if best else None)
+    certainty = confidence(question, retrieval, best.evidence if best else None)
     if best is None or certainty < decline_below:
-        return Answer(question, DECLINE, False, round(certainty, 4), ())
+        return Answer(question, decline_message(question, retrieval), False,
+                      round(certainty, 4), (), related=related_passages(retrieval))
     chosen = [best]
     neighbours = [s for s in ranked if s.candidate.hit.id == best.candidate.hit.id
                   and abs(s.candidate.position - best.candidate.position) == 1]
     if neighbours and best.score - neighbours[0].score < NEIGHBOUR_MARGIN:
         chosen = sorted([best, neighbours[0]], key=lambda s: s.candidate.position)
-    return _cite(question, chosen, certainty, retrieval.documents)
+    answer = _cite(question, chosen, certainty, retrieval.documents)
+    return replace(answer, short_answer=short_answer(best.evidence))
+
+
+def short_answer(evidence: Evidence) -> ShortAnswer | None:
+    """The phrase that answers a question asking for a number, date, name or place."""
+    phrase = evidence.answer_phrase
+    if phrase is None:
+        return None
+    passage = evidence.candidate.hit.passage
+    text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
+    return ShortAnswer(text, passage.source, phrase.start, phrase.end)
+
+
+def decline_message(question: str, retrieval: Retrieval) -> str:
+    """The polite decline, naming what the article never mentions when the question names it."""
+    absent = [name for name in names(question)
+              if content_words(name) and set(content_words(name)) <= retrieval.unknown_words]
+    if absent:
+        return (f"The article doesn't mention {_quoted(absent)}, so I can't answer that. "
+                "The passages below are the closest it comes.")
+    return DECLINE
+
+
+def related_passages(retrieval: Retrieval) -> tuple[Citation, ...]:
+    """The passages closest to the question, offered as related reading, not as an answer."""
+    related = []
+    for n, hit in enumerate(retrieval.passages[:RELATED_PASSAGES], 1):
+        document = retrieval.documents.get(hit.passage.source) or DocumentInfo("")
+        related.append(Citation(n=n, source=hit.passage.source, start=hit.passage.start,
+                                end=hit.passage.end, text=hit.passage.text, quote="",
+                                score=round(hit.dense, 4), title=document.title,
+                                published=document.published, author=document.author))
+    return tuple(related)
 
 
 def _cite(question: str, chosen: list[ScoredSentence], certainty: float,
@@ -154,14 +213,17 @@ def _cite(question: str, chosen: list[ScoredSentence], certainty: float,
     return Answer(question, " ".join(parts), True, round(certainty, 4), tuple(citations))
 
 
+def _quoted(items: list[str]) -> str:
+    quoted = [f"“{item}”" for item in items]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
 def _join_quotes(used: list[SentenceHit]) -> str:
-    """The sentences used from one passage, in order, verbatim: adjacent sentences are one
-    slice of the passage, with whatever separates them there; " … " where some were skipped."""
+    """The sentences used from one passage, in order, verbatim: adjacent sentences (only
+    whitespace between them) are one slice of the passage; " … " where text was skipped."""
     passage = used[0].hit.passage
     quote = used[0].sentence.text
     for before, after in zip(used, used[1:]):
-        if after.position == before.position + 1:
-            quote += passage.text[before.sentence.end - passage.start:after.sentence.end - passage.start]
-        else:
-            quote += " … " + after.sentence.text
+        gap = passage.text[before.sentence.end - passage.start:after.sentence.start - passage.start]
+        quote += (gap if not gap.strip() else " … ") + after.sentence.text
     return quote

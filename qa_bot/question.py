@@ -39,6 +39,37 @@ ANAPHORS = frozenset("they them their theirs it its he him his she her hers this
                      "there".split())
 
 
+# The kind of answer a question asks for, read from its first question word ("how many",
+# "when", "who", "where") or from the noun after "which"/"what" ("which country", "what year").
+QUESTION_WORD = re.compile(
+    r"\b(how (?:many|much|long|far|old|large|big|high|tall|heavy|fast)|when|where|whom|whose|"
+    r"who|which|what|why|how)\b", re.IGNORECASE)
+NOUN_TYPES = {
+    "number": "number percentage percent proportion share amount fraction rate total figure "
+              "sum count quantity size population",
+    "date": "year month day date decade century time period era season week",
+    "person": "person people man woman men women leader president general king queen emperor "
+              "commander minister official officer author writer founder ruler pope duke count "
+              "bishop chief spokesman spokesperson journalist reporter scientist player coach "
+              "prime premier chancellor governor mayor senator politician",
+    "organisation": "company organisation organization agency newspaper outlet publication "
+                    "group party government institution university firm bank media",
+    "place": "country city region state province town village nation place area continent "
+             "island river sea ocean territory capital location site port county district "
+             "border front",
+}
+TYPE_OF_NOUN = {noun: kind for kind, nouns in NOUN_TYPES.items() for noun in nouns.split()}
+TYPE_OF_NOUN.update({noun + "s": kind for noun, kind in list(TYPE_OF_NOUN.items())})
+HOW_TYPES = {"many": "number", "much": "number", "long": "duration", "far": "number",
+             "old": "number", "large": "number", "big": "number", "high": "number",
+             "tall": "number", "heavy": "number", "fast": "number"}
+AUXILIARIES = frozenset("is are was were do does did has have had can could will would should "
+                        "may might must of in on at to for by from with".split())
+# Capitalised words after the first: the names a question is about ("the White House").
+NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'.-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'.-]*)*")
+ABOUT_HEADLINE = re.compile(r"\b(headline|title)\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Turn:
     role: str  # "user" or "assistant"
@@ -53,6 +84,48 @@ def content_words(text: str) -> list[str]:
     """The words of `text` that carry meaning: no stopwords, no question words, no "'s"."""
     tokens = [w[:-2] if w.endswith("'s") else w for w in words(text)]
     return [w for w in tokens if w and w not in STOPWORDS]
+
+
+def answer_type(question: str) -> str | None:
+    """What the question asks for: number, duration, date, person, organisation or place;
+    None for what/why/how questions that want a description."""
+    match = QUESTION_WORD.search(question)
+    if not match:
+        return None
+    word = match.group(1).lower()
+    if word.startswith("how "):
+        return HOW_TYPES[word.split()[1]]
+    if word in ("who", "whom", "whose"):
+        return "person"
+    if word in ("when", "where"):
+        return {"when": "date", "where": "place"}[word]
+    if word in ("which", "what"):
+        return _asked_noun_type(question[match.end():])
+    return None
+
+
+def _asked_noun_type(rest: str) -> str | None:
+    """The type of the noun after "which"/"what": "which Russian region did" -> place."""
+    kind = None
+    for word in words(rest)[:4]:
+        if word in AUXILIARIES:
+            break
+        kind = TYPE_OF_NOUN.get(word.removesuffix("'s"), kind)
+    return kind
+
+
+def names(question: str) -> list[str]:
+    """The capitalised names in a question after its first word: "the White House"."""
+    found = []
+    for match in NAME.finditer(question.strip()):
+        name = re.sub(r"['’]s$", "", match.group(0)).strip(" .’'")
+        if name.lower() not in STOPWORDS and name.upper() != "I":
+            found.append(name)
+    return found
+
+
+def asks_about_headline(question: str) -> bool:
+    return bool(ABOUT_HEADLINE.search(question))
 
 
 def asks_for_source(question: str) -> bool:

@@ -16,6 +16,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from .annotation import SentenceNotes
 from .chunking import Passage, Sentence
 from .corpus import DocumentInfo
 from .embedding import Embedder
@@ -49,6 +50,8 @@ class SentenceHit:
     sentence: Sentence
     dense: float  # cosine similarity to the question
     overlap: float  # IDF-weighted share of the question's content words in the sentence
+    notes: SentenceNotes
+    terms: frozenset[str]  # stems of its content words and of their lemmas
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ class Retrieval:
     sentences: list[SentenceHit]  # the sentences of the top passages
     on_topic: float  # the best sentence similarity in scope: is the question on topic at all?
     documents: dict[str, DocumentInfo]  # source -> headline, date, author
+    asked: dict[str, float]  # the question's stems -> IDF weight (a follow-up's earlier
+    #                          question's at FOLLOWUP_WEIGHT)
+    unknown: frozenset[str]  # asked stems that no sentence in scope contains
+    unknown_words: frozenset[str]  # the question's own words behind those stems
+    passage_terms: dict[int, frozenset[str]]  # stems of each top passage, by passage id
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,12 @@ class Retriever:
                                 show_progress=False)
         self.bm25.index(tokens, show_progress=False)
         self.vocabulary = tokens.vocab
-        self.sentence_terms = [self.terms(s) for s in sentences]
+        self.sentence_terms = [self.terms(s) | frozenset(self.stemmer.stemWords(list(n.lemmas)))
+                               for s, n in zip(sentences, stored.sentence_notes)]
+        self.source_terms = {
+            source: frozenset().union(*self.sentence_terms[self.stored.sentence_offsets[first]:
+                                                           self.stored.sentence_offsets[last]])
+            for source, (first, last) in stored.source_ranges.items()}
         frequency: dict[str, int] = {}
         for terms in self.sentence_terms:
             for term in terms:
@@ -128,8 +141,26 @@ class Retriever:
             on_topic = float(((signals.dense + earlier.dense) / 2).max())
             signals = signals.mixed(earlier, FOLLOWUP_WEIGHT)
         hits = self._rank(signals)
+        asked = self.weighted_terms(question, previous)
+        scope_terms = self.source_terms[source] if source else self.idf.keys()
+        offsets = self.stored.sentence_offsets
+        passage_terms = {hit.id: frozenset().union(*self.sentence_terms[offsets[hit.id]:
+                                                                        offsets[hit.id + 1]])
+                         for hit in hits[:TOP_PASSAGES]}
+        unknown = frozenset(asked) - scope_terms
+        unknown_words = frozenset(w for w in content_words(question)
+                                  if self.stemmer.stemWord(w) in unknown)
         return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous),
-                         on_topic, self.stored.documents)
+                         on_topic, self.stored.documents, asked, unknown, unknown_words,
+                         passage_terms)
+
+    def weighted_terms(self, question: str, previous: str | None) -> dict[str, float]:
+        """The question's stems with their IDF; a follow-up's earlier question counts at
+        FOLLOWUP_WEIGHT for the stems the follow-up does not repeat."""
+        asked = {t: self.idf.get(t, self.unseen_idf) for t in self.terms(question)}
+        for term in self.terms(previous) if previous else ():
+            asked.setdefault(term, FOLLOWUP_WEIGHT * self.idf.get(term, self.unseen_idf))
+        return asked
 
     def signals(self, text: str, vector: np.ndarray, rows: np.ndarray) -> Signals:
         return Signals(rows, _take(self.stored.sentence_vectors, rows) @ vector,
@@ -188,7 +219,8 @@ class Retriever:
         owner = {row: hit for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])}
         return [SentenceHit(owner[row], row - offsets[owner[row].id],
                             owner[row].passage.sentences[row - offsets[owner[row].id]],
-                            float(score), float(share))
+                            float(score), float(share), self.stored.sentence_notes[row],
+                            self.sentence_terms[row])
                 for row, score, share in zip(rows.tolist(), dense, overlap)]
 
 

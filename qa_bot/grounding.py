@@ -1,0 +1,92 @@
+"""Does a sentence answer the question? The checks that keep a topical sentence from passing
+for an answer.
+
+A candidate sentence is grounded when it holds a phrase of the kind the question asks for (a
+number for "how many", a date for "when", a name for "who", a place for "where"), and when the
+question's words and names are found in it or in its passage, not just somewhere in the
+article. Each check is a number between 0 and 1; `answer.py` weighs them, with the retrieval
+scores, into the confidence. No I/O and no model: the sentences were annotated at build time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .annotation import Phrase
+from .question import STOPWORDS, WORD, names, words
+from .retrieval import Retrieval, SentenceHit
+
+# The phrase labels (spaCy's entity labels and NAME) that can answer each kind of question.
+ANSWER_LABELS = {
+    "number": frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY"}),
+    "duration": frozenset({"DATE", "TIME", "QUANTITY", "CARDINAL"}),
+    "date": frozenset({"DATE", "TIME"}),
+    "person": frozenset({"PERSON", "ORG", "NORP", "GPE", "NAME"}),
+    "organisation": frozenset({"ORG", "NORP", "GPE", "NAME", "PERSON"}),
+    "place": frozenset({"GPE", "LOC", "FAC", "NAME"}),
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well one sentence answers the question: the inputs of the confidence model."""
+
+    candidate: SentenceHit
+    sentence_cover: float  # IDF-weighted share of the question's words in the sentence
+    passage_cover: float  # ... in the sentence's passage
+    unknown: float  # ... found nowhere in the article(s) searched
+    missing_name: bool  # a name the question asks about is not in the passage
+    wants_type: bool  # the question asks for a number, date, name or place
+    answer_phrase: Phrase | None  # the phrase of that kind in the sentence, when there is one
+
+    @property
+    def type_missing(self) -> bool:
+        return self.wants_type and self.answer_phrase is None
+
+
+def ground(question: str, kind: str | None, retrieval: Retrieval,
+           candidate: SentenceHit) -> Evidence:
+    """Check one candidate sentence against what the question asks."""
+    asked = retrieval.asked
+    total = sum(asked.values()) or 1.0
+    passage_terms = retrieval.passage_terms[candidate.hit.id]
+    return Evidence(
+        candidate=candidate,
+        sentence_cover=sum(w for t, w in asked.items() if t in candidate.terms) / total,
+        passage_cover=sum(w for t, w in asked.items() if t in passage_terms) / total,
+        unknown=sum(w for t, w in asked.items() if t in retrieval.unknown) / total,
+        missing_name=any(not _name_in(name, candidate.hit.passage.text) for name in names(question)),
+        wants_type=kind is not None,
+        answer_phrase=best_phrase(question, kind, candidate),
+    )
+
+
+def best_phrase(question: str, kind: str | None, candidate: SentenceHit) -> Phrase | None:
+    """The phrase of the asked kind in the sentence that the question does not already hold;
+    of several, the one nearest the words the sentence shares with the question."""
+    if kind is None:
+        return None
+    passage = candidate.hit.passage
+    asked = set(words(question))
+    found = []
+    for phrase in candidate.notes.phrases:
+        if phrase.label not in ANSWER_LABELS[kind]:
+            continue
+        text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
+        if set(words(text)) <= asked:
+            continue  # "in October 2024" is what the question says, not its answer
+        found.append(phrase)
+    if len(found) <= 1:
+        return found[0] if found else None
+    sentence = candidate.sentence
+    anchors = [sentence.start + m.start() for m in WORD.finditer(sentence.text)
+               if words(m.group(0))[:1] and words(m.group(0))[0] in asked - STOPWORDS]
+    if not anchors:
+        return found[0]
+    return min(found, key=lambda p: min(abs(p.start - a) for a in anchors))
+
+
+def _name_in(name: str, text: str) -> bool:
+    """Whether every word of a name occurs in the text (case-insensitive, whole-word prefix:
+    "Korea" is in "Korean")."""
+    lowered = words(text)
+    return all(any(w.startswith(part) for w in lowered) for part in words(name))

@@ -1,0 +1,121 @@
+"""Grounding on the real article: each rule, with a question that gets a wrong answer without it."""
+import pytest
+
+from qa_bot.answer import DECLINE
+from qa_bot.bot import QABot
+from qa_bot.config import bundled_model_path
+from qa_bot.indexing import build_index
+from qa_bot.question import Turn, answer_type, names
+
+from conftest import SHARED_DATA, read_jsonl
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How many North Korean special forces reached Vladivostok?", "number"),
+    ("How long since North Korean soldiers last saw combat?", "duration"),
+    ("When did they arrive?", "date"),
+    ("In what year did the incursion happen?", "date"),
+    ("Who reported the planned new deployment?", "person"),
+    ("Which Russian general trains the soldiers?", "person"),
+    ("Where do North Korean soldiers normally patrol?", "place"),
+    ("Which country's intelligence tracked the arrivals?", "place"),
+    ("What percentage of the troops were casualties?", "number"),
+    ("Why are the troops suffering such losses?", None),
+    ("What does Putin gain?", None),
+])
+def test_the_kind_of_answer_a_question_wants(question, kind) -> None:
+    assert answer_type(question) == kind
+
+
+def test_names_are_the_capitalised_phrases_after_the_first_word() -> None:
+    assert names("What did the White House say about South Korea's army?") == [
+        "White House", "South Korea"]
+
+
+def test_a_number_question_needs_a_number_in_the_quoted_sentence(bot) -> None:
+    # The recruitment sentence is the topical match, but it holds no number.
+    answer = bot.ask("How many Russian citizens have been recruited?")
+    assert not answer.answered and answer.citations == ()
+
+
+def test_a_thing_the_article_never_mentions_is_not_answered(bot) -> None:
+    answer = bot.ask("How many helicopters did Russia lose in Kursk?")
+    assert not answer.answered
+    assert answer.related, "a decline offers the closest passages as related reading"
+    assert all(r.quote == "" and r.quote_spans == () for r in answer.related)
+
+
+def test_a_name_the_article_never_mentions_is_named_in_the_decline(bot) -> None:
+    answer = bot.ask("What did the White House say about the North Korean soldiers?")
+    assert not answer.answered
+    assert "“White House”" in answer.answer
+
+
+def test_a_follow_up_is_grounded_with_the_question_it_follows(bot) -> None:
+    history = [Turn("user", "How many North Korean special forces arrived in Vladivostok?"),
+               Turn("assistant", "Around 1,500. [1]")]
+    answer = bot.ask("When did they arrive?", history)
+    assert answer.answered and answer.short_answer is not None
+    assert answer.short_answer.text == "October 2024"
+
+
+def test_the_headline_is_never_quoted_unless_asked_about(bot) -> None:
+    answer = bot.ask("Where was Kim Jong-un educated?")
+    assert "A Strategic Gamble" not in answer.answer
+    headline = bot.ask("What is the headline of the article?")
+    assert headline.answered and "A Strategic Gamble" in headline.answer
+
+
+@pytest.mark.parametrize("question, short", [
+    ("How many North Korean special forces arrived in Vladivostok?", "around 1,500"),
+    ("How many soldiers joined the special forces later?", "an additional 10,000"),
+    ("What percentage of the North Korean soldiers had suffered casualties by mid-January?",
+     "over 40%"),
+    ("When did Ukraine conduct its incursion into Kursk?", "August 2024"),
+    ("Who reported the planned new deployment?", "USAZINE"),
+])
+def test_short_answers_are_exact_phrases_of_the_quoted_sentence(bot, article_index, question,
+                                                               short) -> None:
+    answer = bot.ask(question)
+    assert answer.short_answer is not None and answer.short_answer.text == short
+    source = (article_index.parent / "corpus" / answer.short_answer.source).read_text(
+        encoding="utf-8")
+    assert source[answer.short_answer.start:answer.short_answer.end] == short
+    assert any(start <= answer.short_answer.start and answer.short_answer.end <= end
+               for c in answer.citations for start, end in c.quote_spans)
+
+
+def test_quotes_are_verbatim_where_sentences_are_split_by_a_newline(tmp_path, embedder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = ("Harbour news\n\nThe ferry to Lindholm carried 412 passengers on Sunday.\nIt left "
+            "the harbour at noon and reached the island two hours later.\n\nThe ferry company "
+            "plans a second boat for the summer season.\n")
+    (corpus / "ferry.txt").write_text(text, encoding="utf-8")
+    build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
+    bot = QABot(tmp_path / "index", embedder)
+    for question in ("How many passengers did the ferry to Lindholm carry and when did it "
+                     "leave the harbour?", "When did the Lindholm ferry leave the harbour?"):
+        answer = bot.ask(question)
+        for citation in answer.citations:
+            assert citation.quote in text
+            for start, end in citation.quote_spans:
+                assert text[start:end] in citation.quote
+
+
+def shared(name: str) -> list[str]:
+    path = SHARED_DATA / name
+    return [case["q"] for case in read_jsonl(path)] if path.exists() else []
+
+
+def test_most_on_topic_questions_the_article_does_not_answer_are_declined(bot) -> None:
+    questions = shared("article-unanswerable.jsonl")
+    if not questions:
+        pytest.skip("../shared/data is not here")
+    declined = [q for q in questions if not bot.ask(q).answered]
+    assert len(declined) >= 0.8 * len(questions), set(questions) - set(declined)
+
+
+def test_the_decline_is_polite_and_plain(bot) -> None:
+    answer = bot.ask("What is the capital of France?")
+    assert answer.answer == DECLINE and answer.short_answer is None
