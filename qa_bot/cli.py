@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -17,6 +18,9 @@ from .errors import QABotError
 
 if TYPE_CHECKING:
     from .indexing import CorpusState
+
+
+RELATED_PREVIEW_CHARS = 160
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -188,12 +192,24 @@ def _print_answer(answer: dict, as_json: bool, out: TextIO) -> None:  # type: ig
     if as_json:
         print(json.dumps(answer, ensure_ascii=False), file=out)
         return
+    if answer["short_answer"]:
+        print(f"» {answer['short_answer']['text']}", file=out)
     print(answer["answer"], file=out)
     for citation in answer["citations"]:
-        print(f"\n[{citation['n']}] {citation['source']}, characters "
-              f"{citation['start']}-{citation['end']}", file=out)
+        print(f"\n[{citation['n']}] {_place(citation)}", file=out)
         print(f"    “{citation['quote']}”", file=out)
+    if not answer["answered"] and answer["related"]:
+        print("\nRelated in the article (not an answer):", file=out)
+        for passage in answer["related"]:
+            print(f"  - {_place(passage)}", file=out)
+            print(f"    {textwrap.shorten(passage['text'], RELATED_PREVIEW_CHARS)}", file=out)
     print(file=out)
+
+
+def _place(citation: dict) -> str:  # type: ignore[type-arg]
+    """Where a passage is: its document's headline (or file), and its characters."""
+    return (f"{citation['title'] or citation['source']} ({citation['source']}, characters "
+            f"{citation['start']}–{citation['end']})")
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -211,12 +227,12 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from .evaluation import evaluate, load_cases, summarise, write_report, write_squad_corpus
     from .indexing import build_index
 
-    cases, paragraphs = load_cases(args.file)
+    cases, articles = load_cases(args.file)
     embedder = Embedder.load(settings.model_path)
     with tempfile.TemporaryDirectory(prefix="qa_bot-eval-") as scratch:
         index_dir = settings.index_dir
-        corpus_dir = args.corpus or (write_squad_corpus(paragraphs, Path(scratch) / "corpus")
-                                     if paragraphs else None)
+        corpus_dir = args.corpus or (write_squad_corpus(articles, Path(scratch) / "corpus")
+                                     if articles else None)
         if corpus_dir is not None:
             index_dir = Path(scratch) / "index"
             build_index(corpus_dir, index_dir, settings.model_path, embedder=embedder)

@@ -1,21 +1,29 @@
 """`python -m qa_bot eval`: answer quality on questions with known answers.
 
-Reads SQuAD 2.0 JSON (answerable and unanswerable questions over an article's paragraphs) or
-JSONL of {"question", "answers", "history"?}; a question without answers should be declined.
-An answer counts as correct when it contains one of the accepted answers (case-insensitive).
+Reads SQuAD 2.0 JSON (answerable and unanswerable questions over articles' paragraphs: each
+article becomes one source, and its questions are asked of it) or JSONL of {"question",
+"answers", "history"?, "kind"?, "source"?}; a question without answers should be declined.
+An answer counts as correct when it contains one of the accepted answers (case-insensitive); a
+short answer when it contains one after SQuAD's normalisation (lower case, no punctuation, no
+articles). `kind` (for example "offtopic" or "ontopic") groups the decline figures.
 """
 from __future__ import annotations
 
 import json
+import re
 import statistics
+import string
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .answer import DECLINE_BELOW, compose_answer
+from .answer import DECLINE_BELOW, Answer, compose_answer
 from .bot import QABot
 from .errors import QABotError
 from .question import turns_from_json
+
+
+SHORT_ANSWER_WORDS = 3  # accepted answers this short are names, numbers, dates, places
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,8 @@ class Case:
     question: str
     answers: tuple[str, ...]  # empty: the article does not say, the bot should decline
     history: tuple[dict[str, str], ...] = ()
+    kind: str = ""  # "answerable", "unanswerable", "ontopic", "offtopic", ...
+    source: str | None = None  # ask of this source only
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,15 @@ class Result:
     hit_at_3: bool
     words: int
     seconds: float
+    kind: str = ""
+    short_answer: str | None = None
+    short_correct: bool = False  # the short answer contains an accepted answer (normalised)
+    citation_faults: int = 0  # offsets that do not slice their source text
+
+    @property
+    def wants_short(self) -> bool:
+        """An answerable question whose accepted answers include a short one."""
+        return any(0 < len(a.split()) <= SHORT_ANSWER_WORDS for a in self.answers)
 
 
 @dataclass(frozen=True)
@@ -53,25 +72,37 @@ class Report:
     declined_unanswerable: float
     median_ms: float
     p90_ms: float
+    short_questions: int = 0  # answerable questions with a short accepted answer
+    short_accuracy: float = 0.0  # of those, share whose short answer holds an accepted one
+    short_given: float = 0.0  # of those, share given a short answer at all
+    declined_by_kind: dict[str, tuple[int, int]] | None = None  # kind -> (declined, of)
+    citation_faults: int = 0
 
     def table(self) -> str:
         rows = [
             ("questions", f"{self.questions} ({self.answerable} answerable, "
                           f"{self.unanswerable} unanswerable)"),
             ("answered (answerable)", _percent(self.answered)),
+            ("false declines (answerable)", _percent(1 - self.answered if self.answerable else 0)),
             ("answer contains gold answer", _percent(self.containment)),
             ("passage hit@1", _percent(self.hit_at_1)),
             ("passage hit@3", _percent(self.hit_at_3)),
             ("mean answer words", f"{self.mean_words:.1f}"),
             ("declined unanswerable", _percent(self.declined_unanswerable)),
+            *[(f"declined {kind}", f"{_percent(declined / total)} ({declined} of {total})")
+              for kind, (declined, total) in (self.declined_by_kind or {}).items()],
+            ("short answer right", f"{_percent(self.short_accuracy)} of {self.short_questions} "
+                                   f"questions with a short accepted answer (given for "
+                                   f"{_percent(self.short_given)})"),
+            ("citation faults", str(self.citation_faults)),
             ("latency per question", f"median {self.median_ms:.1f} ms, p90 {self.p90_ms:.1f} ms"),
         ]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def load_cases(path: Path) -> tuple[list[Case], list[str] | None]:
-    """The questions of `path`, and for SQuAD the article paragraphs they are about."""
+def load_cases(path: Path) -> tuple[list[Case], dict[str, list[str]] | None]:
+    """The questions of `path`, and for SQuAD the articles' paragraphs, by file name."""
     try:
         raw = path.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError) as error:
@@ -89,48 +120,61 @@ def load_cases(path: Path) -> tuple[list[Case], list[str] | None]:
             answers = tuple(record.get("answers") or ())
             history = tuple(record.get("history") or ())
             turns_from_json(list(history))
+            kind, source = record.get("kind", ""), record.get("source")
         except (json.JSONDecodeError, AttributeError, QABotError) as error:
             raise QABotError(f"{path} line {number} is not a question record "
                              f'({error}); use {{"question": ..., "answers": [...]}}.') from None
-        if not isinstance(question, str) or not all(isinstance(a, str) for a in answers):
+        if (not isinstance(question, str) or not all(isinstance(a, str) for a in answers)
+                or not isinstance(kind, str) or not isinstance(source, (str, type(None)))):
             raise QABotError(f'{path} line {number} needs "question" text and "answers" as a '
                              "list of strings.")
-        cases.append(Case(question, answers, history))
+        cases.append(Case(question, answers, history, kind, source))
     return cases, None
 
 
-def _squad_cases(raw: str, path: Path) -> tuple[list[Case], list[str]]:
+def _squad_cases(raw: str, path: Path) -> tuple[list[Case], dict[str, list[str]]]:
     try:
         data = json.loads(raw)["data"]
-        paragraphs, cases = [], []
-        for article in data:
+        articles: dict[str, list[str]] = {}
+        cases = []
+        for number, article in enumerate(data, 1):
+            source = _file_name(article.get("title") or f"article-{number}")
+            articles[source] = []
             for paragraph in article["paragraphs"]:
-                paragraphs.append(paragraph["context"])
+                articles[source].append(paragraph["context"])
                 for qa in paragraph["qas"]:
                     answers = () if qa.get("is_impossible") else tuple(
                         dict.fromkeys(a["text"] for a in qa["answers"]))
-                    cases.append(Case(qa["question"], answers))
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
+                    kind = "answerable" if answers else "unanswerable"
+                    cases.append(Case(qa["question"], answers, kind=kind, source=source))
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
         raise QABotError(f"{path} is not SQuAD 2.0 JSON ({type(error).__name__}: {error}).") from None
-    return cases, paragraphs
+    return cases, articles
 
 
-def write_squad_corpus(paragraphs: list[str], folder: Path) -> Path:
-    """The SQuAD paragraphs as one article, paragraphs separated by blank lines."""
+def write_squad_corpus(articles: dict[str, list[str]], folder: Path) -> Path:
+    """Each SQuAD article as one file of the corpus, paragraphs separated by blank lines."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "article.txt").write_text("\n\n".join(p.strip() for p in paragraphs) + "\n",
-                                        encoding="utf-8")
+    for source, paragraphs in articles.items():
+        (folder / source).write_text("\n\n".join(p.strip() for p in paragraphs) + "\n",
+                                     encoding="utf-8")
     return folder
+
+
+def _file_name(title: str) -> str:
+    return re.sub(r"_+", "_", re.sub(r"[^\w.-]+", "_", title)).strip("._")[:80] + ".txt"
 
 
 def evaluate(bot: QABot, cases: list[Case]) -> list[Result]:
     results = []
     for case in cases:
         began = time.perf_counter()
-        answer, retrieval = bot.ask_with_evidence(case.question, turns_from_json(list(case.history)))
+        answer, retrieval = bot.ask_with_evidence(case.question, turns_from_json(list(case.history)),
+                                                  case.source)
         seconds = time.perf_counter() - began
         top = [hit.passage.text for hit in retrieval.passages[:3]]
         undeclined = compose_answer(answer.question, retrieval, decline_below=0.0)
+        short = answer.short_answer.text if answer.short_answer else None
         results.append(Result(
             question=case.question, answers=case.answers, answer=answer.answer,
             answered=answer.answered, confidence=answer.confidence,
@@ -140,6 +184,10 @@ def evaluate(bot: QABot, cases: list[Case]) -> list[Result]:
             hit_at_3=any(_contains(text, case.answers) for text in top),
             words=len(answer.answer.split()) if answer.answered else 0,
             seconds=seconds,
+            kind=case.kind or ("answerable" if case.answers else "unanswerable"),
+            short_answer=short,
+            short_correct=short is not None and _short_contains(short, case.answers),
+            citation_faults=_citation_faults(undeclined),
         ))
     return results
 
@@ -148,6 +196,8 @@ def summarise(results: list[Result]) -> Report:
     answerable = [r for r in results if r.answers]
     unanswerable = [r for r in results if not r.answers]
     answered = [r for r in answerable if r.answered]
+    short = [r for r in answerable if r.wants_short]
+    kinds = dict.fromkeys(r.kind for r in unanswerable)
     latencies = sorted(r.seconds * 1000 for r in results)
     return Report(
         questions=len(results), answerable=len(answerable), unanswerable=len(unanswerable),
@@ -159,6 +209,13 @@ def summarise(results: list[Result]) -> Report:
         declined_unanswerable=_share([r for r in unanswerable if not r.answered], unanswerable),
         median_ms=statistics.median(latencies) if latencies else 0.0,
         p90_ms=latencies[int(0.9 * (len(latencies) - 1))] if latencies else 0.0,
+        short_questions=len(short),
+        short_accuracy=_share([r for r in short if r.short_correct], short),
+        short_given=_share([r for r in short if r.short_answer is not None], short),
+        declined_by_kind={kind: (sum(1 for r in unanswerable if r.kind == kind and not r.answered),
+                                 sum(1 for r in unanswerable if r.kind == kind))
+                          for kind in kinds},
+        citation_faults=sum(r.citation_faults for r in results),
     )
 
 
@@ -205,6 +262,34 @@ def write_report(results: list[Result], report: Report, folder: Path) -> list[Pa
     figure.savefig(png)
     plt.close(figure)
     return [jsonl, png]
+
+
+def _citation_faults(answer: Answer) -> int:
+    """Offsets in the answer that do not slice the text they claim to (should be none)."""
+    faults = 0
+    for citation in (*answer.citations, *answer.related):
+        for start, end in citation.quote_spans:
+            if not citation.start <= start < end <= citation.end:
+                faults += 1
+        quoted = [citation.text[s - citation.start:e - citation.start]
+                  for s, e in citation.quote_spans]
+        faults += sum(1 for piece in quoted if piece not in citation.quote)
+    short = answer.short_answer
+    if short and not any(c.source == short.source and s <= short.start and short.end <= e
+                         for c in answer.citations for s, e in c.quote_spans):
+        faults += 1
+    return faults
+
+
+def normalise(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(c for c in text.lower() if c not in string.punctuation and c not in "’‘“”")
+    return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
+
+
+def _short_contains(short: str, answers: tuple[str, ...]) -> bool:
+    found = f" {normalise(short)} "
+    return any(normalise(a) and f" {normalise(a)} " in found for a in answers)
 
 
 def _contains(text: str, answers: tuple[str, ...]) -> bool:

@@ -1,0 +1,174 @@
+"""Fit the confidence model: a logistic regression over the grounding features of the sentence
+the bot would quote, predicting whether that quote answers the question.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python calibration/fit_confidence.py
+
+Fitted on one part of the development data and reported on another (README.md beside this
+file); prints the coefficients to copy into qa_bot/answer.py, and the figures of both parts.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa_bot.answer import FEATURES, compose_answer, features, score_sentences  # noqa: E402
+from qa_bot.bot import QABot  # noqa: E402
+from qa_bot.config import bundled_model_path  # noqa: E402
+from qa_bot.embedding import Embedder  # noqa: E402
+from qa_bot.evaluation import Case, load_cases, write_squad_corpus  # noqa: E402
+from qa_bot.indexing import build_index  # noqa: E402
+from qa_bot.question import turns_from_json  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+# Of the SQuAD 2.0 training sample: the two articles with unanswerable questions, and a share of
+# the questions of two that have none (all of them would swamp the rest).
+TRAIN_ARTICLES = ("The_Legend_of_Zelda_Twilight_Princess.txt", "Spectre_2015_film.txt",
+                  "IPod.txt", "2008_Sichuan_earthquake.txt")
+ANSWERABLE_ONLY_QUESTIONS = 120
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Row:
+    part: str  # "fit" or "test"
+    group: str  # data set and kind, for the report
+    question: str
+    x: tuple[float, ...]
+    answerable: bool
+    right: bool  # the sentence(s) it would quote hold an accepted answer
+
+
+def squad_parts(path: Path) -> dict[str, tuple[dict[str, list[str]], list[Case]]]:
+    """A SQuAD file's articles, with its questions split by paragraph: even ones to fit, odd
+    ones to test (Normans)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    cases, articles = load_cases(path)
+    by_question = {}
+    for article in data["data"]:
+        for number, paragraph in enumerate(article["paragraphs"]):
+            for qa in paragraph["qas"]:
+                by_question[qa["question"]] = "fit" if number % 2 == 0 else "test"
+    parts: dict[str, list[Case]] = {"fit": [], "test": []}
+    for case in cases:
+        parts[by_question[case.question]].append(case)
+    assert articles is not None
+    return {part: (articles, chosen) for part, chosen in parts.items()}
+
+
+def jsonl_cases(path: Path) -> list[Case]:
+    return load_cases(path)[0]
+
+
+def rows_for(name: str, part: str, articles: dict[str, list[str]] | None, corpus_files: list[Path],
+             cases: list[Case], embedder: Embedder, scratch: Path) -> list[Row]:
+    folder = scratch / name
+    corpus = folder / "corpus"
+    if articles:
+        write_squad_corpus(articles, corpus)
+    else:
+        corpus.mkdir(parents=True)
+        for file in corpus_files:
+            (corpus / file.name).write_text(file.read_text(encoding="utf-8"), encoding="utf-8")
+    index = folder / "index"
+    if not index.exists():
+        build_index(corpus, index, bundled_model_path(), embedder=embedder)
+    bot = QABot(index, embedder)
+    print(f"{name}: {len(cases)} questions", file=sys.stderr, flush=True)
+    rows = []
+    for case in cases:
+        _, retrieval = bot.ask_with_evidence(case.question, turns_from_json(list(case.history)),
+                                             case.source)
+        ranked = score_sentences(case.question, retrieval)
+        if not ranked:
+            continue
+        said = compose_answer(case.question, retrieval, decline_below=0.0).answer.lower()
+        right = any(a.lower() in said for a in case.answers)
+        kind = case.kind or ("answerable" if case.answers else "unanswerable")
+        rows.append(Row(part, f"{name}:{kind}", case.question,
+                        features(ranked[0].evidence, retrieval), bool(case.answers), right))
+    return rows
+
+
+def collect(embedder: Embedder, scratch: Path) -> list[Row]:
+    rows: list[Row] = []
+    article = [DATA.parent.parent / "corpus" / "north-korea-troops-ukraine.txt"]
+    for part, (articles, cases) in squad_parts(DATA / "squad2-normans.json").items():
+        rows += rows_for(f"normans-{part}", part, articles, [], cases, embedder, scratch)
+    cases, articles = load_cases(DATA / "squad2-train-sample.json")
+    assert articles is not None
+    for source in TRAIN_ARTICLES:
+        chosen = [c for c in cases if c.source == source]
+        if not any(c.kind == "unanswerable" for c in chosen):
+            chosen = chosen[::max(1, len(chosen) // ANSWERABLE_ONLY_QUESTIONS)]
+        rows += rows_for(source.removesuffix(".txt"), "fit", {source: articles[source]}, [],
+                         chosen, embedder, scratch)
+    rows += rows_for("article-more", "fit", None, article,
+                     jsonl_cases(DATA / "article-more.jsonl"), embedder, scratch)
+    for text in sorted((DATA / "texts").glob("*.txt")):
+        rows += rows_for(text.stem, "fit", None, [text], jsonl_cases(text.with_suffix(".jsonl")),
+                         embedder, scratch)
+    for name in ("article-questions", "article-offtopic", "article-unanswerable"):
+        path = SHARED / f"{name}.jsonl"
+        if path.exists():
+            rows += rows_for(name, "test", None, article, jsonl_cases(path), embedder, scratch)
+    return rows
+
+
+def fit(rows: list[Row]) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    chosen = [r for r in rows if r.part == "fit"]
+    x = np.array([r.x for r in chosen])
+    y = np.array([r.right for r in chosen])
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    return model.coef_[0], float(model.intercept_[0])
+
+
+def report(rows: list[Row], weights: np.ndarray, bias: float, threshold: float) -> None:
+    for part in ("fit", "test"):
+        print(f"\n{part}:")
+        groups = sorted({r.group for r in rows if r.part == part})
+        for group in groups:
+            chosen = [r for r in rows if r.part == part and r.group == group]
+            p = 1 / (1 + np.exp(-(np.array([r.x for r in chosen]) @ weights + bias)))
+            answered = p >= threshold
+            if chosen[0].answerable:
+                right = sum(1 for r, a in zip(chosen, answered) if a and r.right)
+                print(f"  {group:<42} n={len(chosen):4}  answered {answered.mean():6.1%}  "
+                      f"right {right / len(chosen):6.1%}  (right if never declined "
+                      f"{np.mean([r.right for r in chosen]):6.1%})")
+            else:
+                print(f"  {group:<42} n={len(chosen):4}  declined {1 - answered.mean():6.1%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--cache", type=Path, help="keep the feature rows in this JSON file")
+    args = parser.parse_args()
+    if args.cache and args.cache.exists():
+        rows = [Row(**{**r, "x": tuple(r["x"])}) for r in json.loads(args.cache.read_text())]
+    else:
+        embedder = Embedder.load(bundled_model_path())
+        with tempfile.TemporaryDirectory() as scratch:
+            rows = collect(embedder, Path(scratch))
+        if args.cache:
+            args.cache.write_text(json.dumps([r.__dict__ for r in rows]))
+    weights, bias = fit(rows)
+    print("FEATURES =", FEATURES)
+    print("CONFIDENCE_WEIGHTS = (" + ", ".join(f"{w:.3f}" for w in weights) + ")")
+    print(f"CONFIDENCE_BIAS = {bias:.3f}")
+    report(rows, weights, bias, args.threshold)
+
+
+if __name__ == "__main__":
+    main()
