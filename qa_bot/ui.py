@@ -16,7 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio buil
 
 import gradio as gr  # noqa: E402
 
-from .answer import Answer, Citation  # noqa: E402
+from .answer import Answer, Citation, ShortAnswer  # noqa: E402
 from .bot import QABot  # noqa: E402
 from .errors import QABotError  # noqa: E402
 from .question import Turn  # noqa: E402
@@ -24,6 +24,7 @@ from .question import Turn  # noqa: E402
 CONCURRENCY_LIMIT = 8  # readers answered at the same time; a question takes ~20 ms of CPU
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 SOURCES_TITLE = "Sources"
+RELATED_TITLE = "Related in the article, not an answer"
 
 
 def escape(text: str) -> str:
@@ -32,30 +33,55 @@ def escape(text: str) -> str:
 
 
 def render_answer(answer: Answer) -> list[dict[str, Any]]:
-    """The chat messages for an answer: the text, then a collapsible list of its sources."""
-    messages: list[dict[str, Any]] = [{"role": "assistant", "content": escape(answer.answer)}]
-    if answer.citations:
-        messages.append({
-            "role": "assistant",
-            "content": "\n\n".join(render_citation(c) for c in answer.citations),
-            "metadata": {"title": f"{SOURCES_TITLE} ({len(answer.citations)})", "status": "done"},
-        })
-    return messages
+    """The chat messages for an answer: the quoted sentences with the short answer in bold and
+    one marker per source, then its sources; for a decline, the related passages."""
+    if not answer.answered:
+        messages: list[dict[str, Any]] = [{"role": "assistant", "content": escape(answer.answer)}]
+        if answer.related:
+            messages.append(_sources_message(RELATED_TITLE, answer.related))
+        return messages
+    quoted = " ".join(f"{_quote_markdown(c, answer.short_answer)} \\[{c.n}\\]"
+                      for c in answer.citations)
+    return [{"role": "assistant", "content": quoted},
+            _sources_message(SOURCES_TITLE, answer.citations)]
+
+
+def _quote_markdown(citation: Citation, short: ShortAnswer | None) -> str:
+    """The citation's quoted sentences, escaped, built from their offsets, with the short
+    answer in bold where it lies; " … " between sentences that are not adjacent."""
+    pieces, previous_end = [], None
+    for start, end in citation.quote_spans:
+        if previous_end is not None:
+            gap = citation.text[previous_end - citation.start:start - citation.start]
+            pieces.append(escape(gap) if not gap.strip() else " … ")
+        if short and short.source == citation.source and start <= short.start < short.end <= end:
+            pieces += [escape(citation.text[start - citation.start:short.start - citation.start]),
+                       f"**{escape(short.text)}**",
+                       escape(citation.text[short.end - citation.start:end - citation.start])]
+        else:
+            pieces.append(escape(citation.text[start - citation.start:end - citation.start]))
+        previous_end = end
+    return "".join(pieces)
+
+
+def _sources_message(title: str, citations: tuple[Citation, ...]) -> dict[str, Any]:
+    return {"role": "assistant",
+            "content": "\n\n".join(render_citation(c) for c in citations),
+            "metadata": {"title": f"{title} ({len(citations)})", "status": "done"}}
 
 
 def render_citation(citation: Citation) -> str:
-    """'[n] source' and the passage, each quoted sentence marked."""
-    marked, position = [], 0
-    for piece in citation.quote.split(" … "):
-        found = citation.text.find(piece, position)
-        if found < 0:
-            continue
-        marked.append(escape(citation.text[position:found]))
-        marked.append(f"<mark>{escape(piece)}</mark>")
-        position = found + len(piece)
-    marked.append(escape(citation.text[position:]))
-    return (f"**\\[{citation.n}\\]** {escape(citation.source)}, characters "
-            f"{citation.start}–{citation.end}\n\n> " + "".join(marked).replace("\n", "\n> "))
+    """'[n] headline, characters a–b' and the passage, each quoted sentence marked by offset."""
+    marked, position = [], citation.start
+    for start, end in citation.quote_spans:
+        marked.append(escape(citation.text[position - citation.start:start - citation.start]))
+        marked.append(f"<mark>{escape(citation.text[start - citation.start:end - citation.start])}"
+                      "</mark>")
+        position = end
+    marked.append(escape(citation.text[position - citation.start:]))
+    name = escape(citation.title or citation.source)
+    return (f"**\\[{citation.n}\\]** {name}, characters {citation.start}–{citation.end}\n\n> "
+            + "".join(marked).replace("\n", "\n> "))
 
 
 def history_turns(history: list[dict[str, Any]]) -> list[Turn]:

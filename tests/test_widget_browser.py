@@ -95,9 +95,10 @@ def test_launcher_opens_chat_that_answers_with_citation(page: Page, host: HostSi
 
     assert console == []  # no CSP violations, no script errors, in the page or the frame
     assert "1,500" in answer.locator(".answer").inner_text()
+    assert answer.locator(".answer .short").inner_text() == "around 1,500"
     assert answer.locator(".cite").all_inner_texts() == ["1"]
     card = answer.locator(".card")
-    assert card.locator(".src").inner_text() == "north-korea-troops-ukraine.txt"
+    assert card.locator(".src").inner_text().startswith("North Korea's Military Involvement")
     assert card.locator("mark").inner_text() == QUOTE
     assert launcher(page).get_attribute("aria-expanded") == "true"
     assert added_elements(page) == ["QA-BOT-WIDGET"]
@@ -179,7 +180,9 @@ def test_declines_and_errors_are_shown_politely(page: Page, host: HostSite,
     frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
     declined = ask(frame, "What is the capital of France?")
     assert "can't find the answer" in declined.inner_text()
-    assert declined.locator(".card, .cite").count() == 0
+    assert declined.locator(".cite, .card:not(.related), mark").count() == 0
+    assert declined.locator(".related-label").inner_text() == "Related in the article (not an answer)"
+    assert declined.locator(".card.related").count() == 3
 
     wrong = host.add("/wrong-source.html", article_page(live_server.url, ESCAPED, TITLE)
                      .replace("north-korea-troops-ukraine.txt", "no-such-article.txt"))

@@ -81,30 +81,51 @@
   function answerMessage(result) {
     turns += 1;
     if (!result.answered || !result.citations.length) {
-      return addMessage(el("div", "msg bot declined", result.answer));
+      const node = el("div", "msg bot declined");
+      node.append(el("p", "answer", result.answer));
+      if (result.related && result.related.length) {
+        const list = el("ol", "sources related");
+        list.setAttribute("aria-label", "Related in the article, not an answer");
+        list.append(...result.related.map((c) => citationCard(c, turns, false)));
+        node.append(el("p", "related-label", "Related in the article (not an answer)"), list);
+      }
+      return addMessage(node);
     }
-    const cards = new Map(result.citations.map((c) => [c.n, citationCard(c, turns)]));
-    const cited = new Map(result.citations.map((c) => [c.n, c]));
+    const cards = new Map(result.citations.map((c) => [c.n, citationCard(c, turns, true)]));
     const node = el("div", "msg bot");
     const text = el("p", "answer");
-    const parts = result.answer.split(/\[(\d+)\]/);
-    for (let i = 0; i < parts.length; i += 2) {
-      const citation = cited.get(Number(parts[i + 1]));
-      if (!citation) {
-        text.append(parts[i] + (i + 1 < parts.length ? `[${parts[i + 1]}]` : ""));
-        continue;
-      }
-      // The marker stays on the line of the sentence's last word.
-      const [, before, lastWord] = parts[i].match(/^([\s\S]*?)(\S*\s*)$/);
-      const tail = el("span", "nowrap", lastWord);
-      tail.append(marker(citation, cards.get(citation.n)));
-      text.append(before, tail);
-    }
+    result.citations.forEach((citation, i) => {
+      if (i) text.append(" ");
+      // One marker per source, kept on the line of the quote's last word.
+      text.append(...quoteNodes(citation, result.short_answer), "\u00a0",
+                  marker(citation, cards.get(citation.n)));
+    });
     const list = el("ol", "sources");
     list.setAttribute("aria-label", "Sources");
     list.append(...cards.values());
     node.append(text, list);
     return addMessage(node);
+  }
+
+  // The quoted sentences, from their offsets; the short answer, when inside, in bold.
+  function quoteNodes(citation, short) {
+    const nodes = [];
+    const slice = (start, end) => citation.text.slice(start - citation.start, end - citation.start);
+    let previousEnd = null;
+    for (const [start, end] of citation.quote_spans) {
+      if (previousEnd !== null) {
+        const gap = slice(previousEnd, start);
+        nodes.push(gap.trim() ? " … " : gap);
+      }
+      if (short && short.source === citation.source && start <= short.start && short.end <= end) {
+        nodes.push(slice(start, short.start), el("strong", "short", short.text),
+                   slice(short.end, end));
+      } else {
+        nodes.push(slice(start, end));
+      }
+      previousEnd = end;
+    }
+    return nodes.filter((n) => n !== "");
   }
 
   function marker(citation, card) {
@@ -124,17 +145,16 @@
 
   // Citation cards ---------------------------------------------------------------------------
 
-  // The passage as [text, isQuote] pieces, each sentence of the quote marked.
+  // The passage as [text, isQuote] pieces, each quoted sentence marked by its offsets.
   function passagePieces(citation) {
     const pieces = [];
-    let position = 0;
-    for (const sentence of citation.quote.split(" … ")) {
-      const found = citation.text.indexOf(sentence, position);
-      if (found < 0 || !sentence) continue;
-      pieces.push([citation.text.slice(position, found), false], [sentence, true]);
-      position = found + sentence.length;
+    let position = citation.start;
+    for (const [start, end] of citation.quote_spans) {
+      pieces.push([citation.text.slice(position - citation.start, start - citation.start), false],
+                  [citation.text.slice(start - citation.start, end - citation.start), true]);
+      position = end;
     }
-    pieces.push([citation.text.slice(position), false]);
+    pieces.push([citation.text.slice(position - citation.start), false]);
     return pieces.filter(([text]) => text);
   }
 
@@ -158,13 +178,14 @@
     block.replaceChildren(...pieces.map(([text, quote]) => (quote ? el("mark", "", text) : text)));
   }
 
-  function citationCard(citation, turn) {
-    const card = el("li", "card");
-    card.id = `source-${turn}-${citation.n}`;
+  function citationCard(citation, turn, quoted) {
+    const card = el("li", quoted ? "card" : "card related");
+    card.id = `${quoted ? "source" : "related"}-${turn}-${citation.n}`;
     card.tabIndex = -1;
 
     const head = el("div", "card-head");
-    head.append(el("span", "num", String(citation.n)), el("span", "src", citation.source));
+    head.append(el("span", "num", String(citation.n)),
+                el("span", "src", citation.title || citation.source));
     const passage = el("blockquote", "passage");
     const pieces = passagePieces(citation);
     const folded = fold(pieces);
@@ -172,7 +193,7 @@
 
     const actions = el("div", "card-actions");
     if (folded) actions.append(foldToggle(passage, pieces, folded));
-    if (HIGHLIGHT) {
+    if (HIGHLIGHT && quoted) {
       const show = el("button", "link", "Show in article");
       show.type = "button";
       show.addEventListener("click", () => highlightInPage(citation));
