@@ -24,10 +24,10 @@ import faiss
 import numpy as np
 
 from .chunking import ChunkingSettings, Passage, Sentence
-from .corpus import DocumentInfo, title_line
+from .corpus import DocumentInfo
 from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexMissing
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: each file's headline, date and author; HTML extracted by trafilatura
 # Exact search up to this many passages, IVF beyond. Exact search costs about 1 ms per 1,000
 # passages a query here; IVF at 1 million passages about 1-4 ms (BENCHMARKS.md).
 EXACT_SEARCH_LIMIT = 100_000
@@ -40,6 +40,13 @@ class FileRecord:
     sha256: str
     passages: int = 0
     skipped: str = ""  # why the file was skipped; empty when it was indexed
+    title: str = ""
+    published: str | None = None
+    author: str | None = None
+
+    @property
+    def document(self) -> DocumentInfo:
+        return DocumentInfo(self.title, self.published, self.author)
 
 
 @dataclass(frozen=True)
@@ -164,8 +171,8 @@ class StoredIndex:
             first, _ = self.source_ranges.get(passage.source, (number, number))
             self.source_ranges[passage.source] = (first, number + 1)
         self.sentence_offsets = np.cumsum([0] + [len(p.sentences) for p in self.passages])
-        self.documents = {source: DocumentInfo(title_line(self.passages[first].text))
-                          for source, (first, _) in self.source_ranges.items()}
+        self.documents = {source: self.manifest.files[source].document
+                          for source in self.source_ranges}
 
 
 def current_build(index_dir: Path) -> str | None:
