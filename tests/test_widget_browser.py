@@ -20,6 +20,7 @@ from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.embedding import Embedder
 from qa_bot.indexing import build_index
+from qa_bot.questionlog import QuestionLog
 
 pytestmark = pytest.mark.browser
 
@@ -187,6 +188,20 @@ def test_declines_and_errors_are_shown_politely(page: Page, host: HostSite,
     error = ask(frame, QUESTION)
     assert error.get_attribute("role") == "alert"
     assert "no-such-article.txt" in error.inner_text()
+
+
+def test_thumbs_rate_the_answer_into_the_question_log(page: Page, host: HostSite,
+                                                     live_server: LiveServer,
+                                                     article_index: Path) -> None:
+    frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
+    answer = ask(frame, QUESTION)
+    answer.get_by_role("button", name="Helpful", exact=True).click()
+    answer.get_by_role("button", name="Not helpful").click()
+    expect(answer.get_by_role("status")).to_have_text("Thanks for your feedback.")
+    assert answer.get_by_role("button", name="Not helpful").get_attribute("aria-pressed") == "true"
+    assert answer.get_by_role("button", name="Helpful", exact=True).get_attribute("aria-pressed") == "false"
+    logged = QuestionLog(article_index.parent / "questions.sqlite3").questions()[-1]
+    assert (logged.question, logged.channel, logged.helpful) == (QUESTION, "widget", False)
 
 
 # Highlighting the quote in the host page -----------------------------------------------------
