@@ -16,7 +16,7 @@ import datetime
 import functools
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorpusError
@@ -24,7 +24,9 @@ from .errors import CorpusError
 TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")
 SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES
-FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+# YAML front matter: a block between "---" lines at the very top ("..." may close it).
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)",
+                          re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Document:
     source: str
     text: str
     sha256: str
-    info: DocumentInfo = field(default_factory=lambda: DocumentInfo(""))
+    info: DocumentInfo
 
 
 @dataclass(frozen=True)

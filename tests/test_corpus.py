@@ -112,7 +112,8 @@ def test_markdown_without_a_title_in_front_matter_is_titled_by_its_first_line(te
 
 @pytest.mark.parametrize("front_matter, reason", [
     ("title: a: b\n", "has front matter that is not valid YAML (line 2); fix it or remove it"),
-    ("- a list\n", "has front matter that is not a set of 'name: value' lines; fix it or remove it"),
+    ("- a list\n",
+     "has front matter that is not a set of 'name: value' lines; fix it or remove it"),
 ])
 def test_broken_front_matter_skips_the_file_saying_what_to_fix(tmp_path, front_matter,
                                                               reason) -> None:

@@ -132,8 +132,8 @@ def test_several_processes_can_write_at_once(tmp_path) -> None:
               "from qa_bot.questionlog import QuestionLog\n"
               "log = QuestionLog(__import__('pathlib').Path(sys.argv[1]))\n"
               "for n in range(150):\n"
-              "    log.record(Answer(f'{sys.argv[2]} {n}?', 'a', True, 0.9, (), id=uuid.uuid4().hex),\n"
-              "               channel='api', source=None, latency=0.01, client='x')\n")
+              "    given = Answer(f'{sys.argv[2]} {n}?', 'a', True, 0.9, (), id=uuid.uuid4().hex)\n"
+              "    log.record(given, channel='api', source=None, latency=0.01, client='x')\n")
     writers = [subprocess.Popen([sys.executable, "-c", writer, str(path), f"w{n}"], cwd=ROOT,
                                 stderr=subprocess.PIPE, text=True) for n in range(3)]
     errors = [w.communicate(timeout=120)[1] for w in writers]

@@ -36,7 +36,8 @@ def record(log: QuestionLog, question: str, answered: bool = True, source: str |
 
 
 @pytest.fixture(scope="module")
-def logged_server(article_index: Path, bot, tmp_path_factory) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+def logged_server(article_index: Path, bot,  # type: ignore[no-untyped-def]
+                  tmp_path_factory) -> Iterator[LiveServer]:
     log_path = tmp_path_factory.mktemp("log") / "questions.sqlite3"
     settings = Settings(corpus_dir=article_index.parent / "corpus", index_dir=article_index,
                         port=free_port(), rate_limit="1000/minute", log_path=log_path)

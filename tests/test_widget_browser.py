@@ -204,6 +204,23 @@ def test_thumbs_rate_the_answer_into_the_question_log(page: Page, host: HostSite
     assert (logged.question, logged.channel, logged.helpful) == (QUESTION, "widget", False)
 
 
+def test_chat_thumbs_rate_the_answer_into_the_question_log(page: Page, live_server: LiveServer,
+                                                          article_index: Path) -> None:
+    question = "Where did the North Korean special forces train?"
+    page.goto(f"{live_server.url}/", wait_until="load")
+    page.get_by_role("textbox").fill(question)
+    page.get_by_role("textbox").press("Enter")
+    expect(page.get_by_text("Sources (1)")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Dislike").last.click()
+    log = QuestionLog(article_index.parent / "questions.sqlite3")
+    for _ in range(50):
+        logged = [q for q in log.questions() if q.question == question]
+        if logged and logged[-1].helpful is not None:
+            break
+        page.wait_for_timeout(100)
+    assert [(q.channel, q.helpful) for q in logged] == [("chat", False)]
+
+
 # Highlighting the quote in the host page -----------------------------------------------------
 
 def highlighted_text(page: Page) -> str:
