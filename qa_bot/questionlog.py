@@ -173,10 +173,13 @@ class QuestionLog:
         return len(ids)
 
     def prune(self) -> None:
-        """Delete what is past the retention period or over the size cap."""
+        """Delete what is past the retention period or over the size cap, and earlier days'
+        salts."""
+        now = datetime.now(timezone.utc)
         with self._lock, self._transaction():
             last = self._db.execute("SELECT max(id) FROM questions").fetchone()[0] or 0
-            self._delete_old(datetime.now(timezone.utc), last)
+            self._delete_old(now, last)
+            self._db.execute("DELETE FROM salt WHERE day < ?", (now.date().isoformat(),))
 
     def close(self) -> None:
         self._db.close()

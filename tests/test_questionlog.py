@@ -74,6 +74,15 @@ def test_readers_are_told_apart_within_a_day_but_not_across_days(log, monkeypatc
     assert salts == [((datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat(),)]
 
 
+def test_a_server_start_deletes_a_salt_left_from_an_earlier_day(tmp_path) -> None:
+    path = tmp_path / "q.sqlite3"
+    QuestionLog(path)
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO salt (day, value) VALUES ('2000-01-01', x'00')")
+    QuestionLog.from_settings(Settings(log_path=path))
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM salt").fetchone() == (0,)
+
+
 def test_feedback_needs_a_logged_answer_and_the_latest_verdict_counts(log) -> None:
     given = answer()
     log.record(given, channel="chat", source=None, latency=0.01, client=CLIENT)
