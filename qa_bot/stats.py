@@ -7,10 +7,12 @@ text and must not be able to drive an editor's terminal.
 """
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from .questionlog import LoggedQuestion
@@ -119,9 +121,10 @@ def write_chart(stats: Stats, folder: Path) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "questions-per-day.png"
-    labels = [d.day[5:] for d in stats.days]
-    counts = [d.questions for d in stats.days]
-    rates = [100 * d.answered / d.questions for d in stats.days]
+    days = _every_day(stats.days)
+    labels = [d.day[5:] for d in days]
+    counts = [d.questions for d in days]
+    rates = [100 * d.answered / d.questions if d.questions else math.nan for d in days]
     figure, bars = plt.subplots(figsize=(max(6.0, 0.35 * len(labels) + 2), 4), dpi=120)
     bars.bar(labels, counts, color="#93c5fd", label="questions")
     bars.set_ylabel("questions")
@@ -136,6 +139,16 @@ def write_chart(stats: Stats, folder: Path) -> Path:
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+def _every_day(days: list[Day]) -> list[Day]:
+    """The days from the first to the last, those without questions included."""
+    if not days:
+        return []
+    known = {d.day: d for d in days}
+    first, last = date.fromisoformat(days[0].day), date.fromisoformat(days[-1].day)
+    every = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [known.get(d.isoformat(), Day(d.isoformat(), 0, 0)) for d in every]
 
 
 def _ranked(logged: list[LoggedQuestion]) -> list[QuestionCount]:

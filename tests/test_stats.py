@@ -15,7 +15,7 @@ import pytest
 from qa_bot.answer import Answer
 from qa_bot.config import Settings
 from qa_bot.questionlog import QuestionLog
-from qa_bot.stats import normalise, printable, summarise
+from qa_bot.stats import Day, _every_day, normalise, printable, summarise
 
 from conftest import ROOT, LiveServer, free_port
 
@@ -186,3 +186,9 @@ def test_stats_without_a_log_says_what_to_do(tmp_path) -> None:
     off = subprocess.run([sys.executable, "-m", "qa_bot", "stats"], cwd=ROOT, text=True,
                          capture_output=True, env={"QA_BOT_LOG": "off", "PATH": "/usr/bin"})
     assert off.returncode == 1 and "The question log is off" in off.stderr
+
+
+def test_the_chart_shows_days_without_questions_as_empty_days() -> None:
+    days = _every_day([Day("2026-02-27", 3, 1), Day("2026-03-02", 2, 2)])
+    assert [(d.day, d.questions) for d in days] == [
+        ("2026-02-27", 3), ("2026-02-28", 0), ("2026-03-01", 0), ("2026-03-02", 2)]
