@@ -159,12 +159,13 @@ def extract_html(html: str) -> tuple[str, DocumentInfo]:
     """The article text of a news page (one paragraph per block, blank lines between) and its
     headline, date and author, extracted by trafilatura; empty text when it finds none."""
     import trafilatura
+    from trafilatura.settings import Document as Extracted
 
     document = trafilatura.bare_extraction(
         html, config=_trafilatura_config(), with_metadata=True, include_comments=False,
         include_tables=False, include_images=False, include_links=False,
         include_formatting=False)
-    if document is None or not document.text:
+    if not isinstance(document, Extracted) or not document.text:
         return "", DocumentInfo("")
     paragraphs = [" ".join(line.split()) for line in document.text.splitlines()]
     text = "\n\n".join(p for p in paragraphs if p) + "\n"

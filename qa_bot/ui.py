@@ -136,5 +136,5 @@ def build_chat(bot: QABot, examples: list[str],
     )
     if question_log:
         with chat:
-            chat.chatbot.like(rate, chat.chatbot, None, api_name=False)
+            chat.chatbot.like(rate, chat.chatbot, None, api_visibility="private")
     return chat
