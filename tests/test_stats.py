@@ -114,6 +114,8 @@ def test_feedback_errors_use_the_error_shape(logged_server) -> None:
         assert (response.status_code, response.json()) == (422, {"error": error})
     bad_channel = httpx.post(f"{url}/api/ask", json={"question": "Why?", "channel": "email"})
     assert bad_channel.json() == {"error": '"channel" must be "api" or "widget".'}
+    documented = httpx.get(f"{url}/openapi.json").json()["paths"]["/api/feedback"]["post"]
+    assert {"404", "422", "429"} <= set(documented["responses"])
 
 
 def test_without_a_log_feedback_is_refused_under_its_own_allowance(article_index, bot) -> None:
