@@ -1,4 +1,4 @@
-"""The HTTP JSON API: POST /api/ask and GET /api/health.
+"""The HTTP JSON API: POST /api/ask, POST /api/feedback and GET /api/health.
 
 Every error has one shape, {"error": "one sentence a person can act on"}, with its status:
 400 invalid JSON, 404 unknown source, 413 body too large, 415 not JSON, 422 bad fields,
@@ -16,13 +16,15 @@ from fastapi.responses import JSONResponse
 from limits import parse as parse_rate
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from .bot import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, QABot
 from .errors import ConfigError, QABotError
 from .question import Turn
+from .questionlog import QuestionLog
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_COMMENT_CHARS = 500
 log = logging.getLogger("qa_bot.api")
 
 
@@ -45,6 +47,24 @@ class AskRequest(BaseModel):
                                    description="Earlier messages, oldest first, for follow-ups.")
     source: StrictStr | None = Field(default=None, description="Answer from this corpus file "
                                      "only (its path relative to the corpus folder).")
+    channel: Literal["api", "widget"] = Field(default="api", description="Where the question "
+                                              "was asked, for the question log; the widget "
+                                              "sends \"widget\".")
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "3f2a9c0e5b7d4e1f8a6b2c9d0e7f1a3b", "helpful": False,
+        "comment": "It does not say when they left."}]})
+    id: StrictStr = Field(max_length=64, description="The id of an answer from /api/ask.")
+    helpful: StrictBool = Field(description="Whether the reader found the answer helpful.")
+    comment: StrictStr | None = Field(default=None, max_length=MAX_COMMENT_CHARS,
+                                      description=f"The reader's words, at most "
+                                      f"{MAX_COMMENT_CHARS} characters.")
+
+
+class FeedbackOut(BaseModel):
+    status: Literal["recorded"]
 
 
 class CitationOut(BaseModel):
@@ -103,29 +123,55 @@ class ErrorOut(BaseModel):
 ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 413, 415, 422, 429, 503)}
 
 
-def router(bot: QABot, rate_limit: str) -> APIRouter:
+def router(bot: QABot, rate_limit: str, question_log: QuestionLog | None = None) -> APIRouter:
+    """The API routes; questions asked and feedback go to `question_log` when there is one."""
     limiter = MovingWindowRateLimiter(MemoryStorage())
     try:
         limit = parse_rate(rate_limit)
     except ValueError:
         raise ConfigError(f"QA_BOT_RATE_LIMIT must look like '30/minute', not {rate_limit!r}.")
 
-    def rate_limited(request: Request) -> None:
-        client = request.client.host if request.client else "unknown"
-        if not limiter.hit(limit, "ask", client):
-            reset = limiter.get_window_stats(limit, "ask", client).reset_time
-            raise HTTPException(429, f"Too many questions from your address ({limit}); wait "
-                                "a moment and ask again.",
-                                headers={"Retry-After": str(max(1, int(reset - time.time())))})
+    def allowance(name: str, message: str):  # type: ignore[no-untyped-def]
+        """A dependency allowing each client `limit` requests of this kind."""
+        def rate_limited(request: Request) -> None:
+            client = request.client.host if request.client else "unknown"
+            if not limiter.hit(limit, name, client):
+                reset = limiter.get_window_stats(limit, name, client).reset_time
+                raise HTTPException(429, message.format(limit=limit), headers={
+                    "Retry-After": str(max(1, int(reset - time.time())))})
+        return rate_limited
+
+    rate_limited = allowance("ask", "Too many questions from your address ({limit}); wait a "
+                             "moment and ask again.")
+    feedback_rate_limited = allowance("feedback", "Too many ratings from your address "
+                                      "({limit}); wait a moment and rate again.")
 
     api = APIRouter(prefix="/api", tags=["api"])
 
     @api.post("/ask", response_model=AnswerOut, responses=ERRORS,
               dependencies=[Depends(rate_limited)])
-    def ask(request: AskRequest) -> dict[str, object]:
+    def ask(request: AskRequest, http: Request) -> dict[str, object]:
         """Answer a question with the article's own sentences and numbered citations."""
         history = [Turn(m.role, m.content) for m in request.history]
-        return bot.ask(request.question, history, request.source).to_dict()
+        began = time.perf_counter()
+        answer = bot.ask(request.question, history, request.source)
+        if question_log:
+            question_log.record(answer, channel=request.channel, source=request.source,
+                                latency=time.perf_counter() - began,
+                                client=http.client.host if http.client else None)
+        return answer.to_dict()
+
+    @api.post("/feedback", response_model=FeedbackOut, responses=ERRORS,
+              dependencies=[Depends(feedback_rate_limited)])
+    def feedback(request: FeedbackRequest) -> dict[str, object]:
+        """Record whether a reader found an answer helpful, with an optional comment."""
+        if question_log is None:
+            raise HTTPException(404, "Feedback is not collected here: this server keeps no "
+                                "question log.")
+        if not question_log.add_feedback(request.id, request.helpful, request.comment):
+            raise HTTPException(404, f"No answer with this id in the question log; send the id "
+                                f"of an answer from the last {question_log.days} days.")
+        return {"status": "recorded"}
 
     @api.get("/health", response_model=HealthOut, responses=ERRORS)
     def health() -> dict[str, object]:
@@ -138,11 +184,11 @@ def router(bot: QABot, rate_limit: str) -> APIRouter:
                    include_in_schema=False)
     def unknown(rest: str) -> None:
         """Anything else under /api/ gets the error shape (Gradio, mounted at /, would not)."""
-        if rest in ("ask", "health"):
+        if rest in ("ask", "feedback", "health"):
             raise HTTPException(405, "This address does not take that method: use POST "
-                                "/api/ask and GET /api/health.")
-        raise HTTPException(404, "There is no such API address: use POST /api/ask and GET "
-                            "/api/health.")
+                                "/api/ask, POST /api/feedback and GET /api/health.")
+        raise HTTPException(404, "There is no such API address: use POST /api/ask, POST "
+                            "/api/feedback and GET /api/health.")
 
     return api
 
@@ -180,13 +226,18 @@ def describe(problem: dict) -> str:  # type: ignore[type-arg]
     if kind == "missing":
         return f'The request needs "{field}".'
     if kind == "extra_forbidden":
-        return f'Unknown field "{field}"; the fields are question, history and source.'
+        return (f'Unknown field "{field}"; the fields are question, history, source and '
+                'channel.')
     if kind == "model_attributes_type" and not location:
         return 'The body must be a JSON object like {"question": "..."}.'
+    if kind == "literal_error":
+        return f'"{field}" must be {problem["ctx"]["expected"].replace(chr(39), chr(34))}.'
+    if kind == "string_too_long":
+        return f'"{field}" must be at most {problem["ctx"]["max_length"]} characters.'
     if kind == "too_long":
         return f'"{field}" has too many items; send at most {MAX_HISTORY_TURNS * 2}.'
-    expected = {"string_type": "text", "list_type": "a list", "literal_error": '"user" or '
-                '"assistant"', "model_type": "an object", "model_attributes_type": "an object"}
+    expected = {"string_type": "text", "list_type": "a list", "bool_type": "true or false",
+                "model_type": "an object", "model_attributes_type": "an object"}
     return f'"{field}" must be {expected.get(kind, "valid")}.'
 
 

@@ -1,4 +1,4 @@
-"""The command line: build | status | ask | serve | eval.
+"""The command line: build | status | ask | serve | eval | stats.
 
 Thin: it parses arguments, calls the package, and turns a QABotError into one line on stderr
 and exit code 1 (2 for bad usage). Data goes to stdout, progress and messages to stderr.
@@ -36,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None),
                                      index_dir=getattr(args, "index", None),
                                      host=getattr(args, "host", None),
-                                     port=getattr(args, "port", None))
+                                     port=getattr(args, "port", None),
+                                     log_path=getattr(args, "log", None))
         return int(args.run(args, settings) or 0)
     except QABotError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -83,7 +84,31 @@ def _parser() -> ArgumentParser:
     evaluate.add_argument("--report", type=Path, metavar="DIR",
                           help="also write results.jsonl and risk-coverage.png here")
     evaluate.set_defaults(run=run_eval)
+
+    stats = commands.add_parser("stats", help="what readers asked, what was declined, feedback")
+    stats.add_argument("--log", type=Path, metavar="FILE",
+                       help="the question log (default var/questions.sqlite3)")
+    stats.add_argument("--since", type=_days, metavar="DAYS", help="only the last DAYS days")
+    stats.add_argument("--source", metavar="FILE", help="only questions about this article")
+    stats.add_argument("--json", action="store_true", help="one JSON object")
+    stats.add_argument("--report", type=Path, metavar="DIR",
+                       help="also write questions-per-day.png here")
+    stats.add_argument("--forget", type=_text, metavar="TEXT",
+                       help="delete the logged questions containing TEXT and their feedback")
+    stats.set_defaults(run=run_stats)
     return parser
+
+
+def _days(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"DAYS must be a whole number above 0, not {value!r}")
+    return int(value)
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("give the text of the questions to delete")
+    return value
 
 
 def _paths(parser: argparse.ArgumentParser, corpus: bool = False) -> None:
@@ -242,6 +267,36 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.report:
         for path in write_report(results, report, args.report):
             print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def run_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import datetime, timedelta, timezone
+
+    from .errors import ConfigError
+    from .questionlog import QuestionLog
+    from .stats import printable, summarise, write_chart
+
+    path = settings.log_path
+    if path is None:
+        raise ConfigError("The question log is off (QA_BOT_LOG=off); pass --log FILE to read one.")
+    if not path.is_file():
+        raise ConfigError(f"No question log at {path}: the server writes it when readers ask; "
+                          "pass --log FILE to read another.")
+    log = QuestionLog(path)
+    if args.forget is not None:
+        deleted = log.forget(args.forget)
+        print(f"deleted {deleted} questions containing {printable(args.forget)!r}, and their "
+              "feedback", file=sys.stderr)
+        return 0
+    since = datetime.now(timezone.utc) - timedelta(days=args.since) if args.since else None
+    stats = summarise(log.questions(since, args.source))
+    if args.json:
+        print(json.dumps(stats.to_dict(), ensure_ascii=False))
+    else:
+        print(stats.text(), end="")
+    if args.report:
+        print(f"wrote {write_chart(stats, args.report)}", file=sys.stderr)
     return 0
 
 

@@ -20,6 +20,9 @@ ENVIRONMENT_VARIABLES = {
     "QA_BOT_PORT": "port",
     "QA_BOT_ALLOWED_ORIGINS": "allowed_origins",
     "QA_BOT_RATE_LIMIT": "rate_limit",
+    "QA_BOT_LOG": "log_path",
+    "QA_BOT_LOG_DAYS": "log_days",
+    "QA_BOT_LOG_MAX_ROWS": "log_max_rows",
 }
 
 
@@ -39,6 +42,9 @@ class Settings:
     port: int = 7860
     allowed_origins: tuple[str, ...] = ()
     rate_limit: str = "30/minute"
+    log_path: Path | None = Path("var/questions.sqlite3")  # None: no question log
+    log_days: int = 30
+    log_max_rows: int = 1_000_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -56,6 +62,12 @@ class Settings:
 def _parse(variable: str, name: str, raw: str) -> object:
     if name in ("corpus_dir", "index_dir"):
         return Path(raw)
+    if name == "log_path":
+        return None if raw.lower() == "off" else Path(raw)
+    if name in ("log_days", "log_max_rows"):
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(f"{variable} must be a whole number above 0, not {raw!r}.")
+        return int(raw)
     if name == "port":
         if not raw.isdigit() or not 0 < int(raw) < 65536:
             raise ConfigError(f"{variable} must be a port number from 1 to 65535, not {raw!r}.")

@@ -3,10 +3,19 @@
 Files are `.txt`, `.md` and `.html` under the corpus folder, in sub-folders too. A file that
 cannot be read (binary, not UTF-8, empty) is skipped with a reason naming it, so one bad file
 never stops a build.
+
+Each document's text is what gets indexed, and citation offsets point into it: the file itself
+for `.txt` and `.md`, except that Markdown's YAML front matter is removed (it is metadata, never
+article text); for HTML, the article's main text as extracted by trafilatura, without the
+page's furniture (navigation, share buttons, newsletter boxes, related links, comments, photo
+credits). The headline, date and author come from the front matter or the page's metadata.
 """
 from __future__ import annotations
 
+import datetime
+import functools
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +24,9 @@ from .errors import CorpusError
 TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")
 SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES
-
-# HTML elements whose text is never article text.
-NON_TEXT_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside",
-                 "form", "button", "svg", "iframe", "object", "select")
-# Block elements: each becomes its own paragraph in the extracted text.
-BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption",
-              "dt", "dd", "td", "th")
+# YAML front matter: a block between "---" lines at the very top ("..." may close it).
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)",
+                          re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Document:
     source: str
     text: str
     sha256: str
+    info: DocumentInfo
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ def scan_corpus(corpus_dir: Path) -> list[CorpusFile]:
 
 
 def read_document(file: CorpusFile) -> Document | SkippedFile:
-    """The file's text, or why it cannot be used."""
+    """The file's text and headline, date and author, or why it cannot be used."""
     raw = file.path.read_bytes()
     if b"\x00" in raw:
         return SkippedFile(file.source, "is a binary file, not text")
@@ -90,11 +96,19 @@ def read_document(file: CorpusFile) -> Document | SkippedFile:
         return SkippedFile(
             file.source, f"is not valid UTF-8 (byte {error.start}); save it as UTF-8"
         )
-    if file.path.suffix.lower() in HTML_SUFFIXES:
-        text = html_to_text(text)
+    suffix = file.path.suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        text, info = extract_html(text)
+    elif suffix == ".md":
+        try:
+            text, info = split_front_matter(text)
+        except ValueError as error:
+            return SkippedFile(file.source, str(error))
+    else:
+        info = DocumentInfo(title_line(text))
     if not text.strip():
         return SkippedFile(file.source, "has no text")
-    return Document(file.source, text, file.sha256)
+    return Document(file.source, text, file.sha256, info)
 
 
 def title_line(text: str) -> str:
@@ -105,19 +119,68 @@ def title_line(text: str) -> str:
     return ""
 
 
-def html_to_text(html: str) -> str:
-    """The readable article text of an HTML page: one paragraph per block, blank lines between."""
-    from bs4 import BeautifulSoup
+def split_front_matter(text: str) -> tuple[str, DocumentInfo]:
+    """A Markdown file's text without its YAML front matter, and the title, published (or
+    date) and author it gives; the first line is the title when the front matter has none.
+    Raises ValueError, saying what to fix, when the front matter is not a YAML mapping."""
+    import yaml
 
-    soup = BeautifulSoup(html, "html.parser")
-    for element in soup.find_all(NON_TEXT_TAGS):
-        element.decompose()
-    root = soup.find("article") or soup.find("main") or soup.body or soup
-    blocks = [
-        element for element in root.find_all(BLOCK_TAGS)
-        if element.find_parent(BLOCK_TAGS) is None
-    ]
-    paragraphs = [" ".join(block.get_text(" ").split()) for block in blocks]
-    if not blocks:
-        paragraphs = [" ".join(line.split()) for line in root.get_text("\n").splitlines()]
-    return "\n\n".join(p for p in paragraphs if p) + "\n"
+    match = FRONT_MATTER.match(text)
+    if not match:
+        return text, DocumentInfo(title_line(text))
+    try:
+        fields = yaml.safe_load(match.group(1) or "") or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 2})" if mark else ""
+        raise ValueError(f"has front matter that is not valid YAML{where}; fix it or remove "
+                         "it") from error
+    if not isinstance(fields, dict):
+        raise ValueError("has front matter that is not a set of 'name: value' lines; fix it "
+                         "or remove it")
+    body = text[match.end():]
+    published = fields.get("published", fields.get("date"))
+    return body, DocumentInfo(_text(fields.get("title"))[:200] or title_line(body),
+                              _text(published) or None, _text(fields.get("author")) or None)
+
+
+def _text(value: object) -> str:
+    """A front matter value as text: dates as YYYY-MM-DD, lists joined with commas."""
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value if v is not None)
+    return "" if value is None else " ".join(str(value).split())
+
+
+def extract_html(html: str) -> tuple[str, DocumentInfo]:
+    """The article text of a news page (one paragraph per block, blank lines between) and its
+    headline, date and author, extracted by trafilatura; empty text when it finds none."""
+    import trafilatura
+    from trafilatura.settings import Document as Extracted
+
+    document = trafilatura.bare_extraction(
+        html, config=_trafilatura_config(), with_metadata=True, include_comments=False,
+        include_tables=False, include_images=False, include_links=False,
+        include_formatting=False)
+    if not isinstance(document, Extracted) or not document.text:
+        return "", DocumentInfo("")
+    paragraphs = [" ".join(line.split()) for line in document.text.splitlines()]
+    text = "\n\n".join(p for p in paragraphs if p) + "\n"
+    title = " ".join((document.title or "").split())[:200] or title_line(text)
+    return text, DocumentInfo(title, document.date or None, document.author or None)
+
+
+@functools.lru_cache(maxsize=1)
+def _trafilatura_config():  # type: ignore[no-untyped-def]
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    # A short article is still an article: under the default 250 characters trafilatura swaps
+    # its extraction for a cruder one that keeps the navigation (seen on a three-line page).
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
+    # Its timeout uses SIGALRM, which only works in the main thread.
+    config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
+    return config

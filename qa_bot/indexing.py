@@ -136,6 +136,7 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
         notes: list[SentenceNotes] = []
         files: dict[str, store.FileRecord] = {}
         skipped_by_source = {s.source: s for s in skipped}
+        documents = {d.source: d.info for d in fresh}
         for file in state.files:
             if file.source in skipped_by_source:
                 files[file.source] = store.FileRecord(file.sha256, 0,
@@ -145,14 +146,17 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
                 chunks = new_passages[file.source]
                 vectors, sentences = new_vectors[file.source]
                 notes.extend(n for group in new_notes[file.source] for n in group)
+                info = documents[file.source]
             else:
                 assert previous is not None
                 chunks, vectors, sentences, reused_notes = _reuse(previous, file.source)
                 notes.extend(reused_notes)
+                info = previous.documents[file.source]
             passages.extend(chunks)
             passage_vectors.append(vectors)
             sentence_vectors.append(sentences)
-            files[file.source] = store.FileRecord(file.sha256, len(chunks))
+            files[file.source] = store.FileRecord(file.sha256, len(chunks), "", info.title,
+                                                  info.published, info.author)
 
         manifest = store.Manifest(
             model_name=model_name(model_path),

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import api
 from .bot import QABot
 from .config import Settings
+from .questionlog import QuestionLog
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("qa_bot.server")
@@ -31,7 +32,8 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None,
                   description="Answers questions about news articles with the articles' own "
                   "sentences and numbered citations. Errors are `{\"error\": \"...\"}`.")
-    app.include_router(api.router(bot, settings.rate_limit))
+    question_log = QuestionLog.from_settings(settings)
+    app.include_router(api.router(bot, settings.rate_limit, question_log))
     api.add_error_handlers(app)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger")
@@ -54,7 +56,7 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
 
     app.mount("/widget-assets", StaticFiles(directory=STATIC), name="widget-assets")
 
-    chat = build_chat(bot, load_examples(settings.corpus_dir))
+    chat = build_chat(bot, load_examples(settings.corpus_dir), question_log)
     app = gr.mount_gradio_app(app, chat, path="/")
     app.add_middleware(SecurityHeaders, allowed_origins=settings.allowed_origins)
     app.add_middleware(LimitApiBody, max_bytes=api.MAX_BODY_BYTES)

@@ -26,10 +26,12 @@ import numpy as np
 
 from .annotation import SPACY_PIPELINE, Phrase, SentenceNotes
 from .chunking import ChunkingSettings, Passage, Sentence
-from .corpus import DocumentInfo, title_line
+from .corpus import DocumentInfo
 from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexMissing
 
-FORMAT_VERSION = 2  # 2: notes.json, the sentence annotations
+# 2: notes.json (the sentence annotations); each file's headline, date and author; HTML
+# extracted by trafilatura
+FORMAT_VERSION = 2
 # Exact search up to this many passages, IVF beyond. Exact search costs about 1 ms per 1,000
 # passages a query here; IVF at 1 million passages about 1-4 ms (BENCHMARKS.md).
 EXACT_SEARCH_LIMIT = 100_000
@@ -42,6 +44,13 @@ class FileRecord:
     sha256: str
     passages: int = 0
     skipped: str = ""  # why the file was skipped; empty when it was indexed
+    title: str = ""
+    published: str | None = None
+    author: str | None = None
+
+    @property
+    def document(self) -> DocumentInfo:
+        return DocumentInfo(self.title, self.published, self.author)
 
 
 @dataclass(frozen=True)
@@ -179,8 +188,8 @@ class StoredIndex:
             first, _ = self.source_ranges.get(passage.source, (number, number))
             self.source_ranges[passage.source] = (first, number + 1)
         self.sentence_offsets = np.cumsum([0] + [len(p.sentences) for p in self.passages])
-        self.documents = {source: DocumentInfo(title_line(self.passages[first].text))
-                          for source, (first, _) in self.source_ranges.items()}
+        self.documents = {source: self.manifest.files[source].document
+                          for source in self.source_ranges}
 
 
 def current_build(index_dir: Path) -> str | None:

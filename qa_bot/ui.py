@@ -9,6 +9,7 @@ import html
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from .answer import Answer, Citation, ShortAnswer  # noqa: E402
 from .bot import QABot  # noqa: E402
 from .errors import QABotError  # noqa: E402
 from .question import Turn  # noqa: E402
+from .questionlog import QuestionLog  # noqa: E402
 
 CONCURRENCY_LIMIT = 8  # readers answered at the same time; a question takes ~20 ms of CPU
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -34,15 +36,17 @@ def escape(text: str) -> str:
 
 def render_answer(answer: Answer) -> list[dict[str, Any]]:
     """The chat messages for an answer: the quoted sentences with the short answer in bold and
-    one marker per source, then its sources; for a decline, the related passages."""
+    one marker per source (carrying the answer's id, for feedback), then its sources; for a
+    decline, the related passages."""
     if not answer.answered:
-        messages: list[dict[str, Any]] = [{"role": "assistant", "content": escape(answer.answer)}]
+        messages: list[dict[str, Any]] = [{"role": "assistant", "content": escape(answer.answer),
+                                           "metadata": {"id": answer.id}}]
         if answer.related:
             messages.append(_sources_message(RELATED_TITLE, answer.related))
         return messages
     quoted = " ".join(f"{_quote_markdown(c, answer.short_answer)} \\[{c.n}\\]"
                       for c in answer.citations)
-    return [{"role": "assistant", "content": quoted},
+    return [{"role": "assistant", "content": quoted, "metadata": {"id": answer.id}},
             _sources_message(SOURCES_TITLE, answer.citations)]
 
 
@@ -107,21 +111,45 @@ def load_examples(corpus_dir: Path) -> list[str]:
     return [e for e in examples if isinstance(e, str)][:6]
 
 
-def build_chat(bot: QABot, examples: list[str]) -> gr.ChatInterface:
+def answer_id(history: list[dict[str, Any]], index: int) -> str | None:
+    """The id of the answer that the message at `index` belongs to (its text or its sources)."""
+    for message in reversed(history[:index + 1]):
+        if message.get("role") != "assistant":
+            return None
+        found = (message.get("metadata") or {}).get("id")
+        if found:
+            return str(found)
+    return None
+
+
+def build_chat(bot: QABot, examples: list[str],
+               question_log: QuestionLog | None = None) -> gr.ChatInterface:
     info = bot.info()
     titles = list(info.titles.values())
     title = titles[0] if len(titles) == 1 else f"Ask about {len(titles)} articles"
 
     def respond(message: str, history: list[dict[str, Any]],
                 request: gr.Request) -> list[dict[str, Any]]:
-        source = request.query_params.get("source") if request else None
+        source = (request.query_params.get("source") if request else None) or None
+        began = time.perf_counter()
         try:
-            answer = bot.ask(message, history_turns(history), source or None)
+            answer = bot.ask(message, history_turns(history), source)
         except QABotError as error:
             return [{"role": "assistant", "content": escape(str(error))}]
+        if question_log:
+            client = request.client.host if request and request.client else None
+            question_log.record(answer, channel="chat", source=source,
+                                latency=time.perf_counter() - began, client=client)
         return render_answer(answer)
 
-    return gr.ChatInterface(
+    def rate(history: list[dict[str, Any]], like: gr.LikeData) -> None:
+        """Thumbs up or down on an answer: the reader's feedback, into the question log."""
+        index = like.index if isinstance(like.index, int) else like.index[0]
+        found = answer_id(history, index)
+        if question_log and found and isinstance(like.liked, bool):
+            question_log.add_feedback(found, like.liked)
+
+    chat = gr.ChatInterface(
         respond,
         title=title,
         description="Answers are the article's own sentences; open *Sources* to check each one.",
@@ -132,3 +160,7 @@ def build_chat(bot: QABot, examples: list[str]) -> gr.ChatInterface:
         analytics_enabled=False,
         fill_height=True,
     )
+    if question_log:
+        with chat:
+            chat.chatbot.like(rate, chat.chatbot, None, api_visibility="private")
+    return chat

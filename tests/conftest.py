@@ -107,7 +107,8 @@ def host_origin() -> str:
 def live_server(article_index: Path, bot: QABot, host_origin: str):  # type: ignore[no-untyped-def]
     settings = Settings(corpus_dir=article_index.parent / "corpus", index_dir=article_index,
                         port=free_port(), allowed_origins=(host_origin,),
-                        rate_limit="1000/minute")
+                        rate_limit="1000/minute",
+                        log_path=article_index.parent / "questions.sqlite3")
     with LiveServer(settings, bot) as server:
         yield server
 

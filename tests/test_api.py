@@ -41,7 +41,7 @@ def test_health_names_the_build_and_sources(live_server) -> None:
     ('{"question": "Why?", "history": [{"role": "system", "content": "x"}]}', {}, 422,
      '"history.0.role" must be "user" or "assistant".'),
     ('{"question": "Why?", "colour": "red"}', {}, 422,
-     'Unknown field "colour"; the fields are question, history and source.'),
+     'Unknown field "colour"; the fields are question, history, source and channel.'),
     ('{"question": "Why?", "source": "other.txt"}', {}, 404,
      "No article named 'other.txt' in the index; use one of: north-korea-troops-ukraine.txt."),
     ('{"question": "' + "x" * 2001 + '"}', {}, 422,

@@ -1,6 +1,9 @@
+from pathlib import Path
+
 import pytest
 
-from qa_bot.corpus import Document, SkippedFile, html_to_text, read_document, scan_corpus
+from qa_bot.corpus import (Document, DocumentInfo, SkippedFile, extract_html, read_document,
+                           scan_corpus, split_front_matter)
 from qa_bot.errors import CorpusError
 
 
@@ -34,20 +37,85 @@ def test_unreadable_files_are_skipped_with_a_reason(tmp_path, content, reason) -
     assert result == SkippedFile("bad.txt", reason)
 
 
-def test_html_keeps_article_text_and_drops_scripts_styles_and_navigation() -> None:
-    page = """<html><head><title>T</title><style>p{color:red}</style>
+NEWS_PAGE = Path(__file__).parent / "data" / "news-page.html"
+# Every paragraph of the article on tests/data/news-page.html, and the page's furniture.
+ARTICLE_PARAGRAPHS = [
+    "The ferry linking Port Ellis and Garrow Island will carry passengers again from 3 March",
+    "Engineers have replaced the ramp's two steel hinges and rebuilt 40 metres of the quay wall",
+    "Harbourmaster Gwen Alder said the first sailing would leave Port Ellis at 7.15am",
+    "During the closure, islanders relied on a chartered landing craft",
+    '"People here have been patient, but it has been a hard winter," said Callum Reid',
+    "The board said it would install a tide gauge and storm shutters on the new ramp",
+]
+FURNITURE = ["cookies", "Accept all", "Subscribe", "Share on", "Copy link", "Email this story",
+             "Photograph", "Tomas Berg", "Morning Briefing", "newsletter", "Sign me up",
+             "Related stories", "Storm damage bill", "Landing craft chartered", "Comments",
+             "seadog77", "late Friday sailing", "Two point three million", "moderated",
+             "Topics", "Breadcrumbs", "Home", "Privacy policy", "All rights reserved",
+             "dataLayer", "Transport correspondent"]
+
+
+def test_a_news_page_gives_its_article_paragraphs_and_metadata_only() -> None:
+    text, info = extract_html(NEWS_PAGE.read_text(encoding="utf-8"))
+    paragraphs = text.strip().split("\n\n")
+    assert len(paragraphs) == len(ARTICLE_PARAGRAPHS)
+    for paragraph, opening in zip(paragraphs, ARTICLE_PARAGRAPHS):
+        assert paragraph.startswith(opening)
+    assert [f for f in FURNITURE if f.lower() in text.lower()] == []
+    assert info == DocumentInfo("Harbour ferry service to resume in March after storm repairs",
+                                "2025-02-14", "Maria Lindqvist")
+
+
+def test_a_short_page_keeps_its_text_and_drops_scripts_styles_and_navigation() -> None:
+    page = """<html><head><title>Troops arrive</title><style>p{color:red}</style>
     <script>var tracking = 1;</script></head><body>
     <nav><a href="/">Home</a> <a href="/world">World</a></nav>
     <header>Site banner</header>
     <article><h1>Troops arrive</h1><p>About <b>1,500</b> soldiers
     arrived in October.</p><p>More followed.</p><aside>Related: other story</aside></article>
     <footer>Copyright</footer></body></html>"""
-    text = html_to_text(page)
+    text, info = extract_html(page)
     assert text == "Troops arrive\n\nAbout 1,500 soldiers arrived in October.\n\nMore followed.\n"
+    assert info == DocumentInfo("Troops arrive")
 
 
 def test_html_document_text_is_the_extracted_text(tmp_path) -> None:
-    (tmp_path / "a.html").write_text("<main><p>Hello there.</p></main>", encoding="utf-8")
+    (tmp_path / "a.html").write_text("<html><body><main><p>Hello there.</p></main></body></html>",
+                                     encoding="utf-8")
     document = read_document(scan_corpus(tmp_path)[0])
     assert isinstance(document, Document)
     assert document.text == "Hello there.\n"
+    assert document.info == DocumentInfo("Hello there.")
+
+
+def test_markdown_front_matter_gives_metadata_and_is_not_indexed(tmp_path) -> None:
+    body = "# Ferry returns\n\nThe ferry runs again from 3 March.\n"
+    (tmp_path / "story.md").write_text(
+        "---\ntitle: Ferry service to resume\npublished: 2025-02-14\n"
+        "author: [Maria Lindqvist, Tom Reed]\ntags: [ferries]\n---\n" + body, encoding="utf-8")
+    document = read_document(scan_corpus(tmp_path)[0])
+    assert isinstance(document, Document)
+    assert document.text == body
+    assert document.info == DocumentInfo("Ferry service to resume", "2025-02-14",
+                                         "Maria Lindqvist, Tom Reed")
+
+
+@pytest.mark.parametrize("text, info", [
+    ("# Ferry returns\n\nIt runs.\n", DocumentInfo("Ferry returns")),
+    ("---\ndate: 2025-02-14T08:30:00Z\n---\nFerry returns\nIt runs.\n",
+     DocumentInfo("Ferry returns", "2025-02-14")),
+    ("---\n---\nFerry returns\n", DocumentInfo("Ferry returns")),
+])
+def test_markdown_without_a_title_in_front_matter_is_titled_by_its_first_line(text, info) -> None:
+    assert split_front_matter(text)[1] == info
+
+
+@pytest.mark.parametrize("front_matter, reason", [
+    ("title: a: b\n", "has front matter that is not valid YAML (line 2); fix it or remove it"),
+    ("- a list\n",
+     "has front matter that is not a set of 'name: value' lines; fix it or remove it"),
+])
+def test_broken_front_matter_skips_the_file_saying_what_to_fix(tmp_path, front_matter,
+                                                              reason) -> None:
+    (tmp_path / "story.md").write_text(f"---\n{front_matter}---\nText.\n", encoding="utf-8")
+    assert read_document(scan_corpus(tmp_path)[0]) == SkippedFile("story.md", reason)

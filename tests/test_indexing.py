@@ -14,11 +14,13 @@ from qa_bot import store
 from qa_bot.bot import QABot
 from qa_bot.chunking import ChunkingSettings
 from qa_bot.config import bundled_model_path
+from qa_bot.corpus import DocumentInfo
 from qa_bot.embedding import Embedder
 from qa_bot.errors import BuildInProgress, CorpusError, IndexMismatch
 from qa_bot.indexing import build_index, corpus_state
 
 from conftest import ARTICLE, ROOT
+from test_corpus import ARTICLE_PARAGRAPHS, FURNITURE, NEWS_PAGE
 
 MODEL = bundled_model_path()
 ARTICLE_TEXT = ARTICLE.read_text(encoding="utf-8")
@@ -142,6 +144,33 @@ def test_html_articles_are_indexed_as_their_readable_text(tmp_path, embedder) ->
     assert "tracking" not in text and "Subscribe" not in text and "Sport" not in text
     answer = QABot(tmp_path / "index", embedder).ask("Where did the special forces train?")
     assert answer.citations[0].source == "page.html" and "Vladivostok" in answer.answer
+
+
+def test_a_news_page_is_indexed_without_its_furniture_and_cited_by_headline(tmp_path,
+                                                                           embedder) -> None:
+    shutil.copy(NEWS_PAGE, tmp_path / "news-page.html")
+    build_index(tmp_path, tmp_path / "index", MODEL, embedder=embedder)
+    stored = store.load_index(tmp_path / "index")
+    text = "\n".join(p.text for p in stored.passages)
+    assert all(opening in text for opening in ARTICLE_PARAGRAPHS)
+    assert [f for f in FURNITURE if f.lower() in text.lower()] == []
+    answer = QABot(tmp_path / "index", embedder).ask("When will the ferry run again?")
+    assert answer.answered and "3 March" in answer.answer
+    citation = answer.citations[0]
+    assert (citation.title, citation.published, citation.author) == (
+        "Harbour ferry service to resume in March after storm repairs", "2025-02-14",
+        "Maria Lindqvist")
+
+
+def test_metadata_of_unchanged_files_is_kept_by_a_rebuild(corpus, tmp_path, embedder) -> None:
+    write(corpus, "story.md", "---\ntitle: Kursk raid\npublished: 2024-08-06\n---\n"
+          + PARAGRAPHS[1])
+    build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
+    write(corpus, "kursk.txt", PARAGRAPHS[0])
+    build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
+    documents = store.load_index(tmp_path / "index").documents
+    assert documents["story.md"] == DocumentInfo("Kursk raid", "2024-08-06")
+    assert documents["kursk.txt"] == DocumentInfo(PARAGRAPHS[0][:200])
 
 
 def test_answers_can_be_scoped_to_one_article(corpus, tmp_path, embedder) -> None:

@@ -20,6 +20,7 @@ from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.embedding import Embedder
 from qa_bot.indexing import build_index
+from qa_bot.questionlog import QuestionLog
 
 pytestmark = pytest.mark.browser
 
@@ -190,6 +191,37 @@ def test_declines_and_errors_are_shown_politely(page: Page, host: HostSite,
     error = ask(frame, QUESTION)
     assert error.get_attribute("role") == "alert"
     assert "no-such-article.txt" in error.inner_text()
+
+
+def test_thumbs_rate_the_answer_into_the_question_log(page: Page, host: HostSite,
+                                                     live_server: LiveServer,
+                                                     article_index: Path) -> None:
+    frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
+    answer = ask(frame, QUESTION)
+    answer.get_by_role("button", name="Helpful", exact=True).click()
+    answer.get_by_role("button", name="Not helpful").click()
+    expect(answer.get_by_role("status")).to_have_text("Thanks for your feedback.")
+    assert answer.get_by_role("button", name="Not helpful").get_attribute("aria-pressed") == "true"
+    assert answer.get_by_role("button", name="Helpful", exact=True).get_attribute("aria-pressed") == "false"
+    logged = QuestionLog(article_index.parent / "questions.sqlite3").questions()[-1]
+    assert (logged.question, logged.channel, logged.helpful) == (QUESTION, "widget", False)
+
+
+def test_chat_thumbs_rate_the_answer_into_the_question_log(page: Page, live_server: LiveServer,
+                                                          article_index: Path) -> None:
+    question = "Where did the North Korean special forces train?"
+    page.goto(f"{live_server.url}/", wait_until="load")
+    page.get_by_role("textbox").fill(question)
+    page.get_by_role("textbox").press("Enter")
+    expect(page.get_by_text("Sources (1)")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Dislike").last.click()
+    log = QuestionLog(article_index.parent / "questions.sqlite3")
+    for _ in range(50):
+        logged = [q for q in log.questions() if q.question == question]
+        if logged and logged[-1].helpful is not None:
+            break
+        page.wait_for_timeout(100)
+    assert [(q.channel, q.helpful) for q in logged] == [("chat", False)]
 
 
 # Highlighting the quote in the host page -----------------------------------------------------

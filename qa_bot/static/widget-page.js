@@ -89,6 +89,7 @@
         list.append(...result.related.map((c) => citationCard(c, turns, false)));
         node.append(el("p", "related-label", "Related in the article (not an answer)"), list);
       }
+      if (result.id) node.append(ratingBar(result.id));
       return addMessage(node);
     }
     const cards = new Map(result.citations.map((c) => [c.n, citationCard(c, turns, true)]));
@@ -104,6 +105,7 @@
     list.setAttribute("aria-label", "Sources");
     list.append(...cards.values());
     node.append(text, list);
+    if (result.id) node.append(ratingBar(result.id));
     return addMessage(node);
   }
 
@@ -126,6 +128,63 @@
       previousEnd = end;
     }
     return nodes.filter((n) => n !== "");
+  }
+
+  // Feedback ---------------------------------------------------------------------------------
+
+  const SVG = "http://www.w3.org/2000/svg";
+  const THUMB = "M7 10v10H4V10h3zm2 10h7.6a2 2 0 0 0 1.9-1.4l1.8-6A2 2 0 0 0 16.4 10H14" +
+    "l.7-3.6a1.8 1.8 0 0 0-3.2-1.4L9 9.4V20z";
+
+  function thumb() {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", THUMB);
+    path.setAttribute("fill", "currentColor");
+    svg.append(path);
+    return svg;
+  }
+
+  // Thumbs up and down under an answer; the last choice counts.
+  function ratingBar(id) {
+    const bar = el("div", "rate");
+    const status = el("span", "rate-status", "Was this helpful?");
+    status.setAttribute("role", "status");
+    const buttons = [[true, "up", "Helpful"], [false, "down", "Not helpful"]].map(
+      ([helpful, kind, label]) => {
+        const button = el("button", `thumb ${kind}`);
+        button.type = "button";
+        button.setAttribute("aria-label", label);
+        button.setAttribute("aria-pressed", "false");
+        button.append(thumb());
+        button.addEventListener("click", () => rate(id, helpful, button, buttons, status));
+        return button;
+      });
+    bar.append(status, ...buttons);
+    return bar;
+  }
+
+  async function rate(id, helpful, chosen, buttons, status) {
+    for (const button of buttons) button.setAttribute("aria-pressed", String(button === chosen));
+    try {
+      const response = await fetch("/api/feedback", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ id, helpful }),
+      });
+      const data = await response.json().catch(() => null);
+      if (!response.ok) {
+        throw new Error((data && typeof data.error === "string" && data.error) ||
+          `Your rating could not be sent (HTTP ${response.status}).`);
+      }
+      status.textContent = "Thanks for your feedback.";
+    } catch (error) {
+      chosen.setAttribute("aria-pressed", "false");
+      status.textContent = error instanceof TypeError
+        ? "Your rating could not be sent; check your connection." : error.message;
+    }
   }
 
   function marker(citation, card) {
@@ -227,7 +286,9 @@
     const response = await fetch("/api/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ question, history: history.slice(-MAX_HISTORY), source: SOURCE }),
+      body: JSON.stringify({
+        question, history: history.slice(-MAX_HISTORY), source: SOURCE, channel: "widget",
+      }),
     });
     let data = null;
     try {
