@@ -5,6 +5,7 @@ every variable below; a test checks that the two agree.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ ENVIRONMENT_VARIABLES = {
     "QA_BOT_PORT": "port",
     "QA_BOT_ALLOWED_ORIGINS": "allowed_origins",
     "QA_BOT_RATE_LIMIT": "rate_limit",
+    "QA_BOT_TRUSTED_PROXIES": "trusted_proxies",
 }
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def bundled_model_path() -> str:
@@ -39,6 +42,8 @@ class Settings:
     port: int = 7860
     allowed_origins: tuple[str, ...] = ()
     rate_limit: str = "30/minute"
+    # Peers whose X-Forwarded-For is believed (a reverse proxy in front); none by default.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -68,4 +73,11 @@ def _parse(variable: str, name: str, raw: str) -> object:
                     f"{variable} takes origins like https://news.example.com, not {origin!r}."
                 )
         return origins
+    if name == "trusted_proxies":
+        try:
+            return tuple(ipaddress.ip_network(p.strip(), strict=False)
+                         for p in raw.split(",") if p.strip())
+        except ValueError as error:
+            raise ConfigError(f"{variable} takes addresses or ranges like 10.0.0.5, "
+                              f"10.0.0.0/8 or ::1, separated by commas ({error}).") from None
     return raw

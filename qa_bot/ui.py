@@ -1,7 +1,8 @@
 """The Gradio chat: answers with numbered citations, the quoted sentences marked.
 
 Article text and questions are untrusted: everything shown is HTML-escaped and
-Markdown-escaped here, and Gradio's sanitize_html stays on as a second line of defence.
+Markdown-escaped here (the heading too), LaTeX is never rendered, and Gradio's sanitize_html
+stays on as a second line of defence.
 """
 from __future__ import annotations
 
@@ -17,12 +18,17 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio buil
 import gradio as gr  # noqa: E402
 
 from .answer import Answer, Citation  # noqa: E402
-from .bot import QABot  # noqa: E402
+from .bot import MAX_HISTORY_MESSAGES, QABot  # noqa: E402
 from .errors import QABotError  # noqa: E402
+from .request import parse_ask_request  # noqa: E402
 from .question import Turn  # noqa: E402
 
 CONCURRENCY_LIMIT = 8  # readers answered at the same time; a question takes ~20 ms of CPU
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Gradio's functions that answer a question with ours (submit, retry, example, the API one):
+# a queue/join POST of one of these is a question (guards.ReaderLimits).
+ANSWERING_FNS = ("_submit_fn", "_stream_fn", "_examples_fn", "_examples_stream_fn")
+# ":" and "@" too: "https\://" and "a\@b" are never turned into links (GFM autolinks).
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:@])")
 SOURCES_TITLE = "Sources"
 
 
@@ -81,26 +87,42 @@ def load_examples(corpus_dir: Path) -> list[str]:
     return [e for e in examples if isinstance(e, str)][:6]
 
 
-def build_chat(bot: QABot, examples: list[str]) -> gr.ChatInterface:
-    info = bot.info()
-    titles = list(info.titles.values())
-    title = titles[0] if len(titles) == 1 else f"Ask about {len(titles)} articles"
+def chat_title(bot: QABot) -> str:
+    """The heading, as HTML-escaped text: Gradio inserts the title into the page as HTML."""
+    try:
+        titles = list(bot.info().titles.values())
+    except QABotError:  # no usable index yet: every answer will say so
+        titles = []
+    title = titles[0] if len(titles) == 1 else f"Ask about {len(titles) or 'the'} articles"
+    return html.escape(title, quote=False)
 
+
+def question_fns(chat: gr.ChatInterface) -> list[int]:
+    """The fn_index of each of the chat's functions that answers a question."""
+    return [index for index, fn in chat.fns.items()
+            if fn.name in ANSWERING_FNS or fn.api_name == chat.api_name]
+
+
+def build_chat(bot: QABot, examples: list[str]) -> gr.ChatInterface:
     def respond(message: str, history: list[dict[str, Any]],
                 request: gr.Request) -> list[dict[str, Any]]:
         source = request.query_params.get("source") if request else None
+        turns = history_turns(history)[-MAX_HISTORY_MESSAGES:]  # a long chat asks on
         try:
-            answer = bot.ask(message, history_turns(history), source or None)
+            ask = parse_ask_request({"question": message, "source": source or None, "history": [
+                {"role": turn.role, "content": turn.content} for turn in turns]})
+            answer = bot.ask(ask.question, ask.turns, ask.source)
         except QABotError as error:
             return [{"role": "assistant", "content": escape(str(error))}]
         return render_answer(answer)
 
     return gr.ChatInterface(
         respond,
-        title=title,
+        title=chat_title(bot),
         description="Answers are the article's own sentences; open *Sources* to check each one.",
         examples=examples or None,
-        chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Article Q&A"),
+        chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Article Q&A",
+                           latex_delimiters=[]),
         concurrency_limit=CONCURRENCY_LIMIT,
         api_name="chat",
         analytics_enabled=False,
