@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .bot import QABot
 from .errors import QABotError
@@ -24,7 +25,8 @@ from .request import NOT_JSON, AskRequest, describe
 log = logging.getLogger("qa_bot.api")
 # What each address takes; anything else gets 405 with this as the Allow header.
 ALLOWED_METHODS = {"ask": "POST, OPTIONS", "health": "GET, HEAD, OPTIONS"}
-EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+ROUTED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+NO_SUCH_ADDRESS = "There is no such API address: use POST /api/ask and GET /api/health."
 
 
 class CitationOut(BaseModel):
@@ -107,19 +109,36 @@ def router(bot: QABot) -> APIRouter:
         health()
         return Response(media_type="application/json")
 
-    @api.api_route("/{rest:path}", methods=EVERY_METHOD, include_in_schema=False)
+    @api.api_route("/{rest:path}", methods=ROUTED_METHODS, include_in_schema=False)
     def other(rest: str, request: Request) -> Response:
         """Anything else under /api/ gets the error shape (Gradio, mounted at /, would not)."""
         allowed = ALLOWED_METHODS.get(rest)
         if allowed is None:
-            raise HTTPException(404, "There is no such API address: use POST /api/ask and GET "
-                                "/api/health.")
+            raise HTTPException(404, NO_SUCH_ADDRESS)
         if request.method == "OPTIONS":
             return Response(status_code=204, headers={"Allow": allowed})
         raise HTTPException(405, f"/api/{rest} takes {allowed}, not {request.method}.",
                             headers={"Allow": allowed})
 
     return api
+
+
+class OtherMethods:
+    """Methods no route lists (QUERY, PROPFIND, ...) on /api/: 405 or 404 in the error shape
+    here, before Gradio, mounted at /, answers them in its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or not scope["path"].startswith("/api/")
+                or scope["method"] in ROUTED_METHODS):
+            return await self.app(scope, receive, send)
+        allowed = ALLOWED_METHODS.get(scope["path"].removeprefix("/api/"))
+        response = (error_response(404, NO_SUCH_ADDRESS) if allowed is None else
+                    error_response(405, f"{scope['path']} takes {allowed}, not "
+                                   f"{scope['method']}.", {"Allow": allowed}))
+        await response(scope, receive, send)
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -101,7 +101,9 @@ class ReaderLimits:
         if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        on_api = path.startswith("/api/")
+        on_api = path == "/api/ask"
+        if path.startswith("/api/") and not on_api:
+            return await self.app(scope, receive, send)  # 404 or 405, body unread
         if not (on_api or path.startswith(QUESTION_POSTS + CHAT_EVENT_POSTS + CHAT_POSTS)):
             return await _error(send, 404, "This address takes no requests: the chat does not "
                                 "accept uploads or other calls.")

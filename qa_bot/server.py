@@ -63,6 +63,7 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     app = gr.mount_gradio_app(app, chat, path="/")
     # Innermost first: each add_middleware wraps the ones before it.
     app.add_middleware(guards.UnexpectedErrors)
+    app.add_middleware(api.OtherMethods)
     app.add_middleware(SecurityHeaders, allowed_origins=settings.allowed_origins)
     app.add_middleware(guards.ReaderLimits, rate_limit=settings.rate_limit,
                        question_fns=question_fns(chat))
