@@ -405,6 +405,31 @@ def test_a_server_without_a_usable_build_answers_503_until_one_is_built(copied_i
         assert httpx.get(f"{server.url}/api/health").json()["status"] == "ok"
 
 
+def test_a_restarted_server_with_a_damaged_index_answers_503(copied_index) -> None:
+    _truncate_vectors(copied_index)
+    port = free_port()
+    log = copied_index.parent / "serve.log"
+    with open(log, "w") as output:
+        server = subprocess.Popen([sys.executable, "-m", "qa_bot", "serve", "--index",
+                                   str(copied_index), "--corpus", str(CORPUS), "--port",
+                                   str(port)], cwd=ROOT, env=ENV, stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, log.read_text()
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/health")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.25)
+        assert response.status_code == 503
+        assert "passages.faiss is damaged" in response.json()["error"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 # 8. A failed build cleans up after itself ---------------------------------------------------
 
 @pytest.mark.parametrize("code, says", [(errno.ENOSPC, "the disk is full"),
