@@ -1,7 +1,5 @@
-"""Hostile input, as an attacker sends it, against live servers (issue 9, one section each).
-
-Every case here was reproduced against the server before it was fixed.
-"""
+"""Hostile input, as an attacker sends it, against live servers: one section per case of
+issue 9 ("Hardening"), numbered as there."""
 from __future__ import annotations
 
 import errno
