@@ -24,9 +24,8 @@ from qa_bot.answer import FEATURES, compose_answer, features, score_sentences  #
 from qa_bot.bot import QABot  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.embedding import Embedder  # noqa: E402
-from qa_bot.evaluation import Case, load_cases, write_squad_corpus  # noqa: E402
+from qa_bot.evaluation import Case, case_turns, load_cases, write_squad_corpus  # noqa: E402
 from qa_bot.indexing import build_index  # noqa: E402
-from qa_bot.question import turns_from_json  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 # Of the SQuAD 2.0 training sample: the two articles with unanswerable questions, and a share of
@@ -85,8 +84,7 @@ def rows_for(name: str, part: str, articles: dict[str, list[str]] | None, corpus
     print(f"{name}: {len(cases)} questions", file=sys.stderr, flush=True)
     rows = []
     for case in cases:
-        _, retrieval = bot.ask_with_evidence(case.question, turns_from_json(list(case.history)),
-                                             case.source)
+        _, retrieval = bot.ask_with_evidence(case.question, case_turns(case), case.source)
         ranked = score_sentences(case.question, retrieval)
         if not ranked:
             continue

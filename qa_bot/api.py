@@ -1,62 +1,45 @@
 """The HTTP JSON API: POST /api/ask, POST /api/feedback and GET /api/health.
 
 Every error has one shape, {"error": "one sentence a person can act on"}, with its status:
-400 invalid JSON, 404 unknown source, 413 body too large, 415 not JSON, 422 bad fields,
-429 too many questions, 503 no usable index.
+400 invalid JSON, 404 unknown source or address, 405 wrong method (with Allow), 408 body too
+slow, 413 body too large, 415 not JSON, 422 bad fields, 429 too many requests, 500 our fault,
+503 no usable index. Body limits and the rate limit are middleware (guards.py): they must also
+cover the chat's entrances, which FastAPI routes never see.
 """
 from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from limits import parse as parse_rate
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .bot import MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, QABot
-from .errors import ConfigError, QABotError
-from .question import Turn
+from .bot import QABot
+from .errors import QABotError
 from .questionlog import QuestionLog
+from .request import NOT_JSON, AskRequest, describe
 
-MAX_BODY_BYTES = 64 * 1024
-MAX_COMMENT_CHARS = 500
 log = logging.getLogger("qa_bot.api")
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    role: Literal["user", "assistant"]
-    content: StrictStr
-
-
-class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "question": "When did they arrive?",
-        "history": [{"role": "user",
-                     "content": "How many North Korean special forces arrived in Vladivostok?"}],
-        "source": "north-korea-troops-ukraine.txt",
-    }]})
-    question: StrictStr = Field(description=f"The reader's question, at most "
-                                f"{MAX_QUESTION_CHARS:,} characters.")
-    history: list[Message] = Field(default=[], max_length=MAX_HISTORY_TURNS * 2,
-                                   description="Earlier messages, oldest first, for follow-ups.")
-    source: StrictStr | None = Field(default=None, description="Answer from this corpus file "
-                                     "only (its path relative to the corpus folder).")
-    channel: Literal["api", "widget"] = Field(default="api", description="Where the question "
-                                              "was asked, for the question log; the widget "
-                                              "sends \"widget\".")
+# What each address takes; anything else gets 405 with this as the Allow header.
+ALLOWED_METHODS = {"ask": "POST, OPTIONS", "feedback": "POST, OPTIONS",
+                   "health": "GET, HEAD, OPTIONS"}
+ROUTED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+NO_SUCH_ADDRESS = ("There is no such API address: use POST /api/ask, POST /api/feedback and GET "
+                   "/api/health.")
+MAX_COMMENT_CHARS = 500
 
 
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "id": "3f2a9c0e5b7d4e1f8a6b2c9d0e7f1a3b", "helpful": False,
         "comment": "It does not say when they left."}]})
-    id: StrictStr = Field(max_length=64, description="The id of an answer from /api/ask.")
+    id: StrictStr = Field(min_length=1, max_length=64,
+                          description="The id of an answer from /api/ask.")
     helpful: StrictBool = Field(description="Whether the reader found the answer helpful.")
     comment: StrictStr | None = Field(default=None, max_length=MAX_COMMENT_CHARS,
                                       description=f"The reader's words, at most "
@@ -108,7 +91,9 @@ class AnswerOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description='"degraded" while an older build '
+                                              'answers because the newest could not be loaded.')
+    problem: str | None = Field(description="Why the status is degraded; null when ok.")
     build: str
     built_at: str
     model: str
@@ -120,49 +105,25 @@ class ErrorOut(BaseModel):
     error: str
 
 
-ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 413, 415, 422, 429, 503)}
+ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 408, 413, 415, 422, 429, 503)}
 
 
-def router(bot: QABot, rate_limit: str, question_log: QuestionLog | None = None) -> APIRouter:
+def router(bot: QABot, question_log: QuestionLog | None = None) -> APIRouter:
     """The API routes; questions asked and feedback go to `question_log` when there is one."""
-    limiter = MovingWindowRateLimiter(MemoryStorage())
-    try:
-        limit = parse_rate(rate_limit)
-    except ValueError:
-        raise ConfigError(f"QA_BOT_RATE_LIMIT must look like '30/minute', not {rate_limit!r}.")
-
-    def allowance(name: str, message: str):  # type: ignore[no-untyped-def]
-        """A dependency allowing each client `limit` requests of this kind."""
-        def rate_limited(request: Request) -> None:
-            client = request.client.host if request.client else "unknown"
-            if not limiter.hit(limit, name, client):
-                reset = limiter.get_window_stats(limit, name, client).reset_time
-                raise HTTPException(429, message.format(limit=limit), headers={
-                    "Retry-After": str(max(1, int(reset - time.time())))})
-        return rate_limited
-
-    rate_limited = allowance("ask", "Too many questions from your address ({limit}); wait a "
-                             "moment and ask again.")
-    feedback_rate_limited = allowance("feedback", "Too many ratings from your address "
-                                      "({limit}); wait a moment and rate again.")
-
     api = APIRouter(prefix="/api", tags=["api"])
 
-    @api.post("/ask", response_model=AnswerOut, responses=ERRORS,
-              dependencies=[Depends(rate_limited)])
+    @api.post("/ask", response_model=AnswerOut, responses=ERRORS)
     def ask(request: AskRequest, http: Request) -> dict[str, object]:
         """Answer a question with the article's own sentences and numbered citations."""
-        history = [Turn(m.role, m.content) for m in request.history]
         began = time.perf_counter()
-        answer = bot.ask(request.question, history, request.source)
+        answer = bot.ask(request.question, request.turns, request.source)
         if question_log:
             question_log.record(answer, channel=request.channel, source=request.source,
                                 latency=time.perf_counter() - began,
                                 client=http.client.host if http.client else None)
         return answer.to_dict()
 
-    @api.post("/feedback", response_model=FeedbackOut, responses=ERRORS,
-              dependencies=[Depends(feedback_rate_limited)])
+    @api.post("/feedback", response_model=FeedbackOut, responses=ERRORS)
     def feedback(request: FeedbackRequest) -> dict[str, object]:
         """Record whether a reader found an answer helpful, with an optional comment."""
         if question_log is None:
@@ -173,35 +134,64 @@ def router(bot: QABot, rate_limit: str, question_log: QuestionLog | None = None)
                                 f"of an answer from the last {question_log.days} days.")
         return {"status": "recorded"}
 
-    @api.get("/health", response_model=HealthOut, responses=ERRORS)
+    @api.get("/health", response_model=HealthOut, responses={503: {"model": ErrorOut}})
     def health() -> dict[str, object]:
-        """The index in use: its build, build time, model and corpus files."""
+        """The index in use: its build, build time, model and corpus files. 503 when there is
+        no usable build, "degraded" while an older build answers."""
         info = bot.info()
-        return {"status": "ok", "build": info.build_id, "built_at": info.built_at,
-                "model": info.model, "passages": info.passages, "sources": info.sources}
+        return {"status": "degraded" if info.problem else "ok", "problem": info.problem,
+                "build": info.build_id, "built_at": info.built_at, "model": info.model,
+                "passages": info.passages, "sources": info.sources}
 
-    @api.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                   include_in_schema=False)
-    def unknown(rest: str) -> None:
+    @api.head("/health", include_in_schema=False)
+    def health_head() -> Response:
+        health()
+        return Response(media_type="application/json")
+
+    @api.api_route("/{rest:path}", methods=ROUTED_METHODS, include_in_schema=False)
+    def other(rest: str, request: Request) -> Response:
         """Anything else under /api/ gets the error shape (Gradio, mounted at /, would not)."""
-        if rest in ("ask", "feedback", "health"):
-            raise HTTPException(405, "This address does not take that method: use POST "
-                                "/api/ask, POST /api/feedback and GET /api/health.")
-        raise HTTPException(404, "There is no such API address: use POST /api/ask, POST "
-                            "/api/feedback and GET /api/health.")
+        allowed = ALLOWED_METHODS.get(rest)
+        if allowed is None:
+            raise HTTPException(404, NO_SUCH_ADDRESS)
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allowed})
+        raise HTTPException(405, f"/api/{rest} takes {allowed}, not {request.method}.",
+                            headers={"Allow": allowed})
 
     return api
 
 
+class OtherMethods:
+    """Methods no route lists (QUERY, PROPFIND, ...) on /api/: 405 or 404 in the error shape
+    here, before Gradio, mounted at /, answers them in its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or not scope["path"].startswith("/api/")
+                or scope["method"] in ROUTED_METHODS):
+            return await self.app(scope, receive, send)
+        allowed = ALLOWED_METHODS.get(scope["path"].removeprefix("/api/"))
+        response = (error_response(404, NO_SUCH_ADDRESS) if allowed is None else
+                    error_response(405, f"{scope['path']} takes {allowed}, not "
+                                   f"{scope['method']}.", {"Allow": allowed}))
+        await response(scope, receive, send)
+
+
 def add_error_handlers(app: FastAPI) -> None:
-    """Every API error as {"error": sentence}: no stack traces, no framework-shaped details."""
+    """Every API error as {"error": sentence}: no stack traces, no framework-shaped details.
+    Unexpected exceptions are answered by guards.UnexpectedErrors, inside CORS."""
 
     @app.exception_handler(QABotError)
     def bot_error(_: Request, error: QABotError) -> JSONResponse:
         return error_response(error.status, str(error))
 
-    @app.exception_handler(HTTPException)
+    @app.exception_handler(HTTPException)  # Starlette's: FastAPI's is a subclass
     def http_error(_: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 400:  # the body parser's, for undecodable or too deep JSON
+            return error_response(400, NOT_JSON)
         message = error.detail if isinstance(error.detail, str) else "The request failed."
         return error_response(error.status_code, message, error.headers)
 
@@ -209,36 +199,8 @@ def add_error_handlers(app: FastAPI) -> None:
     def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
         problem = error.errors()[0]
         if problem["type"] == "json_invalid":
-            return error_response(400, "The request body is not valid JSON.")
+            return error_response(400, NOT_JSON)
         return error_response(422, describe(problem))
-
-    @app.exception_handler(Exception)
-    def unexpected(_: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return error_response(500, "Something went wrong on our side; please try again.")
-
-
-def describe(problem: dict) -> str:  # type: ignore[type-arg]
-    """One sentence for a pydantic validation problem."""
-    location = [str(part) for part in problem["loc"] if part != "body"]
-    field = ".".join(location) or "the body"
-    kind = problem["type"]
-    if kind == "missing":
-        return f'The request needs "{field}".'
-    if kind == "extra_forbidden":
-        return (f'Unknown field "{field}"; the fields are question, history, source and '
-                'channel.')
-    if kind == "model_attributes_type" and not location:
-        return 'The body must be a JSON object like {"question": "..."}.'
-    if kind == "literal_error":
-        return f'"{field}" must be {problem["ctx"]["expected"].replace(chr(39), chr(34))}.'
-    if kind == "string_too_long":
-        return f'"{field}" must be at most {problem["ctx"]["max_length"]} characters.'
-    if kind == "too_long":
-        return f'"{field}" has too many items; send at most {MAX_HISTORY_TURNS * 2}.'
-    expected = {"string_type": "text", "list_type": "a list", "bool_type": "true or false",
-                "model_type": "an object", "model_attributes_type": "an object"}
-    return f'"{field}" must be {expected.get(kind, "valid")}.'
 
 
 def error_response(status: int, message: str,

@@ -18,13 +18,13 @@ from .answer import Answer, compose_answer
 from .chunking import ChunkingSettings
 from .config import Settings
 from .embedding import Embedder
-from .errors import InvalidQuestion, QABotError
+from .errors import IndexMissing, InvalidQuestion, QABotError
 from .question import Turn, previous_question
 from .retrieval import Retrieval, Retriever
 
 log = logging.getLogger("qa_bot")
 MAX_QUESTION_CHARS = 2000
-MAX_HISTORY_TURNS = 50
+MAX_HISTORY_MESSAGES = 100  # 50 questions and their answers; the widget sends as many
 
 
 @dataclass(frozen=True)
@@ -35,21 +35,35 @@ class IndexInfo:
     passages: int
     model: str
     titles: dict[str, str]  # source -> the document's headline
+    problem: str | None = None  # why the newest build is not the one in use, when it is not
 
 
 class QABot:
+    """With `require_index=False` (a server) a missing or unusable index is not fatal: every
+    question gets that error (503 over HTTP) until a build that loads appears."""
+
     def __init__(self, index_dir: Path, embedder: Embedder,
-                 chunking: ChunkingSettings = ChunkingSettings()) -> None:
+                 chunking: ChunkingSettings = ChunkingSettings(), *,
+                 require_index: bool = True) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
         self.chunking = chunking
         self._reload_lock = threading.Lock()
         self._failed_build: str | None = None
-        self._retriever = self._load()
+        self._failure: QABotError | None = None
+        self._retriever: Retriever | None = None
+        try:
+            self._retriever = self._load()
+        except QABotError as error:
+            if require_index:
+                raise
+            log.error("No usable index: %s", error)
+            self._failed_build, self._failure = store.current_build(index_dir), error
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> QABot:
-        return cls(settings.index_dir, Embedder.load(settings.model_path))
+    def from_settings(cls, settings: Settings, *, require_index: bool = True) -> QABot:
+        return cls(settings.index_dir, Embedder.load(settings.model_path),
+                   require_index=require_index)
 
     def _load(self) -> Retriever:
         stored = store.load_index(self.index_dir)
@@ -59,30 +73,45 @@ class QABot:
 
     @property
     def retriever(self) -> Retriever:
-        """The retriever of the current build. When a build has replaced it, one request loads
-        the new one while the others go on answering from the old; a new build that cannot be
-        loaded is logged and the old one kept."""
+        """The retriever of the current build, after reload_if_changed(); the load error when
+        there is no usable build."""
+        self.reload_if_changed()
         retriever = self._retriever
+        if retriever is None:
+            failure = self._failure
+            raise type(failure)(str(failure)) if failure else IndexMissing(
+                "The index is being loaded; ask again in a moment.")
+        return retriever
+
+    def reload_if_changed(self) -> None:
+        """Load the build CURRENT names when it is not the one in use. One request loads it
+        while the others go on answering from the old one; a build that cannot be loaded is
+        tried once, logged, and the old one kept (info() then names the problem)."""
+        loaded = self._retriever
         current = store.current_build(self.index_dir)
-        if current in (retriever.stored.build_id, self._failed_build):
-            return retriever
+        if current == self._failed_build or (loaded and current == loaded.stored.build_id):
+            return
         if not self._reload_lock.acquire(blocking=False):
-            return retriever
+            return
         try:
-            if store.current_build(self.index_dir) != self._retriever.stored.build_id:
+            current = store.current_build(self.index_dir)
+            if self._retriever is None or current != self._retriever.stored.build_id:
                 self._retriever = self._load()
+                self._failed_build, self._failure = None, None
         except QABotError as error:
-            log.error("Keeping build %s: %s", retriever.stored.build_id, error)
-            self._failed_build = current
+            kept = self._retriever.stored.build_id if self._retriever else "none"
+            log.error("Keeping build %s: %s", kept, error)
+            self._failed_build, self._failure = current, error
         finally:
             self._reload_lock.release()
-        return self._retriever
 
     def info(self) -> IndexInfo:
+        """The build in use; `problem` says why when it is not the newest."""
         stored = self.retriever.stored
         titles = {source: document.title for source, document in stored.documents.items()}
         return IndexInfo(stored.build_id, stored.manifest.built_at, stored.manifest.sources,
-                         len(stored.passages), stored.manifest.model_name, titles)
+                         len(stored.passages), stored.manifest.model_name, titles,
+                         problem=_sentence(self._failure) if self._failure else None)
 
     def ask(self, question: str, history: Sequence[Turn] = (), source: str | None = None) -> Answer:
         """Answer one question, reading short follow-ups together with the conversation."""
@@ -93,9 +122,15 @@ class QABot:
                           source: str | None = None) -> tuple[Answer, Retrieval]:
         """The answer and the retrieval it came from (for evaluation)."""
         question = validate_question(question)
-        previous = previous_question(question, list(history)[-MAX_HISTORY_TURNS:])
+        previous = previous_question(question, list(history)[-MAX_HISTORY_MESSAGES:])
         retrieval = self.retriever.retrieve(question, previous, source)
         return compose_answer(question, retrieval), retrieval
+
+
+def _sentence(failure: QABotError) -> str:
+    """The load error's first sentence (its cause; the rest says how to rebuild), in one."""
+    cause = str(failure).split(". ")[0].rstrip(".")
+    return f"The newest build could not be loaded ({cause}); an older build is answering."
 
 
 def validate_question(question: object) -> str:

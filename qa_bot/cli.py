@@ -60,7 +60,8 @@ def _parser() -> ArgumentParser:
                        help="change nothing; exit 0 if the index is current, 1 if stale")
     build.set_defaults(run=run_build)
 
-    status = commands.add_parser("status", help="show the index and whether it is stale")
+    status = commands.add_parser("status", help="show the index and whether it is stale "
+                                 "(exit 1 when an index file is damaged)")
     _paths(status, corpus=True)
     status.set_defaults(run=run_status)
 
@@ -154,7 +155,7 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"files:    {len(manifest.sources)} indexed, {skipped} skipped")
     print(f"passages: {sum(r.passages for r in manifest.files.values())}")
     print(f"state:    {_state_line(state)}")
-    return 0
+    return 1 if state.damaged else 0
 
 
 def _state_line(state: CorpusState) -> str:
@@ -169,27 +170,25 @@ def _state_line(state: CorpusState) -> str:
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .bot import QABot
-    from .question import turns_from_json, Turn
+    from .request import parse_ask_request
 
     bot = QABot.from_settings(settings)
     if args.question != "-":
-        answer = bot.ask(args.question, source=args.source)
+        request = parse_ask_request({"question": args.question, "source": args.source})
+        answer = bot.ask(request.question, request.turns, request.source)
         _print_answer(answer.to_dict(), args.json, sys.stdout)
         return 0
     failures = 0
+    sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]  # bad bytes: 1 line fails
     for number, line in enumerate(sys.stdin, 1):
         if not line.strip():
             continue
-        question: object = line.strip()
-        history: list[Turn] = []
-        source = args.source
+        question = None
         try:
-            if line.lstrip().startswith("{"):
-                request = _parse_request(line, number)
-                question = request.get("question")
-                history = turns_from_json(request.get("history"))
-                source = request.get("source", source)
-            answer = bot.ask(question, history, source)  # type: ignore[arg-type]
+            data = _read_line(line, args.source)
+            question = data.get("question") if isinstance(data, dict) else None
+            request = parse_ask_request(data)
+            answer = bot.ask(request.question, request.turns, request.source)
         except QABotError as error:
             failures += 1
             print(f"error: line {number}: {error}", file=sys.stderr)
@@ -201,16 +200,21 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failures else 0
 
 
-def _parse_request(line: str, number: int) -> dict[str, object]:
+def _read_line(line: str, source: str | None) -> object:
+    """A stdin line as request data: a JSON object when it starts with "{" (the --source
+    option fills in a missing source), else the line is the question."""
+    if not line.lstrip().startswith("{"):
+        return {"question": line.strip(), "source": source}
     from .errors import InvalidQuestion
+    from .request import NOT_JSON
 
     try:
-        request = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise InvalidQuestion(f"not valid JSON ({error.msg} at column {error.colno}).") from None
-    if not isinstance(request, dict):
-        raise InvalidQuestion('a JSON line must be an object like {"question": "..."}.')
-    return request
+        data = json.loads(line)
+    except (ValueError, RecursionError):
+        raise InvalidQuestion(NOT_JSON) from None
+    if isinstance(data, dict) and source is not None:
+        data.setdefault("source", source)
+    return data
 
 
 def _print_answer(answer: dict, as_json: bool, out: TextIO) -> None:  # type: ignore[type-arg]

@@ -5,6 +5,7 @@ every variable below; a test checks that the two agree.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ ENVIRONMENT_VARIABLES = {
     "QA_BOT_LOG": "log_path",
     "QA_BOT_LOG_DAYS": "log_days",
     "QA_BOT_LOG_MAX_ROWS": "log_max_rows",
+    "QA_BOT_TRUSTED_PROXIES": "trusted_proxies",
 }
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def bundled_model_path() -> str:
@@ -45,6 +48,8 @@ class Settings:
     log_path: Path | None = Path("var/questions.sqlite3")  # None: no question log
     log_days: int = 30
     log_max_rows: int = 1_000_000
+    # Peers whose X-Forwarded-For is believed (a reverse proxy in front); none by default.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -80,4 +85,11 @@ def _parse(variable: str, name: str, raw: str) -> object:
                     f"{variable} takes origins like https://news.example.com, not {origin!r}."
                 )
         return origins
+    if name == "trusted_proxies":
+        try:
+            return tuple(ipaddress.ip_network(p.strip(), strict=False)
+                         for p in raw.split(",") if p.strip())
+        except ValueError as error:
+            raise ConfigError(f"{variable} takes addresses or ranges like 10.0.0.5, "
+                              f"10.0.0.0/8 or ::1, separated by commas ({error}).") from None
     return raw

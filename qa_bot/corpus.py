@@ -1,8 +1,9 @@
 """The corpus: finding article files, hashing them, and reading their text.
 
 Files are `.txt`, `.md` and `.html` under the corpus folder, in sub-folders too. A file that
-cannot be read (binary, not UTF-8, empty) is skipped with a reason naming it, so one bad file
-never stops a build.
+cannot be read (binary, not UTF-8, empty, a name that is not UTF-8) is skipped with a reason
+naming it, so one bad file never stops a build. Only files whose resolved path lies inside the
+resolved corpus folder are ever read: a link to a file outside is skipped, unread.
 
 Each document's text is what gets indexed, and citation offsets point into it: the file itself
 for `.txt` and `.md`, except that Markdown's YAML front matter is removed (it is metadata, never
@@ -35,7 +36,8 @@ class CorpusFile:
 
     source: str
     path: Path
-    sha256: str
+    sha256: str  # empty for a file skipped unread
+    skipped: str = ""  # why the file is skipped unread; empty when it may be read
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,23 @@ def scan_corpus(corpus_dir: Path) -> list[CorpusFile]:
             f"Corpus folder {corpus_dir} does not exist; create it and put .txt, .md or .html "
             "articles in it."
         )
+    root = corpus_dir.resolve()
     files = []
     for path in sorted(corpus_dir.rglob("*")):
         relative = path.relative_to(corpus_dir)
         if any(part.startswith(".") for part in relative.parts):
             continue
-        if path.is_file() and path.suffix.lower() in SUFFIXES:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            files.append(CorpusFile(relative.as_posix(), path, digest))
+        if not (path.suffix.lower() in SUFFIXES and path.is_file()):
+            continue
+        source = relative.as_posix()
+        if not _is_utf8(source):
+            files.append(CorpusFile(_printable(source), path, "", "has a file name that is not "
+                                    "valid UTF-8; rename it"))
+        elif not path.resolve().is_relative_to(root):
+            files.append(CorpusFile(source, path, "", "is a link to a file outside the corpus "
+                                    "folder, which is never read"))
+        else:
+            files.append(CorpusFile(source, path, hashlib.sha256(path.read_bytes()).hexdigest()))
     if not files:
         raise CorpusError(
             f"No .txt, .md or .html files in {corpus_dir}; add the articles to answer from."
@@ -87,6 +98,8 @@ def scan_corpus(corpus_dir: Path) -> list[CorpusFile]:
 
 def read_document(file: CorpusFile) -> Document | SkippedFile:
     """The file's text and headline, date and author, or why it cannot be used."""
+    if file.skipped:
+        return SkippedFile(file.source, file.skipped)
     raw = file.path.read_bytes()
     if b"\x00" in raw:
         return SkippedFile(file.source, "is a binary file, not text")
@@ -109,6 +122,21 @@ def read_document(file: CorpusFile) -> Document | SkippedFile:
     if not text.strip():
         return SkippedFile(file.source, "has no text")
     return Document(file.source, text, file.sha256, info)
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a file name decoded from the file system was valid UTF-8 (Python keeps the
+    bytes that were not as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(name: str) -> str:
+    """A file name that is not UTF-8, shown with its odd bytes as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def title_line(text: str) -> str:

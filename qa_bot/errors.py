@@ -36,6 +36,10 @@ class IndexCorrupt(QABotError):
     status = 503
 
 
+class IndexUnwritable(QABotError):
+    """The index folder cannot be written: a full disk, a read-only file system."""
+
+
 class BuildInProgress(QABotError):
     status = 409
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from .answer import DECLINE_BELOW, Answer, compose_answer
 from .bot import QABot
 from .errors import QABotError
-from .question import turns_from_json
+from .question import Turn
+from .request import parse_ask_request
 
 
 SHORT_ANSWER_WORDS = 3  # accepted answers this short are names, numbers, dates, places
@@ -119,7 +120,7 @@ def load_cases(path: Path) -> tuple[list[Case], dict[str, list[str]] | None]:
             question = record.get("question", record.get("q"))
             answers = tuple(record.get("answers") or ())
             history = tuple(record.get("history") or ())
-            turns_from_json(list(history))
+            parse_ask_request({"question": question, "history": list(history)})
             kind, source = record.get("kind", ""), record.get("source")
         except (json.JSONDecodeError, AttributeError, QABotError) as error:
             raise QABotError(f"{path} line {number} is not a question record "
@@ -169,8 +170,7 @@ def evaluate(bot: QABot, cases: list[Case]) -> list[Result]:
     results = []
     for case in cases:
         began = time.perf_counter()
-        answer, retrieval = bot.ask_with_evidence(case.question, turns_from_json(list(case.history)),
-                                                  case.source)
+        answer, retrieval = bot.ask_with_evidence(case.question, case_turns(case), case.source)
         seconds = time.perf_counter() - began
         top = [hit.passage.text for hit in retrieval.passages[:3]]
         undeclined = compose_answer(answer.question, retrieval, decline_below=0.0)
@@ -190,6 +190,11 @@ def evaluate(bot: QABot, cases: list[Case]) -> list[Result]:
             citation_faults=_citation_faults(undeclined),
         ))
     return results
+
+
+def case_turns(case: Case) -> list[Turn]:
+    """The conversation a case's question follows."""
+    return parse_ask_request({"question": case.question, "history": list(case.history)}).turns
 
 
 def summarise(results: list[Result]) -> Report:

@@ -57,6 +57,7 @@ class CorpusState:
     previous: store.Manifest | None
     build_id: str | None
     reason: str  # why the previous build cannot be reused; empty when it can
+    damaged: bool = False  # an index file differs from what its build wrote
 
     def diff(self) -> tuple[list[str], list[str], list[str], list[str]]:
         """(unchanged, changed, added, removed) sources."""
@@ -76,12 +77,17 @@ class CorpusState:
 
 def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
                  chunking: ChunkingSettings) -> CorpusState:
-    """Compare the corpus with the index without loading the model or the vectors."""
+    """Compare the corpus with the index without loading the model or the vectors; the index
+    files are checked against the sizes and checksums their build recorded."""
     files = scan_corpus(corpus_dir)
     try:
         build_id, previous = store.read_manifest(index_dir)
     except (IndexMissing, IndexCorrupt) as error:
-        return CorpusState(files, None, None, str(error))
+        return CorpusState(files, None, None, str(error), damaged=isinstance(error, IndexCorrupt))
+    try:
+        store.verify_build(index_dir, build_id, previous, checksums=True)
+    except IndexCorrupt as error:
+        return CorpusState(files, previous, build_id, str(error), damaged=True)
     fingerprint = model_fingerprint(model_path,
                                     (previous.model_weights, previous.model_fingerprint))
     difference = store.mismatch(previous, model_name(model_path), fingerprint, chunking)
@@ -100,6 +106,7 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
     """Bring the index in `index_dir` up to date with `corpus_dir`."""
     began = time.perf_counter()
     with store.build_lock(index_dir):
+        store.prune_builds(index_dir)  # what a failed build left must not fill the disk for good
         state = corpus_state(corpus_dir, index_dir, model_path, chunking)
         if full:
             state = CorpusState(state.files, None, None, "a full rebuild was asked for")

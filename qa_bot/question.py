@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import InvalidQuestion
 
 WORD = re.compile(r"[\w'’%-]+")
 # A standard English stopword list, plus question words and the words readers use to refer to
@@ -148,19 +147,3 @@ def previous_question(question: str, history: list[Turn]) -> str | None:
     asked = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
     standalone = [q for q in asked if not is_followup(q)]
     return (standalone or asked or [None])[-1]
-
-
-def turns_from_json(history: object) -> list[Turn]:
-    """Conversation history given as [{"role": "user"|"assistant", "content": str}, ...]."""
-    if history is None:
-        return []
-    if not isinstance(history, list):
-        raise InvalidQuestion('"history" must be a list of {"role", "content"} messages.')
-    turns = []
-    for number, message in enumerate(history, 1):
-        if (not isinstance(message, dict) or message.get("role") not in ("user", "assistant")
-                or not isinstance(message.get("content"), str)):
-            raise InvalidQuestion(f'History message {number} must be {{"role": "user" or '
-                                  f'"assistant", "content": text}}.')
-        turns.append(Turn(message["role"], message["content"]))
-    return turns

@@ -14,12 +14,17 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api
+from . import api, guards
 from .bot import QABot
 from .config import Settings
 from .questionlog import QuestionLog
 
 STATIC = Path(__file__).parent / "static"
+# Connections and requests one server holds at once before answering 503: every open chat keeps
+# one event stream, a question takes ~20 ms of CPU. Slow clients cannot hold more than this.
+MAX_CONCURRENCY = 256
+KEEP_ALIVE_SECONDS = 5
+MAX_HEADER_BYTES = 16 * 1024  # h11 refuses a request line and headers larger than this
 log = logging.getLogger("qa_bot.server")
 
 
@@ -27,13 +32,13 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     import gradio as gr
     import swagger_ui_bundle
 
-    from .ui import build_chat, load_examples
+    from .ui import build_chat, load_examples, question_fns
 
     app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None,
                   description="Answers questions about news articles with the articles' own "
                   "sentences and numbered citations. Errors are `{\"error\": \"...\"}`.")
     question_log = QuestionLog.from_settings(settings)
-    app.include_router(api.router(bot, settings.rate_limit, question_log))
+    app.include_router(api.router(bot, question_log))
     api.add_error_handlers(app)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger")
@@ -58,12 +63,29 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
 
     chat = build_chat(bot, load_examples(settings.corpus_dir), question_log)
     app = gr.mount_gradio_app(app, chat, path="/")
+    # Innermost first: each add_middleware wraps the ones before it.
+    app.add_middleware(guards.UnexpectedErrors)
+    app.add_middleware(api.OtherMethods)
     app.add_middleware(SecurityHeaders, allowed_origins=settings.allowed_origins)
-    app.add_middleware(LimitApiBody, max_bytes=api.MAX_BODY_BYTES)
+    app.add_middleware(guards.ReaderLimits, rate_limit=settings.rate_limit,
+                       question_fns=question_fns(chat))
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
                        allow_methods=["GET", "POST"],
                        allow_headers=["content-type", "x-gradio-user"], max_age=600)
+    app.add_middleware(guards.ReaderAddress, trusted_proxies=settings.trusted_proxies)
     return app
+
+
+def uvicorn_config(app: FastAPI, settings: Settings):  # type: ignore[no-untyped-def]
+    """How uvicorn serves the app: the reader's address comes from guards.ReaderAddress
+    (QA_BOT_TRUSTED_PROXIES), never from uvicorn's own trust of X-Forwarded-For; and what one
+    server holds is bounded. Header and body read timeouts need a proxy in front (deploy/)."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                          proxy_headers=False, server_header=False,
+                          limit_concurrency=MAX_CONCURRENCY, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                          h11_max_incomplete_event_size=MAX_HEADER_BYTES)
 
 
 class SecurityHeaders:
@@ -95,49 +117,6 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class LimitApiBody:
-    """POST bodies to /api/ must be JSON and at most max_bytes: 415 and 413 otherwise."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith("/api/"):
-            return await self.app(scope, receive, send)
-        headers = dict(scope["headers"])
-        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if content_type != b"application/json":
-            return await _error(send, 415, "Send the question as JSON with the header "
-                                "Content-Type: application/json.")
-        declared = headers.get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return await _error(send, 413, f"The request body is over "
-                                f"{self.max_bytes // 1024} KB; send a shorter question.")
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                return await _error(send, 413, f"The request body is over "
-                                    f"{self.max_bytes // 1024} KB; send a shorter question.")
-
-        async def replay() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-
-async def _error(send: Send, status: int, message: str) -> None:
-    response = api.error_response(status, message)
-    await response({"type": "http"}, _no_receive, send)  # type: ignore[arg-type]
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
-
-
 def ensure_index(settings: Settings) -> None:
     """Build the index when there is none, so the first run of the chat just works."""
     from .indexing import build_index, has_index
@@ -151,12 +130,14 @@ def ensure_index(settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> None:
+    """Serve until stopped. Without a usable index the server still starts and answers 503
+    until a build that loads appears."""
     import uvicorn
 
     ensure_index(settings)
-    bot = QABot.from_settings(settings)
+    bot = QABot.from_settings(settings, require_index=False)
     app = create_app(settings, bot)
     print(f"qa_bot: chat at http://{settings.host}:{settings.port}/ , API docs at /docs",
           flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.Server(uvicorn_config(app, settings)).run()
 

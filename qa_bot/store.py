@@ -10,7 +10,9 @@ CURRENT. A build killed at any moment leaves the previous index loadable.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -27,7 +29,7 @@ import numpy as np
 from .annotation import SPACY_PIPELINE, Phrase, SentenceNotes
 from .chunking import ChunkingSettings, Passage, Sentence
 from .corpus import DocumentInfo
-from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexMissing
+from .errors import BuildInProgress, IndexCorrupt, IndexMismatch, IndexMissing, IndexUnwritable
 
 # 2: notes.json (the sentence annotations); each file's headline, date and author; HTML
 # extracted by trafilatura
@@ -37,6 +39,13 @@ FORMAT_VERSION = 2
 EXACT_SEARCH_LIMIT = 100_000
 IVF_PROBES = 32
 REBUILD = "Run 'python -m qa_bot build --full' to rebuild it."
+INDEX_FILES = ("passages.json", "passages.faiss", "sentences.npy", "notes.json")  # + manifest.json
+# Why a write failed, for the errors a person can fix: (errno, what to do).
+WRITE_PROBLEMS = {errno.ENOSPC: "the disk is full; free some space",
+                  errno.EDQUOT: "the disk quota is used up; free some space",
+                  errno.EROFS: "the file system is read-only; use a writable folder",
+                  errno.EACCES: "permission is denied; use a folder you may write to",
+                  errno.EPERM: "permission is denied; use a folder you may write to"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,14 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class IndexFileRecord:
+    """What the build wrote into one index file, to notice damage later."""
+
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     model_name: str
     model_fingerprint: str
@@ -66,6 +83,8 @@ class Manifest:
     annotator: str = ""  # the spaCy pipeline and version that annotated the sentences
     packages: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    # Size and checksum of each of INDEX_FILES; empty in builds made before they were recorded.
+    index_files: dict[str, IndexFileRecord] = field(default_factory=dict)
 
     @property
     def sources(self) -> list[str]:
@@ -78,6 +97,8 @@ class Manifest:
     def from_json(cls, raw: str) -> Manifest:
         data = json.loads(raw)
         data["files"] = {s: FileRecord(**r) for s, r in data["files"].items()}
+        data["index_files"] = {name: IndexFileRecord(**record)
+                               for name, record in data.get("index_files", {}).items()}
         return cls(**data)
 
 
@@ -206,8 +227,29 @@ def read_manifest(index_dir: Path) -> tuple[str, Manifest]:
     return build_id, _read(path, lambda p: Manifest.from_json(p.read_text(encoding="utf-8")))
 
 
+def verify_build(index_dir: Path, build_id: str, manifest: Manifest, *,
+                 checksums: bool) -> None:
+    """Raise IndexCorrupt naming the first index file whose size (and, with `checksums`,
+    content) differs from what the build recorded. Sizes cost one stat per file; checksums
+    read every byte (BENCHMARKS.md)."""
+    folder = index_dir / "builds" / build_id
+    for name, record in manifest.index_files.items():
+        path = folder / name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise IndexCorrupt(f"Index file {path} is missing. {REBUILD}") from None
+        if size != record.size:
+            raise IndexCorrupt(f"Index file {path} is damaged: it has {size:,} bytes, the "
+                               f"build wrote {record.size:,}. {REBUILD}")
+        if checksums and _sha256(path) != record.sha256:
+            raise IndexCorrupt(f"Index file {path} is damaged: its checksum differs from the "
+                               f"one the build recorded. {REBUILD}")
+
+
 def load_index(index_dir: Path) -> StoredIndex:
     build_id, manifest = read_manifest(index_dir)
+    verify_build(index_dir, build_id, manifest, checksums=False)
     folder = index_dir / "builds" / build_id
     passages = _read(folder / "passages.json", _read_passages)
     vectors = VectorIndex(_read(folder / "passages.faiss", lambda p: faiss.read_index(str(p))))
@@ -229,26 +271,45 @@ def load_index(index_dir: Path) -> StoredIndex:
 def save_index(index_dir: Path, manifest: Manifest, passages: list[Passage],
                passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
                notes: list[SentenceNotes]) -> str:
-    """Write a complete build, then make it current in one atomic step. Returns its id."""
+    """Write a complete build, then make it current in one atomic step. Returns its id.
+
+    A build that fails on the way leaves nothing behind: its partial folder is deleted."""
     builds = index_dir / "builds"
     build_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
     partial = builds / f"{build_id}.partial"
-    partial.mkdir(parents=True)
+    with writing(index_dir):
+        partial.mkdir(parents=True)
+        try:
+            _write_build(partial, manifest, passages, passage_vectors, sentence_vectors, notes)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        os.rename(partial, builds / build_id)
+        _make_current(index_dir, build_id)
+    return build_id
+
+
+def _write_build(folder: Path, manifest: Manifest, passages: list[Passage],
+                 passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
+                 notes: list[SentenceNotes]) -> None:
     vectors = VectorIndex.build(passage_vectors)
-    manifest = replace(manifest, index_type=vectors.kind)
-    faiss.write_index(vectors.index, str(partial / "passages.faiss"))
-    np.save(partial / "sentences.npy", sentence_vectors)
-    _write(partial / "passages.json", json.dumps([_passage_record(p) for p in passages]))
-    _write(partial / "notes.json", json.dumps([_notes_record(n) for n in notes]))
-    _write(partial / "manifest.json", manifest.to_json())
-    for path in partial.iterdir():
+    faiss.write_index(vectors.index, str(folder / "passages.faiss"))
+    np.save(folder / "sentences.npy", sentence_vectors)
+    _write(folder / "passages.json", json.dumps([_passage_record(p) for p in passages]))
+    _write(folder / "notes.json", json.dumps([_notes_record(n) for n in notes]))
+    records = {name: IndexFileRecord((folder / name).stat().st_size, _sha256(folder / name))
+               for name in INDEX_FILES}
+    manifest = replace(manifest, index_type=vectors.kind, index_files=records)
+    _write(folder / "manifest.json", manifest.to_json())
+    for path in folder.iterdir():
         _fsync(path)
-    os.rename(partial, builds / build_id)
+
+
+def _make_current(index_dir: Path, build_id: str) -> None:
     _write(index_dir / "CURRENT.tmp", build_id + "\n")
     _fsync(index_dir / "CURRENT.tmp")
     os.replace(index_dir / "CURRENT.tmp", index_dir / "CURRENT")
     _fsync(index_dir)
-    return build_id
 
 
 def prune_builds(index_dir: Path, keep: int = 2) -> None:
@@ -266,10 +327,25 @@ def prune_builds(index_dir: Path, keep: int = 2) -> None:
 
 
 @contextlib.contextmanager
+def writing(index_dir: Path) -> Iterator[None]:
+    """A full disk, a read-only file system or a missing permission as one IndexUnwritable
+    sentence, not a traceback."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in WRITE_PROBLEMS:
+            raise
+        raise IndexUnwritable(f"Cannot write the index in {index_dir}: "
+                              f"{WRITE_PROBLEMS[error.errno]}, then build again.") from error
+
+
+@contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """One build at a time per index folder; the lock dies with its process."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".build.lock", "w") as lock:
+    with writing(index_dir):
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(index_dir / ".build.lock", "w")
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -322,6 +398,14 @@ def _read_notes(path: Path) -> list[SentenceNotes]:
 
 def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:

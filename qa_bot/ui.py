@@ -1,7 +1,8 @@
 """The Gradio chat: answers with numbered citations, the quoted sentences marked.
 
 Article text and questions are untrusted: everything shown is HTML-escaped and
-Markdown-escaped here, and Gradio's sanitize_html stays on as a second line of defence.
+Markdown-escaped here (the heading too), LaTeX is never rendered, and Gradio's sanitize_html
+stays on as a second line of defence.
 """
 from __future__ import annotations
 
@@ -18,13 +19,18 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio buil
 import gradio as gr  # noqa: E402
 
 from .answer import Answer, Citation, ShortAnswer  # noqa: E402
-from .bot import QABot  # noqa: E402
+from .bot import MAX_HISTORY_MESSAGES, QABot  # noqa: E402
 from .errors import QABotError  # noqa: E402
+from .request import parse_ask_request  # noqa: E402
 from .question import Turn  # noqa: E402
 from .questionlog import QuestionLog  # noqa: E402
 
 CONCURRENCY_LIMIT = 8  # readers answered at the same time; a question takes ~20 ms of CPU
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Gradio's functions that answer a question with ours (submit, retry, example, the API one):
+# a queue/join POST of one of these is a question (guards.ReaderLimits).
+ANSWERING_FNS = ("_submit_fn", "_stream_fn", "_examples_fn", "_examples_stream_fn")
+# ":" and "@" too: "https\://" and "a\@b" are never turned into links (GFM autolinks).
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:@])")
 SOURCES_TITLE = "Sources"
 RELATED_TITLE = "Related in the article, not an answer"
 
@@ -122,23 +128,38 @@ def answer_id(history: list[dict[str, Any]], index: int) -> str | None:
     return None
 
 
+def chat_title(bot: QABot) -> str:
+    """The heading, as HTML-escaped text: Gradio inserts the title into the page as HTML."""
+    try:
+        titles = list(bot.info().titles.values())
+    except QABotError:  # no usable index yet: every answer will say so
+        titles = []
+    title = titles[0] if len(titles) == 1 else f"Ask about {len(titles) or 'the'} articles"
+    return html.escape(title, quote=False)
+
+
+def question_fns(chat: gr.ChatInterface) -> list[int]:
+    """The fn_index of each of the chat's functions that answers a question."""
+    return [index for index, fn in chat.fns.items()
+            if fn.name in ANSWERING_FNS or fn.api_name == chat.api_name]
+
+
 def build_chat(bot: QABot, examples: list[str],
                question_log: QuestionLog | None = None) -> gr.ChatInterface:
-    info = bot.info()
-    titles = list(info.titles.values())
-    title = titles[0] if len(titles) == 1 else f"Ask about {len(titles)} articles"
-
     def respond(message: str, history: list[dict[str, Any]],
                 request: gr.Request) -> list[dict[str, Any]]:
-        source = (request.query_params.get("source") if request else None) or None
+        source = request.query_params.get("source") if request else None
+        turns = history_turns(history)[-MAX_HISTORY_MESSAGES:]  # a long chat asks on
         began = time.perf_counter()
         try:
-            answer = bot.ask(message, history_turns(history), source)
+            ask = parse_ask_request({"question": message, "source": source or None, "history": [
+                {"role": turn.role, "content": turn.content} for turn in turns]})
+            answer = bot.ask(ask.question, ask.turns, ask.source)
         except QABotError as error:
             return [{"role": "assistant", "content": escape(str(error))}]
         if question_log:
             client = request.client.host if request and request.client else None
-            question_log.record(answer, channel="chat", source=source,
+            question_log.record(answer, channel="chat", source=ask.source,
                                 latency=time.perf_counter() - began, client=client)
         return render_answer(answer)
 
@@ -151,10 +172,11 @@ def build_chat(bot: QABot, examples: list[str],
 
     chat = gr.ChatInterface(
         respond,
-        title=title,
+        title=chat_title(bot),
         description="Answers are the article's own sentences; open *Sources* to check each one.",
         examples=examples or None,
-        chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Article Q&A"),
+        chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Article Q&A",
+                           latex_delimiters=[]),
         concurrency_limit=CONCURRENCY_LIMIT,
         api_name="chat",
         analytics_enabled=False,

@@ -72,12 +72,10 @@ class LiveServer:
     def __init__(self, settings: Settings, bot: QABot) -> None:
         import uvicorn
 
-        from qa_bot.server import create_app
+        from qa_bot.server import create_app, uvicorn_config
 
         self.url = f"http://{settings.host}:{settings.port}"
-        config = uvicorn.Config(create_app(settings, bot), host=settings.host,
-                                port=settings.port, log_level="warning")
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(uvicorn_config(create_app(settings, bot), settings))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:

@@ -46,11 +46,12 @@ def test_ask_json_lines_from_stdin_in_order_with_history(article_index) -> None:
         assert source_text[citation["start"]:citation["end"]] == citation["text"]
         assert citation["quote"] in citation["text"]
     assert declined["answered"] is False and declined["citations"] == []
-    assert bad_type == {"question": 7, "error": "The question must be text."}
-    assert "history" in bad_history["error"]
+    # The same messages as the API's (one parser: qa_bot/request.py).
+    assert bad_type == {"question": 7, "error": '"question" must be text.'}
+    assert bad_history["error"] == '"history" must be a list.'
     assert result.stderr.splitlines()[-2:] == [
-        "error: line 5: The question must be text.",
-        'error: line 6: "history" must be a list of {"role", "content"} messages.',
+        'error: line 5: "question" must be text.',
+        'error: line 6: "history" must be a list.',
     ]
 
 

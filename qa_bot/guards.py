@@ -1,0 +1,207 @@
+"""What stands at the door of the web app, as ASGI middleware so it covers every entrance.
+
+Gradio's routes (the chat's questions, uploads) never pass through FastAPI dependencies, so the
+limits live here: who the reader is, one allowance of questions per reader whether they ask
+through /api/ask or the chat, a cap and a deadline for every request body, the entrances the
+chat page never uses closed, and unexpected errors answered inside CORS.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Collection
+
+from limits import parse as parse_rate
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .api import error_response
+from .config import IPNetwork
+from .errors import ConfigError
+
+log = logging.getLogger("qa_bot.guards")
+
+API_BODY_BYTES = 64 * 1024
+# Some of the chat page's POSTs carry the whole conversation, Sources messages included: in
+# Chromium, 50 questions about the article in one chat sent at most 67 KB in one body
+# (tests/test_hostile.py::test_a_long_chat_fits_under_the_chat_body_cap rebuilds it). Answers
+# with more or longer sources can be a few times that: 512 KB.
+CHAT_BODY_BYTES = 512 * 1024
+BODY_SECONDS = 10.0  # a request body must arrive within this; a trickling client is cut off
+# Where questions arrive. The chat page posts each event of the chat to queue/join (queued
+# ones) or run/predict (quick ones, such as clearing the box); only some events are questions.
+QUESTION_POSTS = ("/api/ask", "/gradio_api/call/")
+FEEDBACK_POST = "/api/feedback"  # its own allowance, of the same size
+CHAT_EVENT_POSTS = ("/gradio_api/queue/join", "/gradio_api/run/predict")
+# The only other POSTs the chat page makes: the stop button and leaving the page.
+CHAT_POSTS = ("/gradio_api/cancel", "/gradio_api/reset")
+
+
+def reader_address(peer: str, forwarded_for: list[str],
+                   trusted: Collection[IPNetwork]) -> str:
+    """The reader's address: the socket's peer, unless the peer is a trusted proxy; then the
+    right-most X-Forwarded-For entry that is not itself a trusted proxy (each proxy appends
+    the address it was reached from, so entries to the left of that are the client's say)."""
+    if not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _is_trusted(address: str, trusted: Collection[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+class ReaderAddress:
+    """Sets scope["client"] to the reader's address (see reader_address), for every layer
+    below: the rate limit, logs, Gradio's request."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: tuple[IPNetwork, ...]) -> None:
+        self.app = app
+        self.trusted = trusted_proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self.trusted and scope.get("client"):
+            forwarded = [v.decode("latin-1") for k, v in scope["headers"]
+                         if k == b"x-forwarded-for"]
+            scope = {**scope, "client": (reader_address(scope["client"][0], forwarded,
+                                                        self.trusted), 0)}
+        await self.app(scope, receive, send)
+
+
+class ReaderLimits:
+    """Every POST: its entrance open, its body JSON (on /api/), under its cap and in on time;
+    a question also within the reader's allowance (one per reader across all entrances).
+
+    A chat question is a call POST, or a queue/join or run/predict POST of one of the chat's
+    functions that answer (`question_fns`, by fn_index); the chat's other events (clearing
+    the box, saving the conversation) and its GETs (heartbeats, event streams) are not."""
+
+    def __init__(self, app: ASGIApp, rate_limit: str, question_fns: Collection[int]) -> None:
+        self.app = app
+        try:
+            self.limit = parse_rate(rate_limit)
+        except ValueError:
+            raise ConfigError(f"QA_BOT_RATE_LIMIT must look like '30/minute', not "
+                              f"{rate_limit!r}.") from None
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.question_fns = set(question_fns)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        on_api = path in ("/api/ask", FEEDBACK_POST)
+        if path.startswith("/api/") and not on_api:
+            return await self.app(scope, receive, send)  # 404 or 405, body unread
+        if not (on_api or path.startswith(QUESTION_POSTS + CHAT_EVENT_POSTS + CHAT_POSTS)):
+            return await _error(send, 404, "This address takes no requests: the chat does not "
+                                "accept uploads or other calls.")
+        if on_api and _content_type(scope) != b"application/json":
+            return await _error(send, 415, "Send the question as JSON with the header "
+                                "Content-Type: application/json.")
+        cap = API_BODY_BYTES if on_api else CHAT_BODY_BYTES
+        try:
+            body = await asyncio.wait_for(_read_body(scope, receive, cap), BODY_SECONDS)
+        except BodyTooLarge:
+            return await _error(send, 413, f"The request body is over {cap // 1024} KB; send "
+                                "a shorter question.")
+        except asyncio.TimeoutError:
+            return await _error(send, 408, f"The request body did not arrive within "
+                                f"{BODY_SECONDS:.0f} seconds.", {"Connection": "close"})
+        allowance = "feedback" if path == FEEDBACK_POST else "ask"
+        if allowance == "feedback" or self._is_question(path, body):
+            reader = scope["client"][0] if scope.get("client") else "unknown"
+            if not self.limiter.hit(self.limit, allowance, reader):
+                reset = self.limiter.get_window_stats(self.limit, allowance, reader).reset_time
+                what = "ratings" if allowance == "feedback" else "questions"
+                return await _error(send, 429, f"Too many {what} from your address "
+                                    f"({self.limit}); wait a moment and try again.",
+                                    {"Retry-After": str(max(1, int(reset - time.time())))})
+
+        async def replay() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def _is_question(self, path: str, body: bytes) -> bool:
+        if path.startswith(QUESTION_POSTS):
+            return True
+        if not path.startswith(CHAT_EVENT_POSTS):
+            return False
+        try:
+            fn_index = json.loads(body).get("fn_index")
+        except (ValueError, RecursionError, AttributeError):
+            return True  # Gradio refuses it; count it all the same
+        return fn_index in self.question_fns
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(scope: Scope, receive: Receive, cap: int) -> bytes:
+    declared = dict(scope["headers"]).get(b"content-length", b"0")
+    if declared.isdigit() and int(declared) > cap:
+        raise BodyTooLarge
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _content_type(scope: Scope) -> bytes:
+    return dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+
+
+class UnexpectedErrors:
+    """An unexpected exception as a 500 {"error"} answered here, inside CORS, so a widget on
+    an allowed site can read it (Starlette's own 500 comes from outside every middleware)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if started:
+                raise
+            log.exception("unexpected error")
+            await _error(send, 500, "Something went wrong on our side; please try again.")
+
+
+async def _error(send: Send, status: int, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+    response = error_response(status, message, headers)
+    await response({"type": "http"}, _no_receive, send)  # type: ignore[arg-type]
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
