@@ -120,16 +120,20 @@ def load_cases(path: Path) -> tuple[list[Case], dict[str, list[str]] | None]:
             question = record.get("question", record.get("q"))
             answers = tuple(record.get("answers") or ())
             history = tuple(record.get("history") or ())
-            parse_ask_request({"question": question, "history": list(history)})
             kind, source = record.get("kind", ""), record.get("source")
-        except (json.JSONDecodeError, AttributeError, QABotError) as error:
+        except (json.JSONDecodeError, AttributeError, TypeError) as error:
             raise QABotError(f"{path} line {number} is not a question record "
                              f'({error}); use {{"question": ..., "answers": [...]}}.') from None
         if (not isinstance(question, str) or not all(isinstance(a, str) for a in answers)
                 or not isinstance(kind, str) or not isinstance(source, (str, type(None)))):
             raise QABotError(f'{path} line {number} needs "question" text and "answers" as a '
                              "list of strings.")
-        cases.append(Case(question, answers, history, kind, source))
+        case = Case(question, answers, history, kind, source)
+        try:
+            case_turns(case)
+        except QABotError as error:
+            raise QABotError(f"{path} line {number} is not a question record ({error})") from None
+        cases.append(case)
     return cases, None
 
 

@@ -31,9 +31,10 @@ class Evidence:
     """How well one sentence answers the question: the inputs of the confidence model."""
 
     candidate: SentenceHit
-    sentence_cover: float  # IDF-weighted share of the question's words in the sentence
+    sentence_cover: float  # IDF-weighted share of the question's words (or close words) in the
+    #                        sentence
     passage_cover: float  # ... in the sentence's passage
-    unknown: float  # ... found nowhere in the article(s) searched
+    unknown: float  # ... found nowhere in the article(s) searched, nor any close word
     missing_name: bool  # a name the question asks about is not in the passage
     wants_type: bool  # the question asks for a number, date, name or place
     answer_phrase: Phrase | None  # the phrase of that kind in the sentence, when there is one
@@ -49,10 +50,16 @@ def ground(question: str, kind: str | None, retrieval: Retrieval,
     asked = retrieval.asked
     total = sum(asked.values()) or 1.0
     passage_terms = retrieval.passage_terms[candidate.hit.id]
+
+    def cover(terms: frozenset[str]) -> float:
+        """IDF-weighted share of the asked stems in `terms`, by stem or by a close word."""
+        return sum(w for t, w in asked.items()
+                   if t in terms or retrieval.aliases.get(t) in terms) / total
+
     return Evidence(
         candidate=candidate,
-        sentence_cover=sum(w for t, w in asked.items() if t in candidate.terms) / total,
-        passage_cover=sum(w for t, w in asked.items() if t in passage_terms) / total,
+        sentence_cover=cover(candidate.terms),
+        passage_cover=cover(passage_terms),
         unknown=sum(w for t, w in asked.items() if t in retrieval.unknown) / total,
         missing_name=any(not _name_in(name, candidate.hit.passage.text) for name in names(question)),
         wants_type=kind is not None,
@@ -86,7 +93,10 @@ def best_phrase(question: str, kind: str | None, candidate: SentenceHit) -> Phra
 
 
 def _name_in(name: str, text: str) -> bool:
-    """Whether every word of a name occurs in the text (case-insensitive, whole-word prefix:
-    "Korea" is in "Korean")."""
-    lowered = words(text)
-    return all(any(w.startswith(part) for w in lowered) for part in words(name))
+    """Whether most words of a name occur in the text, matching the start of a word either way
+    ("Korea" is in "Korean", "Russian" in "Russia's"), case-insensitively."""
+    present = [w.removesuffix("'s") for w in words(text)]
+    parts = words(name)
+    found = sum(1 for part in parts
+                if any(w.startswith(part) or (len(w) >= 4 and part.startswith(w)) for w in present))
+    return found * 2 > len(parts)

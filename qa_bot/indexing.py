@@ -176,13 +176,34 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
             packages=store.package_versions(),
             annotator=store.annotator_version(),
         )
+        terms = vocabulary(notes)
         store.save_index(index_dir, manifest, passages, np.vstack(passage_vectors),
-                         np.vstack(sentence_vectors), notes)
+                         np.vstack(sentence_vectors), notes, terms,
+                         _term_vectors(terms, previous, embedder, model_path))
         store.prune_builds(index_dir)
         embedded = sum(len(p) for p in new_passages.values())
         return BuildSummary(len(unchanged), len(changed), len(added), len(removed), skipped,
                             len(passages), embedded, time.perf_counter() - began,
                             reason=state.reason if state.previous or full else "")
+
+
+def vocabulary(notes: list[SentenceNotes]) -> list[str]:
+    """Every content lemma of the corpus, once: what a question's unknown words are compared
+    with (grounding's close semantic match, "wounded" ~ "casualties")."""
+    return sorted({lemma for n in notes for lemma in n.lemmas if lemma.isalpha()})
+
+
+def _term_vectors(terms: list[str], previous: store.StoredIndex | None,
+                  embedder: Embedder | None, model_path: str) -> np.ndarray:
+    """Vectors of the vocabulary: the previous build's where it had them, the rest encoded."""
+    known = dict(zip(previous.terms, previous.term_vectors)) if previous else {}
+    missing = [t for t in terms if t not in known]
+    if missing:
+        embedder = embedder or Embedder.load(model_path)
+        known.update(zip(missing, embedder.encode(missing)))
+    if not terms:
+        return np.zeros((0, 1), dtype=np.float32)
+    return np.vstack([known[t] for t in terms]).astype(np.float32)
 
 
 def _embed(embedder: Embedder, passages: dict[str, list[Passage]],

@@ -39,7 +39,8 @@ FORMAT_VERSION = 2
 EXACT_SEARCH_LIMIT = 100_000
 IVF_PROBES = 32
 REBUILD = "Run 'python -m qa_bot build --full' to rebuild it."
-INDEX_FILES = ("passages.json", "passages.faiss", "sentences.npy", "notes.json")  # + manifest.json
+INDEX_FILES = ("passages.json", "passages.faiss", "sentences.npy", "notes.json", "terms.json",
+               "terms.npy")  # and manifest.json
 # Why a write failed, for the errors a person can fix: (errno, what to do).
 WRITE_PROBLEMS = {errno.ENOSPC: "the disk is full; free some space",
                   errno.EDQUOT: "the disk quota is used up; free some space",
@@ -202,6 +203,8 @@ class StoredIndex:
     vectors: VectorIndex
     sentence_vectors: np.ndarray
     sentence_notes: list[SentenceNotes]  # one per sentence, in the order of sentence_vectors
+    terms: list[str]  # the corpus's content lemmas, sorted
+    term_vectors: np.ndarray  # one vector per term
 
     def __post_init__(self) -> None:
         self.source_ranges: dict[str, tuple[int, int]] = {}
@@ -265,12 +268,18 @@ def load_index(index_dir: Path) -> StoredIndex:
     if len(notes) != sentence_count:
         raise IndexCorrupt(f"Index file {folder / 'notes.json'} does not match its "
                            f"passages. {REBUILD}")
-    return StoredIndex(build_id, manifest, passages, vectors, sentence_vectors, notes)
+    terms = _read(folder / "terms.json", lambda p: json.loads(p.read_text(encoding="utf-8")))
+    term_vectors = _read(folder / "terms.npy", lambda p: np.load(p, allow_pickle=False))
+    if len(term_vectors) != len(terms):
+        raise IndexCorrupt(f"Index file {folder / 'terms.npy'} does not match terms.json. "
+                           f"{REBUILD}")
+    return StoredIndex(build_id, manifest, passages, vectors, sentence_vectors, notes, terms,
+                       term_vectors)
 
 
 def save_index(index_dir: Path, manifest: Manifest, passages: list[Passage],
                passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
-               notes: list[SentenceNotes]) -> str:
+               notes: list[SentenceNotes], terms: list[str], term_vectors: np.ndarray) -> str:
     """Write a complete build, then make it current in one atomic step. Returns its id.
 
     A build that fails on the way leaves nothing behind: its partial folder is deleted."""
@@ -280,7 +289,8 @@ def save_index(index_dir: Path, manifest: Manifest, passages: list[Passage],
     with writing(index_dir):
         partial.mkdir(parents=True)
         try:
-            _write_build(partial, manifest, passages, passage_vectors, sentence_vectors, notes)
+            _write_build(partial, manifest, passages, passage_vectors, sentence_vectors, notes,
+                         terms, term_vectors)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
@@ -291,12 +301,14 @@ def save_index(index_dir: Path, manifest: Manifest, passages: list[Passage],
 
 def _write_build(folder: Path, manifest: Manifest, passages: list[Passage],
                  passage_vectors: np.ndarray, sentence_vectors: np.ndarray,
-                 notes: list[SentenceNotes]) -> None:
+                 notes: list[SentenceNotes], terms: list[str], term_vectors: np.ndarray) -> None:
     vectors = VectorIndex.build(passage_vectors)
     faiss.write_index(vectors.index, str(folder / "passages.faiss"))
     np.save(folder / "sentences.npy", sentence_vectors)
     _write(folder / "passages.json", json.dumps([_passage_record(p) for p in passages]))
     _write(folder / "notes.json", json.dumps([_notes_record(n) for n in notes]))
+    _write(folder / "terms.json", json.dumps(terms))
+    np.save(folder / "terms.npy", term_vectors)
     records = {name: IndexFileRecord((folder / name).stat().st_size, _sha256(folder / name))
                for name in INDEX_FILES}
     manifest = replace(manifest, index_type=vectors.kind, index_files=records)

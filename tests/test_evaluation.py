@@ -5,8 +5,8 @@ import pytest
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
 from qa_bot.errors import QABotError
-from qa_bot.evaluation import (Result, evaluate, load_cases, risk_coverage, summarise,
-                               write_squad_corpus)
+from qa_bot.evaluation import (Result, _short_contains, evaluate, load_cases, normalise,
+                               risk_coverage, summarise, write_squad_corpus)
 from qa_bot.indexing import build_index
 
 SQUAD = {"version": "v2.0", "data": [{"title": "Bridges", "paragraphs": [
@@ -52,9 +52,11 @@ def test_summary_figures_match_a_hand_count() -> None:
 def test_squad_files_give_questions_and_paragraphs(tmp_path) -> None:
     path = tmp_path / "squad.json"
     path.write_text(json.dumps(SQUAD), encoding="utf-8")
-    cases, paragraphs = load_cases(path)
+    cases, articles = load_cases(path)
     assert [c.answers for c in cases] == [("1566",), (), ("1,280 metres",)]
-    assert paragraphs is not None and len(paragraphs) == 2
+    assert [c.kind for c in cases] == ["answerable", "unanswerable", "answerable"]
+    assert {c.source for c in cases} == {"Bridges.txt"}
+    assert articles is not None and [len(p) for p in articles.values()] == [2]
 
 
 @pytest.mark.parametrize("name, content, message", [
@@ -71,10 +73,29 @@ def test_bad_question_files_say_what_is_expected(tmp_path, name, content, messag
 def test_evaluating_a_squad_article_end_to_end(tmp_path, embedder) -> None:
     path = tmp_path / "squad.json"
     path.write_text(json.dumps(SQUAD), encoding="utf-8")
-    cases, paragraphs = load_cases(path)
-    corpus = write_squad_corpus(paragraphs, tmp_path / "corpus")
+    cases, articles = load_cases(path)
+    corpus = write_squad_corpus(articles, tmp_path / "corpus")
     build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
     results = evaluate(QABot(tmp_path / "index", embedder), cases)
     report = summarise(results)
     assert report.answerable == 2 and report.containment == 1.0 and report.hit_at_1 == 1.0
     assert all(r.words == len(r.answer.split()) for r in results if r.answered)
+
+
+def test_short_answers_count_after_squad_normalisation() -> None:
+    def short(answers, text, kind="answerable"):  # type: ignore[no-untyped-def]
+        return Result("q", tuple(answers), "a", True, 0.9, True, True, True, True, 10, 0.01,
+                      kind=kind, short_answer=text,
+                      short_correct=text is not None and _short_contains(text, tuple(answers)))
+    results = [short(["The Seine"], "the Seine river"), short(["1,500"], "around 1,500"),
+               short(["Rollo"], None), short(["in the north of France"], "France"),
+               Result("q", (), "a", False, 0.1, False, False, False, False, 0, 0.01,
+                      kind="offtopic"),
+               Result("q", (), "a", True, 0.9, False, False, False, False, 5, 0.01,
+                      kind="ontopic")]
+    report = summarise(results)
+    # Three questions have a short accepted answer (the fourth's has five words); two hold it.
+    assert report.short_questions == 3 and report.short_accuracy == pytest.approx(2 / 3)
+    assert report.short_given == pytest.approx(2 / 3)
+    assert report.declined_by_kind == {"offtopic": (1, 1), "ontopic": (0, 1)}
+    assert normalise("The  Seine, river!") == "seine river"
