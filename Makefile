@@ -20,7 +20,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
 		| grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import qa_bot, faiss, gradio, sentence_transformers, playwright"
+	$(BIN)/python -c "import qa_bot, faiss, gradio, sentence_transformers, onnxruntime, playwright"
+	$(BIN)/python -m qa_bot.export  # the model to ONNX int8 in .encoders/: the step that needs torch
 	touch $@
 
 browser:
