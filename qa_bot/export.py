@@ -2,7 +2,7 @@
 
 `python -m qa_bot.export [MODEL_FOLDER]` (default: QA_BOT_MODEL, else the bundled model) writes
 `model-int8.onnx` and `encoder.json` into the model's folder under `.encoders/`, where
-`qa_bot.embedding` finds them. `make install` runs it, and `Embedder.load` runs it in a child
+`qa_bot.embedding` finds them, unless they are there already. `make install` runs it, and `Embedder.load` runs it in a child
 process when the artifact is missing or the weights changed. The result is byte-identical on
 every run with the same packages, so a re-export does not invalidate an index.
 
@@ -23,8 +23,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from .embedding import (ONNX_FILE, RECORD_FILE, EncoderRecord, encoder_folder, file_sha256,
-                        model_fingerprint, weights_stamp)
+from .embedding import (ONNX_FILE, RECORD_FILE, EncoderRecord, encoder_folder, exported_encoder,
+                        file_sha256, model_fingerprint, weights_stamp)
 from .errors import ConfigError
 
 OPSET = 17
@@ -112,8 +112,8 @@ def main(argv: list[str]) -> int:
     from .config import Settings
 
     model_path = argv[0] if argv else Settings.from_env().model_path
-    record = export_encoder(model_path)
-    print(f"exported {model_path} -> {encoder_folder(model_path)} ({record.encoder[:30]}...)",
+    record = exported_encoder(model_path) or export_encoder(model_path)
+    print(f"{model_path} exported to {encoder_folder(model_path)} ({record.encoder[:29]}...)",
           file=sys.stderr)
     return 0
 
