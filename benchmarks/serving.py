@@ -6,7 +6,8 @@ run, alternating with this one, so that ratios compare like with like on a noisy
     lifted (QA_BOT_RATE_LIMIT=100000/minute), driven over HTTP by 1 client, then by 50
     concurrent clients, SECONDS each (keep-alive connections, one question at a time per
     client); every question is phrased differently, so the answer cache never answers.
-    Questions/s, p50, p95, errors, and the server's resident memory (VmRSS) after the load;
+    Questions/s, p50, p95, errors, the server's CPU time per answer and its cores in use
+    (from /proc: robust to other load on the machine), and its resident memory (VmRSS);
   * cold: `python -m qa_bot ask` from process start to its first line of output, against
     `python -c "import sentence_transformers"`, alternating, median of REPEATS;
   * breakdown: per question in one warm process: the bare encode of the question, retrieval
@@ -64,6 +65,12 @@ def build(repo: Path, index: Path) -> None:
     subprocess.run([PYTHON, "-m", "qa_bot", "build", "--corpus", str(repo / "corpus"),
                     "--index", str(index)], cwd=repo, env=env_for(repo), check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -139,8 +146,11 @@ def load(repo: Path, seconds: float) -> dict:
                     time.sleep(0.2)
             asyncio.run(drive(port, 1, 2))  # warm-up
             idle_rss, _ = rss_mb(server.pid)
+            used = cpu_seconds(server.pid)
             single = asyncio.run(drive(port, 1, seconds))
+            used, single["cpu"] = cpu_seconds(server.pid), cpu_seconds(server.pid) - used
             many = asyncio.run(drive(port, 50, seconds))
+            many["cpu"] = cpu_seconds(server.pid) - used
             rss, peak = rss_mb(server.pid)
         finally:
             server.send_signal(signal.SIGINT)
@@ -258,10 +268,12 @@ def main() -> None:
             for key in ("single", "many"):
                 f = figures[key]
                 rows.append([name, f["clients"], f["answers"], f"{f['per_second']:.1f}",
-                             ms(f["p50"]), ms(f["p95"]), f["errors"]])
+                             ms(f["p50"]), ms(f["p95"]), f["errors"],
+                             ms(f["cpu"] / max(1, f["answers"])),
+                             f"{f['cpu'] / args.seconds:.2f}"])
             rows.append([name, "50 vs 1", "",
                          f"{figures['many']['per_second'] / figures['single']['per_second']:.2f}x",
-                         "", "", ""])
+                         "", "", "", "", ""])
             memory.append([name, f"{figures['idle_rss']:.0f} MB", f"{figures['rss']:.0f} MB",
                            f"{figures['peak']:.0f} MB"])
             for key in ("single", "many"):
@@ -269,7 +281,8 @@ def main() -> None:
                     print(f"{name}, {key}: first error {figures[key]['first_error']}")
         print(f"Load over HTTP, {args.seconds:.0f} s each, rate limit lifted, every question "
               "phrased differently:")
-        print_table(["code", "clients", "answers", "answers/s", "p50", "p95", "errors"], rows)
+        print_table(["code", "clients", "answers", "answers/s", "p50", "p95", "errors",
+                     "server CPU per answer", "server cores busy"], rows)
         print("Server process memory (one process: chat, widget and API):")
         print_table(["code", "RSS after warm-up", "RSS after the load", "peak RSS"], memory)
     print("load average at the end:", " ".join(f"{x:.2f}" for x in os.getloadavg()))

@@ -94,21 +94,26 @@ class QABot:
     def ask(self, question: str, history: Sequence[Turn] = (), source: str | None = None) -> Answer:
         """Answer one question, reading short follow-ups together with the conversation."""
         asked = validate_question(question)
-        build = self.retriever.stored.build_id
+        retriever = self.retriever
         key = (" ".join(asked.split()), source)  # the same words, however spaced
-        answer = None if history else self.cache.get(build, key)
+        answer = None if history else self.cache.get(retriever.stored.build_id, key)
         if answer is None:
-            answer = self.ask_with_evidence(asked, history, source)[0]
+            answer = self._answer(retriever, asked, history, source)[0]
             if not history:
-                self.cache.put(build, key, answer)
+                self.cache.put(retriever.stored.build_id, key, answer)
         return replace(answer, question=asked, id=uuid.uuid4().hex)
 
     def ask_with_evidence(self, question: str, history: Sequence[Turn] = (),
                           source: str | None = None) -> tuple[Answer, Retrieval]:
         """The answer and the retrieval it came from (for evaluation)."""
+        return self._answer(self.retriever, question, history, source)
+
+    @staticmethod
+    def _answer(retriever: Retriever, question: str, history: Sequence[Turn],
+                source: str | None) -> tuple[Answer, Retrieval]:
         question = validate_question(question)
         previous = previous_question(question, list(history)[-MAX_HISTORY_TURNS:])
-        retrieval = self.retriever.retrieve(question, previous, source)
+        retrieval = retriever.retrieve(question, previous, source)
         return compose_answer(question, retrieval), retrieval
 
 

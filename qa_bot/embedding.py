@@ -34,6 +34,11 @@ from .errors import ConfigError
 # the article: 32 to 128 encode equally fast; 32 keeps the padded tensors small.
 BATCH_SIZE = 32
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# One onnxruntime thread per call. Measured serving over HTTP on this 2-core machine with other
+# load: onnxruntime's default (a spinning thread per core) cost 13 ms of CPU per answer
+# against 7 ms with one thread, and answered half as many questions a second. The request
+# threads' Python work runs on the other core meanwhile (BENCHMARKS.md, section D).
+INTRA_OP_THREADS = 1
 ENCODER_CACHE = Path(__file__).resolve().parent.parent / ".encoders"
 ENCODER_KIND = "onnx-int8"  # onnxruntime dynamic quantization, per-channel int8 weights
 RECORD_FILE = "encoder.json"
@@ -155,6 +160,7 @@ class Embedder:
 
         options = onnxruntime.SessionOptions()
         options.inter_op_num_threads = 1
+        options.intra_op_num_threads = INTRA_OP_THREADS
         session = onnxruntime.InferenceSession(str(encoder_folder(model_path) / ONNX_FILE),
                                                options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
