@@ -40,7 +40,8 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # threads' Python work runs on the other core meanwhile (BENCHMARKS.md, section D).
 INTRA_OP_THREADS = 1
 ENCODER_CACHE = Path(__file__).resolve().parent.parent / ".encoders"
-ENCODER_KIND = "onnx-int8"  # onnxruntime dynamic quantization, per-channel int8 weights
+# onnxruntime dynamic quantization, per-channel int8 weights (feed-forward layers fp32: export.py)
+ENCODER_KIND = "onnx-int8"
 RECORD_FILE = "encoder.json"
 ONNX_FILE = "model-int8.onnx"
 
