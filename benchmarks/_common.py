@@ -103,8 +103,8 @@ def machine() -> dict[str, str]:
             break
     mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                   if line.startswith("MemTotal:"))
-    names = ("faiss-cpu", "sentence-transformers", "torch", "transformers", "numpy", "bm25s",
-             "pysbd")
+    names = ("faiss-cpu", "onnxruntime", "tokenizers", "sentence-transformers", "torch",
+             "transformers", "numpy", "bm25s", "pysbd")
     versions = {}
     for name in names:
         try:

@@ -1,14 +1,17 @@
 """The read path: QABot.ask(question, history, source) -> Answer.
 
-The model is loaded once per process. The index is reloaded when a build replaces it: each
-question first reads the small CURRENT file, and a new build is loaded and swapped in while
-requests already running finish on the old one.
+The encoder is loaded once per process; questions asked at the same moment are encoded in one
+call (embedding.QueryBatcher). The index is reloaded when a build replaces it: each question
+first reads the small CURRENT file, and a new build is loaded and swapped in while requests
+already running finish on the old one. A question asked again without history, against the
+same build, is answered from a small cache, with a fresh answer id.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +20,7 @@ from . import store
 from .answer import Answer, compose_answer
 from .chunking import ChunkingSettings
 from .config import Settings
-from .embedding import Embedder
+from .embedding import Embedder, QueryBatcher
 from .errors import IndexMissing, InvalidQuestion, QABotError
 from .question import Turn, previous_question
 from .retrieval import Retrieval, Retriever
@@ -25,6 +28,8 @@ from .retrieval import Retrieval, Retriever
 log = logging.getLogger("qa_bot")
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_MESSAGES = 100  # 50 questions and their answers; the widget sends as many
+# Answers kept for repeated questions: an answer is a few KB, so 1,000 hold a few MB.
+CACHED_ANSWERS = 1000
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,9 @@ class QABot:
                  require_index: bool = True) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
+        self.encoder = QueryBatcher(embedder)
         self.chunking = chunking
+        self.cache = AnswerCache(CACHED_ANSWERS)
         self._reload_lock = threading.Lock()
         self._failed_build: str | None = None
         self._failure: QABotError | None = None
@@ -68,8 +75,8 @@ class QABot:
     def _load(self) -> Retriever:
         stored = store.load_index(self.index_dir)
         store.check_compatible(stored.manifest, self.embedder.name, self.embedder.fingerprint,
-                               self.chunking)
-        return Retriever(stored, self.embedder)
+                               self.embedder.encoder, self.chunking)
+        return Retriever(stored, self.encoder)  # type: ignore[arg-type] # encodes as Embedder
 
     @property
     def retriever(self) -> Retriever:
@@ -115,15 +122,27 @@ class QABot:
 
     def ask(self, question: str, history: Sequence[Turn] = (), source: str | None = None) -> Answer:
         """Answer one question, reading short follow-ups together with the conversation."""
-        answer = self.ask_with_evidence(question, history, source)[0]
-        return replace(answer, id=uuid.uuid4().hex)
+        asked = validate_question(question)
+        retriever = self.retriever
+        key = (" ".join(asked.split()), source)  # the same words, however spaced
+        answer = None if history else self.cache.get(retriever.stored.build_id, key)
+        if answer is None:
+            answer = self._answer(retriever, asked, history, source)[0]
+            if not history:
+                self.cache.put(retriever.stored.build_id, key, answer)
+        return replace(answer, question=asked, id=uuid.uuid4().hex)
 
     def ask_with_evidence(self, question: str, history: Sequence[Turn] = (),
                           source: str | None = None) -> tuple[Answer, Retrieval]:
         """The answer and the retrieval it came from (for evaluation)."""
+        return self._answer(self.retriever, question, history, source)
+
+    @staticmethod
+    def _answer(retriever: Retriever, question: str, history: Sequence[Turn],
+                source: str | None) -> tuple[Answer, Retrieval]:
         question = validate_question(question)
         previous = previous_question(question, list(history)[-MAX_HISTORY_MESSAGES:])
-        retrieval = self.retriever.retrieve(question, previous, source)
+        retrieval = retriever.retrieve(question, previous, source)
         return compose_answer(question, retrieval), retrieval
 
 
@@ -131,6 +150,37 @@ def _sentence(failure: QABotError) -> str:
     """The load error's first sentence (its cause; the rest says how to rebuild), in one."""
     cause = str(failure).split(". ")[0].rstrip(".")
     return f"The newest build could not be loaded ({cause}); an older build is answering."
+
+
+class AnswerCache:
+    """A bounded LRU of answers for one build: a question from another build empties it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.build = ""
+        self._answers: OrderedDict[tuple[str, str | None], Answer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, build: str, key: tuple[str, str | None]) -> Answer | None:
+        with self._lock:
+            if build != self.build:
+                self._answers.clear()
+                self.build = build
+            answer = self._answers.get(key)
+            if answer is not None:
+                self._answers.move_to_end(key)
+            return answer
+
+    def put(self, build: str, key: tuple[str, str | None], answer: Answer) -> None:
+        with self._lock:
+            if build != self.build:
+                return
+            self._answers[key] = answer
+            if len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._answers)
 
 
 def validate_question(question: object) -> str:

@@ -1,14 +1,28 @@
-"""Text to vectors: the only module that imports sentence_transformers.
+"""Text to vectors: the only module that imports the encoder (onnxruntime and tokenizers).
 
-Vectors are float32 and L2-normalised, so inner product is cosine similarity. The import is
-deferred to `Embedder.load`: a rebuild that finds nothing changed never pays for it.
+The sentence-transformers model is exported once to ONNX and quantized to int8 (per-channel
+weights) by `qa_bot.export`, run in a child process because it imports torch; the artifact is
+cached in `.encoders/` (git-ignored) and re-exported only when the model's weights change.
+Queries and builds then encode with onnxruntime and the `tokenizers` library: truncation at the
+model's max_seq_length, mean pooling over the attention mask, L2 normalisation, as
+sentence-transformers does (cosine >= 0.99 to it; tests/test_embedding.py).
+
+Vectors are float32 and L2-normalised, so inner product is cosine similarity. Nothing here is
+imported until `Embedder.load`: a rebuild that finds nothing changed never pays for it.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import queue
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +30,20 @@ import numpy as np
 
 from .errors import ConfigError
 
-BATCH_SIZE = 64
+# Texts per onnxruntime call in a build, sorted by length so that little is padding; the same
+# as the most questions QueryBatcher encodes at once.
+BATCH_SIZE = 32
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# One onnxruntime thread per call. Measured serving over HTTP on this 2-core machine with other
+# load: onnxruntime's default (a spinning thread per core) cost 13 ms of CPU per answer
+# against 7 ms with one thread, and answered half as many questions a second. The request
+# threads' Python work runs on the other core meanwhile (BENCHMARKS.md, section E).
+INTRA_OP_THREADS = 1
+ENCODER_CACHE = Path(__file__).resolve().parent.parent / ".encoders"
+# onnxruntime dynamic quantization, per-channel int8 weights (feed-forward layers fp32: export.py)
+ENCODER_KIND = "onnx-int8"
+RECORD_FILE = "encoder.json"
+ONNX_FILE = "model-int8.onnx"
 
 Progress = Callable[[int, int], None]
 
@@ -37,62 +63,206 @@ def weights_stamp(model_path: str) -> str:
     return f"{status.st_size}:{status.st_mtime_ns}"
 
 
-def model_fingerprint(model_path: str, known: tuple[str, str] | None = None) -> str:
-    """A hash of the model's weights: an index is only valid for the exact weights it used.
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as file:
+        return "sha256:" + hashlib.file_digest(file, "sha256").hexdigest()
 
-    `known` is a (weights_stamp, fingerprint) pair recorded earlier; when the stamp still
-    matches, the 90 MB of weights are not read again."""
-    if known and known[0] == weights_stamp(model_path):
-        return known[1]
-    with open(weights_file(model_path), "rb") as weights:
-        return "sha256:" + hashlib.file_digest(weights, "sha256").hexdigest()
+
+def model_fingerprint(model_path: str) -> str:
+    """A hash of the model's weights: an index is only valid for the exact weights it used.
+    Computed once, at export; encoder.json keeps it with the weights' stamp."""
+    return file_sha256(weights_file(model_path))
 
 
 def model_name(model_path: str) -> str:
     return Path(model_path).name if Path(model_path).name != "model" else Path(model_path).parent.name
 
 
+@dataclass(frozen=True)
+class EncoderRecord:
+    """What `qa_bot.export` made from a model folder, stored as encoder.json beside it."""
+
+    model_path: str
+    model_weights: str  # weights_stamp of the model when exported
+    model_fingerprint: str
+    onnx_sha256: str
+    dimension: int
+    max_tokens: int  # sentence-transformers' max_seq_length: longer texts are truncated
+
+    @property
+    def encoder(self) -> str:
+        """The encoder an index records: its kind and the hash of the artifact."""
+        return f"{ENCODER_KIND} {self.onnx_sha256}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+def encoder_folder(model_path: str) -> Path:
+    """The cache folder of one model folder's exported encoder."""
+    key = hashlib.sha256(str(Path(model_path).resolve()).encode()).hexdigest()[:12]
+    return ENCODER_CACHE / f"{model_name(model_path)}-{key}"
+
+
+def exported_encoder(model_path: str) -> EncoderRecord | None:
+    """The record of this model's exported encoder, or None when it is missing or was exported
+    from other weights. Cheap: reads a small file and two file stamps, imports nothing."""
+    folder = encoder_folder(model_path)
+    try:
+        record = EncoderRecord(**json.loads((folder / RECORD_FILE).read_text(encoding="utf-8")))
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
+    if record.model_weights != weights_stamp(model_path) or not (folder / ONNX_FILE).is_file():
+        return None
+    return record
+
+
+def ensure_encoder(model_path: str) -> EncoderRecord:
+    """The exported encoder, exporting it first (about 10 s, once) when there is none.
+
+    The export imports torch, so it runs in a child process: this one stays torch-free."""
+    record = exported_encoder(model_path)
+    if record:
+        return record
+    weights_file(model_path)  # a clear error for a folder without weights
+    print(f"Exporting {model_name(model_path)} to ONNX int8 (once, about 10 s)...",
+          file=sys.stderr, flush=True)
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-m", "qa_bot.export", model_path],
+                          env=environment, capture_output=True, text=True)
+    record = exported_encoder(model_path)
+    if done.returncode != 0 or record is None:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ConfigError(f"Could not export the model in {model_path} to ONNX ({last}); "
+                          f"set QA_BOT_MODEL to a sentence-transformers folder.")
+    return record
+
+
 @dataclass
 class Embedder:
     name: str
-    fingerprint: str
+    fingerprint: str  # of the model's weights
     dimension: int
-    model: Any
+    encoder: str  # kind and artifact hash, recorded in the index manifest
+    max_tokens: int
+    session: Any  # onnxruntime.InferenceSession
+    tokenizer: Any  # tokenizers.Tokenizer, truncating at max_tokens and padding to the longest
+    counter: Any  # the same tokenizer without truncation or padding, to count word pieces
 
     @classmethod
     def load(cls, model_path: str) -> Embedder:
-        """Load the model from a local folder; nothing is downloaded."""
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        """Load the exported encoder of a local model folder; nothing is downloaded."""
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        fingerprint = model_fingerprint(model_path)
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
+        record = ensure_encoder(model_path)
+        import onnxruntime
+        from tokenizers import Tokenizer
 
-        transformers_logging.disable_progress_bar()
-        model = SentenceTransformer(model_path, device="cpu")
-        dimension = model.get_embedding_dimension()
-        return cls(model_name(model_path), fingerprint, int(dimension), model)
-
-    @property
-    def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = INTRA_OP_THREADS
+        session = onnxruntime.InferenceSession(str(encoder_folder(model_path) / ONNX_FILE),
+                                               options, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+        counter = Tokenizer.from_str(tokenizer.to_str())
+        counter.no_truncation()
+        counter.no_padding()
+        padding = tokenizer.padding or {}
+        tokenizer.enable_truncation(max_length=record.max_tokens)
+        tokenizer.enable_padding(pad_id=padding.get("pad_id", 0),
+                                 pad_token=padding.get("pad_token", "[PAD]"))
+        return cls(model_name(model_path), record.model_fingerprint, record.dimension,
+                   record.encoder, record.max_tokens, session, tokenizer, counter)
 
     def count_tokens(self, text: str) -> int:
-        """Word pieces the model reads for `text`, special tokens included."""
-        return len(self.model.tokenizer(text)["input_ids"])
+        """Word pieces the model reads for `text` before truncation, special tokens included."""
+        return len(self.counter.encode(text).ids)
 
     def encode(self, texts: Sequence[str], on_progress: Progress | None = None) -> np.ndarray:
-        """Normalised float32 vectors, one row per text, encoded in batches."""
-        chunks = []
-        for start in range(0, len(texts), BATCH_SIZE * 4):
-            batch = list(texts[start:start + BATCH_SIZE * 4])
-            chunks.append(self.model.encode(
-                batch, batch_size=BATCH_SIZE, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
-            ))
+        """Normalised float32 vectors, one row per text, encoded in batches of similar length."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), BATCH_SIZE):
+            rows = order[start:start + BATCH_SIZE]
+            vectors[rows] = self._encode_batch([texts[i] for i in rows])
             if on_progress:
-                on_progress(start + len(batch), len(texts))
-        if not chunks:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)
+                on_progress(start + len(rows), len(texts))
+        return vectors
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                         "token_type_ids": np.zeros_like(ids)})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
+class QueryBatcher:
+    """Questions that arrive together are encoded together, in one onnxruntime call.
+
+    Callers (request threads) queue their texts and wait; one worker thread takes the first
+    text, everything queued behind it and, when more than one was waiting (the server is
+    busy), whatever arrives within GATHER_SECONDS more, up to MAX_BATCH texts. onnxruntime
+    releases the GIL, so the other requests' Python work runs while a batch encodes. A lone
+    question is never held back. Everything else is the wrapped Embedder's.
+    """
+
+    GATHER_SECONDS = 0.002
+    MAX_BATCH = BATCH_SIZE
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._queue: queue.SimpleQueue[tuple[str, Future[np.ndarray]]] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.embedder, name)
+
+    def encode(self, texts: Sequence[str], on_progress: Progress | None = None) -> np.ndarray:
+        futures = [self._submit(text) for text in texts]
+        if not futures:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.vstack([future.result() for future in futures])
+
+    def _submit(self, text: str) -> Future[np.ndarray]:
+        if self._worker is None:
+            with self._start_lock:
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._run, daemon=True,
+                                                    name="qa_bot-encoder")
+                    self._worker.start()
+        future: Future[np.ndarray] = Future()
+        self._queue.put((text, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            self._take_waiting(batch)
+            if len(batch) > 1:
+                deadline = time.monotonic() + self.GATHER_SECONDS
+                while len(batch) < self.MAX_BATCH and (left := deadline - time.monotonic()) > 0:
+                    try:
+                        batch.append(self._queue.get(timeout=left))
+                    except queue.Empty:
+                        break
+            try:
+                vectors = self.embedder.encode([text for text, _ in batch])
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting callers
+                for _, future in batch:
+                    future.set_exception(error)
+                continue
+            for (_, future), vector in zip(batch, vectors):
+                future.set_result(vector)
+
+    def _take_waiting(self, batch: list[tuple[str, Future[np.ndarray]]]) -> None:
+        while len(batch) < self.MAX_BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                return

@@ -1,8 +1,9 @@
 """The write path: corpus files -> passages -> vectors -> a new index build.
 
 Incremental: passages and vectors of files whose content hash is unchanged are copied from the
-previous build, provided it was made with the same model and chunking settings. When nothing
-changed at all the model is never loaded.
+previous build, provided it was made with the same model, encoder and chunking settings. When
+nothing changed at all the encoder is never loaded. The first build of a model exports it to
+ONNX (embedding.ensure_encoder).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from . import store
 from .annotation import SentenceNotes, annotate
 from .chunking import ChunkingSettings, Passage, chunk_document
 from .corpus import CorpusFile, Document, SkippedFile, read_document, scan_corpus
-from .embedding import Embedder, Progress, model_fingerprint, model_name, weights_stamp
+from .embedding import Embedder, Progress, ensure_encoder, exported_encoder, model_name
 from .errors import CorpusError, IndexCorrupt, IndexMissing
 
 
@@ -88,9 +89,12 @@ def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
         store.verify_build(index_dir, build_id, previous, checksums=True)
     except IndexCorrupt as error:
         return CorpusState(files, previous, build_id, str(error), damaged=True)
-    fingerprint = model_fingerprint(model_path,
-                                    (previous.model_weights, previous.model_fingerprint))
-    difference = store.mismatch(previous, model_name(model_path), fingerprint, chunking)
+    encoder = exported_encoder(model_path)
+    if encoder is None:
+        return CorpusState(files, previous, build_id, f"the model {model_name(model_path)} is "
+                           "not exported to ONNX yet ('python -m qa_bot build' does it)")
+    difference = store.mismatch(previous, model_name(model_path), encoder.model_fingerprint,
+                                encoder.encoder, chunking)
     reason = f"the index was built with {difference}" if difference else ""
     return CorpusState(files, previous, build_id, reason)
 
@@ -105,6 +109,7 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
                 on_progress: Progress | None = None) -> BuildSummary:
     """Bring the index in `index_dir` up to date with `corpus_dir`."""
     began = time.perf_counter()
+    encoder = ensure_encoder(model_path)
     with store.build_lock(index_dir):
         store.prune_builds(index_dir)  # what a failed build left must not fill the disk for good
         state = corpus_state(corpus_dir, index_dir, model_path, chunking)
@@ -167,8 +172,9 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
 
         manifest = store.Manifest(
             model_name=model_name(model_path),
-            model_fingerprint=embedder.fingerprint if embedder else model_fingerprint(model_path),
-            model_weights=weights_stamp(model_path),
+            model_fingerprint=encoder.model_fingerprint,
+            model_weights=encoder.model_weights,
+            encoder=encoder.encoder,
             dimension=passage_vectors[0].shape[1],
             chunking=asdict(chunking),
             files=files,

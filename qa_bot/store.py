@@ -82,6 +82,7 @@ class Manifest:
     index_type: str = "flat"
     model_weights: str = ""  # size:mtime of the weights file when fingerprinted
     annotator: str = ""  # the spaCy pipeline and version that annotated the sentences
+    encoder: str = ""  # how texts were encoded: kind and artifact hash (embedding.py)
     packages: dict[str, str] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     # Size and checksum of each of INDEX_FILES; empty in builds made before they were recorded.
@@ -103,7 +104,7 @@ class Manifest:
         return cls(**data)
 
 
-def mismatch(manifest: Manifest, model_name: str, model_fingerprint: str,
+def mismatch(manifest: Manifest, model_name: str, model_fingerprint: str, encoder: str,
              chunking: ChunkingSettings) -> str | None:
     """What differs between the index and the model and settings in use, or None."""
     if manifest.format_version != FORMAT_VERSION:
@@ -111,6 +112,9 @@ def mismatch(manifest: Manifest, model_name: str, model_fingerprint: str,
     if manifest.model_fingerprint != model_fingerprint:
         return (f"model {manifest.model_name} ({manifest.model_fingerprint[:19]}) but the bot "
                 f"uses {model_name} ({model_fingerprint[:19]})")
+    if manifest.encoder != encoder:
+        return (f"encoder {manifest.encoder[:29] or 'sentence-transformers (torch)'} but the "
+                f"bot uses {encoder[:29]}")
     if manifest.chunking != asdict(chunking):
         return f"chunking {manifest.chunking} but the bot uses {asdict(chunking)}"
     if manifest.annotator != annotator_version():
@@ -127,15 +131,15 @@ def annotator_version() -> str:
         return f"{SPACY_PIPELINE} (not installed)"
 
 
-def check_compatible(manifest: Manifest, model_name: str, model_fingerprint: str,
+def check_compatible(manifest: Manifest, model_name: str, model_fingerprint: str, encoder: str,
                      chunking: ChunkingSettings) -> None:
-    difference = mismatch(manifest, model_name, model_fingerprint, chunking)
+    difference = mismatch(manifest, model_name, model_fingerprint, encoder, chunking)
     if difference:
         raise IndexMismatch(f"The index was built with {difference}. {REBUILD}")
 
 
 def package_versions() -> dict[str, str]:
-    names = ("faiss-cpu", "sentence-transformers", "torch", "transformers", "numpy", "spacy")
+    names = ("faiss-cpu", "onnxruntime", "tokenizers", "numpy", "spacy")
     return {name: metadata.version(name) for name in names}
 
 

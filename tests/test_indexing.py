@@ -98,20 +98,29 @@ def test_an_index_from_another_model_or_settings_is_refused(article_index, embed
     with pytest.raises(IndexMismatch, match=r"built with model .* but the bot uses .*"
                                             r"Run 'python -m qa_bot build --full'"):
         QABot(article_index, other_model)
+    other_encoder = dataclasses.replace(embedder, encoder="onnx-fp32 sha256:" + "0" * 64)
+    with pytest.raises(IndexMismatch, match=r"built with encoder onnx-int8 sha256:.* but the bot "
+                                            r"uses onnx-fp32 sha256:0+\. Run 'python -m qa_bot"):
+        QABot(article_index, other_encoder)
     with pytest.raises(IndexMismatch, match="built with chunking .*max_chars.*but the bot uses"):
         QABot(article_index, embedder, ChunkingSettings(max_chars=500))
 
 
-def test_another_model_means_a_full_rebuild_not_reuse(corpus, tmp_path, embedder) -> None:
+@pytest.mark.parametrize("change, reason", [
+    ({"model_fingerprint": "sha256:old", "model_weights": "1:1"}, "built with model"),
+    ({"encoder": ""}, "built with encoder sentence-transformers (torch) but the bot uses "
+                      "onnx-int8 sha256:"),
+])
+def test_another_model_or_encoder_means_a_full_rebuild_not_reuse(corpus, tmp_path, embedder,
+                                                                 change, reason) -> None:
     index = tmp_path / "index"
     build_index(corpus, index, MODEL, embedder=embedder)
     build_id, manifest = store.read_manifest(index)
     path = index / "builds" / build_id / "manifest.json"
-    other = dataclasses.replace(manifest, model_fingerprint="sha256:old", model_weights="1:1")
-    path.write_text(other.to_json(), encoding="utf-8")
+    path.write_text(dataclasses.replace(manifest, **change).to_json(), encoding="utf-8")
     summary = build_index(corpus, index, MODEL, embedder=embedder)
     assert summary.added == 3 and summary.embedded == summary.passages
-    assert "the index was built with model" in summary.reason
+    assert reason in summary.reason
 
 
 def test_unreadable_files_are_skipped_and_counted(corpus, tmp_path, embedder) -> None:
