@@ -49,6 +49,7 @@ class Row:
     x: tuple[float, ...]
     answerable: bool
     right: bool  # the sentence(s) it would quote hold an accepted answer
+    ruled_out: bool  # declined by rule whatever the weights (answer.confidence): not fitted
 
 
 def squad_parts(path: Path) -> dict[str, tuple[dict[str, list[str]], list[Case]]]:
@@ -96,8 +97,8 @@ def rows_for(name: str, part: str, articles: dict[str, list[str]] | None, corpus
         said = compose_answer(case.question, retrieval, decline_below=0.0).answer.lower()
         right = any(a.lower() in said for a in case.answers)
         kind = case.kind or ("answerable" if case.answers else "unanswerable")
-        rows.append(Row(part, f"{name}:{kind}", case.question,
-                        features(ranked[0].evidence, retrieval), bool(case.answers), right))
+        rows.append(Row(part, f"{name}:{kind}", case.question, features(ranked[0].evidence, retrieval),
+                        bool(case.answers), right, ranked[0].evidence.amount_missing))
     return rows
 
 
@@ -130,7 +131,7 @@ def fit(rows: list[Row]) -> tuple[np.ndarray, float]:
     """Weights and bias; news-style questions weigh NEWS_WEIGHT times a SQuAD question."""
     from sklearn.linear_model import LogisticRegression
 
-    chosen = [r for r in rows if r.part == "fit"]
+    chosen = [r for r in rows if r.part == "fit" and not r.ruled_out]
     x = np.array([r.x for r in chosen])
     y = np.array([r.answerable for r in chosen])
     weights = [NEWS_WEIGHT if r.group.split(":")[0] in NEWS else 1.0 for r in chosen]
@@ -141,10 +142,12 @@ def fit(rows: list[Row]) -> tuple[np.ndarray, float]:
 def threshold(rows: list[Row], weights: np.ndarray, bias: float) -> float:
     """The highest decline threshold (in steps of 0.05) that still answers ANSWERED_TARGET of
     the answerable questions of the fit part."""
-    answerable = np.array([r.x for r in rows if r.part == "fit" and r.answerable])
-    p = 1 / (1 + np.exp(-(answerable @ weights + bias)))
-    candidates = [t / 100 for t in range(5, 96, 5) if (p >= t / 100).mean() >= ANSWERED_TARGET]
-    return max(candidates)
+    answerable = [r for r in rows if r.part == "fit" and r.answerable]
+    p = 1 / (1 + np.exp(-(np.array([r.x for r in answerable]) @ weights + bias)))
+    kept = np.array([not r.ruled_out for r in answerable])
+    candidates = [t / 100 for t in range(5, 96, 5)
+                  if ((p >= t / 100) & kept).mean() >= ANSWERED_TARGET]
+    return max(candidates, default=0.05)
 
 
 def report(rows: list[Row], weights: np.ndarray, bias: float, threshold: float) -> None:
@@ -154,7 +157,7 @@ def report(rows: list[Row], weights: np.ndarray, bias: float, threshold: float) 
         for group in groups:
             chosen = [r for r in rows if r.part == part and r.group == group]
             p = 1 / (1 + np.exp(-(np.array([r.x for r in chosen]) @ weights + bias)))
-            answered = p >= threshold
+            answered = (p >= threshold) & np.array([not r.ruled_out for r in chosen])
             if chosen[0].answerable:
                 right = sum(1 for r, a in zip(chosen, answered) if a and r.right)
                 print(f"  {group:<42} n={len(chosen):4}  answered {answered.mean():6.1%}  "

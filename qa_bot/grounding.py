@@ -36,12 +36,20 @@ class Evidence:
     passage_cover: float  # ... in the sentence's passage
     unknown: float  # ... found nowhere in the article(s) searched, nor any close word
     missing_name: bool  # a name the question asks about is not in the passage
-    wants_type: bool  # the question asks for a number, date, name or place
+    kind: str | None  # what the question asks for: number, date, person, place ...
     answer_phrase: Phrase | None  # the phrase of that kind in the sentence, when there is one
 
     @property
     def type_missing(self) -> bool:
-        return self.wants_type and self.answer_phrase is None
+        """The question asks for a kind of phrase that the sentence does not hold."""
+        return self.kind is not None and self.answer_phrase is None
+
+    @property
+    def amount_missing(self) -> bool:
+        """The question asks for a number, an amount of time or a date, and the sentence holds
+        none: never an answer. (A "who" or "where" can be answered by a common noun: "Who
+        joined them?" "An additional 10,000 soldiers.")"""
+        return self.type_missing and self.kind in ("number", "duration", "date")
 
 
 def ground(question: str, kind: str | None, retrieval: Retrieval,
@@ -62,7 +70,7 @@ def ground(question: str, kind: str | None, retrieval: Retrieval,
         passage_cover=cover(passage_terms),
         unknown=sum(w for t, w in asked.items() if t in retrieval.unknown) / total,
         missing_name=any(not _name_in(name, candidate.hit.passage.text) for name in names(question)),
-        wants_type=kind is not None,
+        kind=kind,
         answer_phrase=best_phrase(question, kind, candidate),
     )
 
@@ -94,9 +102,10 @@ def best_phrase(question: str, kind: str | None, candidate: SentenceHit) -> Phra
 
 def _name_in(name: str, text: str) -> bool:
     """Whether most words of a name occur in the text, matching the start of a word either way
-    ("Korea" is in "Korean", "Russian" in "Russia's"), case-insensitively."""
-    present = [w.removesuffix("'s") for w in words(text)]
-    parts = words(name)
+    ("Korea" is in "Korean", "Russian" in "Russia's"), case-insensitively; hyphenated words
+    count by their parts ("January" is in "mid-January")."""
+    present = [p for w in words(text) for p in w.removesuffix("'s").split("-") if p]
+    parts = [p for w in words(name) for p in w.split("-") if p]
     found = sum(1 for part in parts
                 if any(w.startswith(part) or (len(w) >= 4 and part.startswith(w)) for w in present))
     return found * 2 > len(parts)

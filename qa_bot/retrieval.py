@@ -57,6 +57,7 @@ class SentenceHit:
     overlap: float  # IDF-weighted share of the question's content words in the sentence
     notes: SentenceNotes
     terms: frozenset[str]  # stems of its content words and of their lemmas
+    context: float | None = None  # a follow-up's: cosine similarity to the question it follows
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class Retriever:
         """Passages and candidate sentences for `question`; `previous` is the question a
         follow-up leans on, whose evidence counts at FOLLOWUP_WEIGHT."""
         first, last = self.scope(source)
+        context = None
         asked = self.weighted_terms(question, previous)
         scope_terms = self.source_terms[source] if source else self.idf.keys()
         missing = {self.stemmer.stemWord(w): w for text in (question, previous or "")
@@ -159,6 +161,7 @@ class Retriever:
         on_topic = float(signals.dense.max())
         if previous:
             earlier = self.signals(previous, vectors[1], rows)
+            context = earlier.dense
             # "By when?" is on topic when it and the question it follows are, together.
             on_topic = float(((signals.dense + earlier.dense) / 2).max())
             signals = signals.mixed(earlier, FOLLOWUP_WEIGHT)
@@ -170,7 +173,8 @@ class Retriever:
         unknown = frozenset(asked) - scope_terms - aliases.keys()
         unknown_words = frozenset(w for w in content_words(question)
                                   if self.stemmer.stemWord(w) in unknown)
-        return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous),
+        return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous,
+                                               context),
                          on_topic, self.stored.documents, asked, unknown, unknown_words,
                          aliases, passage_terms)
 
@@ -239,12 +243,15 @@ class Retriever:
                 for rank, i in enumerate(order[:RANKED_PASSAGES])]
 
     def _sentences(self, signals: Signals, top: list[PassageHit], question: str,
-                   previous: str | None) -> list[SentenceHit]:
-        """The sentences of the top passages with their dense score and word overlap."""
+                   previous: str | None, context: np.ndarray | None) -> list[SentenceHit]:
+        """The sentences of the top passages with their dense score and word overlap; for a
+        follow-up, `context` is each row's similarity to the question it follows."""
         offsets = self.stored.sentence_offsets
         rows = np.array([row for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])],
                         dtype=np.int64)
-        dense = signals.dense[np.searchsorted(signals.rows, rows)]  # signals.rows is sorted
+        at = np.searchsorted(signals.rows, rows)  # signals.rows is sorted
+        dense = signals.dense[at]
+        context_dense = context[at] if context is not None else np.full(len(rows), np.nan)
         overlap = self.overlap(question, rows)
         if previous:
             overlap = (overlap + FOLLOWUP_WEIGHT * self.overlap(previous, rows)) / (1 + FOLLOWUP_WEIGHT)
@@ -252,8 +259,10 @@ class Retriever:
         return [SentenceHit(owner[row], row - offsets[owner[row].id],
                             owner[row].passage.sentences[row - offsets[owner[row].id]],
                             float(score), float(share), self.stored.sentence_notes[row],
-                            self.sentence_terms[row])
-                for row, score, share in zip(rows.tolist(), dense, overlap)]
+                            self.sentence_terms[row],
+                            None if np.isnan(earlier) else float(earlier))
+                for row, score, share, earlier in zip(rows.tolist(), dense, overlap,
+                                                      context_dense)]
 
 
 def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
