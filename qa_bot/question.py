@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 
 WORD = re.compile(r"[\w'’%-]+")
-# A standard English stopword list, plus question words and the words readers use to refer to
-# the article itself ("according to the article, what ...").
+# A standard English stopword list, plus question words, the words readers use to refer to
+# the article itself ("according to the article, what ...") and the verbs of "what happened?".
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are aren't as at be because been before
 being below between both but by can can't cannot could couldn't did didn't do does doesn't doing
@@ -24,6 +24,7 @@ these they they'd they'll they're they've this those through to too under until 
 wasn't we we'd we'll we're we've were weren't what what's when when's where where's which while
 who who's whom why why's with won't would wouldn't you you'd you'll you're you've your yours
 yourself yourselves also s t according article say says said one
+happen happens happened happening occur occurs occurred
 """.split())
 # Words that point back to something said earlier in the conversation.
 REPORTING_VERB = (r"(report|reported|reports|say|says|said|announce[ds]?|claim(s|ed)?|"

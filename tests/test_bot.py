@@ -58,13 +58,14 @@ def test_a_new_build_empties_the_cache(tmp_path, embedder) -> None:
     build_index(corpus, index, MODEL, embedder=embedder)
     bot, counter = counting_bot(index, embedder)
     bot.ask("Who won the cup final?")
+    first = counter.encoded  # the question, and its words the article lacks
     bot.ask("Who won the cup final?")
-    assert counter.encoded == 1 and len(bot.cache) == 1
+    assert counter.encoded == first and len(bot.cache) == 1
     write(corpus, "sport.txt", "The away team won the cup final 2-0 on Sunday.")
     build_index(corpus, index, MODEL, embedder=embedder)
     answer = bot.ask("Who won the cup final?")
     assert "away team" in answer.answer and len(bot.cache) == 1
-    assert counter.encoded > 1
+    assert counter.encoded > first
 
 
 def test_the_cache_is_bounded_and_keeps_the_recently_used() -> None:

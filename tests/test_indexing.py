@@ -64,6 +64,7 @@ def test_rebuild_embeds_only_what_changed(corpus, tmp_path, embedder) -> None:
     write(corpus, "losses.txt", "\n".join(PARAGRAPHS[3:5]) + "\nA new closing line.")
     write(corpus, "more/added.txt", PARAGRAPHS[8])
     (corpus / "kursk.txt").unlink()
+    terms_before = set(store.load_index(index).terms)
     counting = CountingEmbedder(embedder)
     second = build_index(corpus, index, MODEL, embedder=counting)  # type: ignore[arg-type]
     assert (second.unchanged, second.changed, second.added, second.removed) == (1, 1, 1, 1)
@@ -71,7 +72,8 @@ def test_rebuild_embeds_only_what_changed(corpus, tmp_path, embedder) -> None:
     reused = stored.source_ranges["world/strategy.md"]
     fresh = [p for p in stored.passages if p.source in ("losses.txt", "more/added.txt")]
     assert second.embedded == len(fresh) and reused[1] > reused[0]
-    assert counting.encoded == len(fresh) + sum(len(p.sentences) for p in fresh)
+    new_terms = [t for t in stored.terms if t not in terms_before]  # the others are reused
+    assert counting.encoded == len(fresh) + sum(len(p.sentences) for p in fresh) + len(new_terms)
     assert second.line().startswith("1 unchanged, 1 changed, 1 added, 1 removed: ")
     assert sorted(stored.source_ranges) == ["losses.txt", "more/added.txt", "world/strategy.md"]
 

@@ -41,7 +41,7 @@ def test_history_keeps_questions_and_answers_but_not_sources() -> None:
 
 
 def test_declines_and_errors_are_polite_messages(chat) -> None:
-    declined, related = chat.fn("Who painted the Mona Lisa?", [], None)
+    declined, related = chat.fn("What is the speed of light?", [], None)
     assert declined["content"].startswith("Sorry, I can't find the answer")
     assert related["metadata"]["title"].startswith("Related in the article, not an answer")
     assert "<mark>" not in related["content"]
