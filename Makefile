@@ -1,6 +1,6 @@
 # The two commands of the README. Both work on a fresh clone: they make .venv and install
-# what is missing. Debian's chromium is needed for the browser tests, nginx for checking the
-# deploy example (both installed when run as root).
+# what is missing. Debian's chromium is needed for the browser tests, nginx and redis-server for
+# the deploy example and its replicas (all installed when run as root).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -32,9 +32,10 @@ browser:
 	@command -v chromium >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 		else echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
-	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; \
-		else echo "Without nginx the deploy/nginx.conf check is skipped: sudo apt-get install -y nginx-light" >&2; fi; }
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null && \
+	{ command -v redis-server || test -x /usr/bin/redis-server; } >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx-light redis-server >/dev/null; \
+		else echo "Without nginx and redis-server the deploy tests are skipped: sudo apt-get install -y nginx-light redis-server" >&2; fi; }
 
 benchmark: install
 	$(BIN)/python benchmarks/core.py

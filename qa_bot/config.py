@@ -21,6 +21,7 @@ ENVIRONMENT_VARIABLES = {
     "QA_BOT_PORT": "port",
     "QA_BOT_ALLOWED_ORIGINS": "allowed_origins",
     "QA_BOT_RATE_LIMIT": "rate_limit",
+    "QA_BOT_RATE_LIMIT_STORAGE": "rate_limit_storage",
     "QA_BOT_LOG": "log_path",
     "QA_BOT_LOG_DAYS": "log_days",
     "QA_BOT_LOG_MAX_ROWS": "log_max_rows",
@@ -45,6 +46,8 @@ class Settings:
     port: int = 7860
     allowed_origins: tuple[str, ...] = ()
     rate_limit: str = "30/minute"
+    # Where the allowance is counted (a `limits` storage URI): redis:// shares it across replicas.
+    rate_limit_storage: str = "memory://"
     log_path: Path | None = Path("var/questions.sqlite3")  # None: no question log
     log_days: int = 30
     log_max_rows: int = 1_000_000

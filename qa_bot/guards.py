@@ -12,10 +12,13 @@ import ipaddress
 import json
 import logging
 import time
+import urllib.parse
 from collections.abc import Collection
 
+from limits import RateLimitItem
 from limits import parse as parse_rate
-from limits.storage import MemoryStorage
+from limits.errors import ConfigurationError, StorageError
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -86,16 +89,23 @@ class ReaderLimits:
 
     A chat question is a call POST, or a queue/join or run/predict POST of one of the chat's
     functions that answer (`question_fns`, by fn_index); the chat's other events (clearing
-    the box, saving the conversation) and its GETs (heartbeats, event streams) are not."""
+    the box, saving the conversation) and its GETs (heartbeats, event streams) are not.
 
-    def __init__(self, app: ASGIApp, rate_limit: str, question_fns: Collection[int]) -> None:
+    The allowance is counted in `storage` (QA_BOT_RATE_LIMIT_STORAGE), Redis for replicas.
+    While that storage cannot be reached, this process counts it in memory, so readers are
+    still answered and still limited (each replica then allows a reader its own allowance)."""
+
+    def __init__(self, app: ASGIApp, rate_limit: str, question_fns: Collection[int],
+                 storage: str = "memory://") -> None:
         self.app = app
         try:
             self.limit = parse_rate(rate_limit)
         except ValueError:
             raise ConfigError(f"QA_BOT_RATE_LIMIT must look like '30/minute', not "
                               f"{rate_limit!r}.") from None
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(_storage(storage))
+        self.fallback = MovingWindowRateLimiter(MemoryStorage())
+        self.storage_down = False
         self.question_fns = set(question_fns)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -123,17 +133,33 @@ class ReaderLimits:
         allowance = "feedback" if path == FEEDBACK_POST else "ask"
         if allowance == "feedback" or self._is_question(path, body):
             reader = scope["client"][0] if scope.get("client") else "unknown"
-            if not self.limiter.hit(self.limit, allowance, reader):
-                reset = self.limiter.get_window_stats(self.limit, allowance, reader).reset_time
+            wait = self._over_allowance(allowance, reader)
+            if wait:
                 what = "ratings" if allowance == "feedback" else "questions"
                 return await _error(send, 429, f"Too many {what} from your address "
                                     f"({self.limit}); wait a moment and try again.",
-                                    {"Retry-After": str(max(1, int(reset - time.time())))})
+                                    {"Retry-After": str(wait)})
 
         async def replay() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+    def _over_allowance(self, allowance: str, reader: str) -> int:
+        """Counts one against the reader's allowance: 0 when within it, else the seconds to
+        wait. The shared storage decides when it answers, this process's memory when not."""
+        try:
+            wait = _hit(self.limiter, self.limit, allowance, reader)
+        except StorageError as error:
+            if not self.storage_down:
+                log.error("The rate limit storage cannot be reached (%s); each process counts "
+                          "the allowance on its own until it can.", error.storage_error)
+            self.storage_down = True
+            return _hit(self.fallback, self.limit, allowance, reader)
+        if self.storage_down:
+            log.warning("The rate limit storage is reachable again.")
+        self.storage_down = False
+        return wait
 
     def _is_question(self, path: str, body: bytes) -> bool:
         if path.startswith(QUESTION_POSTS):
@@ -145,6 +171,35 @@ class ReaderLimits:
         except (ValueError, RecursionError, AttributeError):
             return True  # Gradio refuses it; count it all the same
         return fn_index in self.question_fns
+
+
+def _storage(uri: str) -> Storage:
+    """The `limits` storage named by `uri`, its errors raised as StorageError. Messages name
+    the scheme, never the URI, which may hold a password."""
+    scheme = urllib.parse.urlsplit(uri).scheme
+    expected = "must be memory:// or redis://HOST:PORT (a storage URI of the limits library)"
+    named = f"{scheme}://" if scheme else repr(uri)
+    try:
+        storage = storage_from_string(uri, wrap_exceptions=True)
+    except ConfigurationError:
+        if uri.startswith(("redis://", "rediss://")):
+            raise ConfigError("QA_BOT_RATE_LIMIT_STORAGE names a storage whose Python package "
+                              "is missing: run make install.") from None
+        raise ConfigError(f"QA_BOT_RATE_LIMIT_STORAGE {expected}, not {named}.") from None
+    except ValueError as error:
+        raise ConfigError(f"QA_BOT_RATE_LIMIT_STORAGE is not a valid {scheme} URI "
+                          f"({error}).") from None
+    if not isinstance(storage, Storage):  # an async+ storage: this middleware counts in sync
+        raise ConfigError(f"QA_BOT_RATE_LIMIT_STORAGE {expected}, not {named}.")
+    return storage
+
+
+def _hit(limiter: MovingWindowRateLimiter, limit: RateLimitItem, allowance: str,
+         reader: str) -> int:
+    if limiter.hit(limit, allowance, reader):
+        return 0
+    reset = limiter.get_window_stats(limit, allowance, reader).reset_time
+    return max(1, int(reset - time.time()))
 
 
 class BodyTooLarge(Exception):

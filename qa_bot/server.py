@@ -25,6 +25,10 @@ STATIC = Path(__file__).parent / "static"
 MAX_CONCURRENCY = 256
 KEEP_ALIVE_SECONDS = 5
 MAX_HEADER_BYTES = 16 * 1024  # h11 refuses a request line and headers larger than this
+# On SIGTERM the server stops accepting, finishes the requests it holds, then exits; open chat
+# event streams never finish, so they are cut after this. Answers take at most a few seconds
+# (p95 0.6 s under 50 clients, BENCHMARKS.md); process managers wait about 30 s to kill.
+GRACEFUL_SHUTDOWN_SECONDS = 10
 log = logging.getLogger("qa_bot.server")
 
 
@@ -68,24 +72,29 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     app.add_middleware(api.OtherMethods)
     app.add_middleware(SecurityHeaders, allowed_origins=settings.allowed_origins)
     app.add_middleware(guards.ReaderLimits, rate_limit=settings.rate_limit,
-                       question_fns=question_fns(chat))
+                       question_fns=question_fns(chat), storage=settings.rate_limit_storage)
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
                        allow_methods=["GET", "POST"],
                        allow_headers=["content-type", "x-gradio-user"], max_age=600)
     app.add_middleware(guards.ReaderAddress, trusted_proxies=settings.trusted_proxies)
+    # Starlette builds the middleware on the first request: build it now, so a bad setting
+    # (QA_BOT_RATE_LIMIT, QA_BOT_RATE_LIMIT_STORAGE) stops the start with its one sentence.
+    app.middleware_stack = app.build_middleware_stack()
     return app
 
 
 def uvicorn_config(app: FastAPI, settings: Settings):  # type: ignore[no-untyped-def]
     """How uvicorn serves the app: the reader's address comes from guards.ReaderAddress
-    (QA_BOT_TRUSTED_PROXIES), never from uvicorn's own trust of X-Forwarded-For; and what one
-    server holds is bounded. Header and body read timeouts need a proxy in front (deploy/)."""
+    (QA_BOT_TRUSTED_PROXIES), never from uvicorn's own trust of X-Forwarded-For; what one
+    server holds is bounded, and so is how long it finishes them when stopped. Header and
+    body read timeouts need a proxy in front (deploy/)."""
     import uvicorn
 
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                           proxy_headers=False, server_header=False,
                           limit_concurrency=MAX_CONCURRENCY, timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                          h11_max_incomplete_event_size=MAX_HEADER_BYTES)
+                          h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                          timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 
 class SecurityHeaders:

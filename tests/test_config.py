@@ -32,3 +32,19 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"`(QA_BOT_[A-Z_]+)`", readme))
     assert documented == set(ENVIRONMENT_VARIABLES)
+
+
+def test_the_rate_limit_storage_is_a_limits_uri_checked_at_start(bot) -> None:
+    from qa_bot.guards import ReaderLimits
+    from qa_bot.server import create_app
+
+    assert Settings.from_env({}).rate_limit_storage == "memory://"
+    shared = Settings.from_env({"QA_BOT_RATE_LIMIT_STORAGE": "redis://10.0.0.7:6379"})
+    assert shared.rate_limit_storage == "redis://10.0.0.7:6379"
+    ReaderLimits(None, "30/minute", (), shared.rate_limit_storage)  # connects on first use
+    for uri in ("nosuch://x", "async+memory://", "redis://:secret@host:port"):
+        with pytest.raises(ConfigError, match="^QA_BOT_RATE_LIMIT_STORAGE [^.]*\\.$") as error:
+            ReaderLimits(None, "30/minute", (), uri)
+        assert "secret" not in str(error.value)
+    with pytest.raises(ConfigError, match="not nosuch://"):  # before serving, not on a request
+        create_app(Settings(rate_limit_storage="nosuch://x", log_path=None), bot)

@@ -19,6 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from conftest import ARTICLE, CORPUS, ROOT, LiveServer, free_port
+from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
 from qa_bot import guards, store
 from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
@@ -587,32 +588,12 @@ def test_the_history_limit_is_one_number() -> None:
 
 def test_through_the_nginx_example_readers_cannot_forge_their_address(article_index, bot,
                                                                       tmp_path) -> None:
-    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
-        pytest.skip("nginx is not installed: apt-get install -y nginx-light")
+    if nginx_binary() is None:
+        pytest.skip(NGINX_MISSING)
     trusted = Settings.from_env({"QA_BOT_TRUSTED_PROXIES": "127.0.0.1"}).trusted_proxies
     with serve(article_index, bot, rate_limit="2/minute", trusted_proxies=trusted) as server:
-        port = free_port()
-        config = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
-        config = (config.replace("127.0.0.1:7860", server.url.removeprefix("http://"))
-                  .replace("listen 8080;", f"listen 127.0.0.1:{port};")
-                  .replace("/tmp/qa_bot-nginx", str(tmp_path / "nginx")))
-        (tmp_path / "nginx.conf").write_text(config, encoding="utf-8")
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        process = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p",
-                                    str(tmp_path), "-g", "daemon off;"])
-        try:
-            proxy = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    httpx.get(f"{proxy}/api/health")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "nginx did not start"
-                    time.sleep(0.1)
+        replica = server.url.removeprefix("http://")
+        with running_nginx(tmp_path, free_port(), [replica]) as proxy:
             codes = [ask(proxy, **{"X-Forwarded-For": f"203.0.113.{i}"}).status_code
                      for i in range(3)]
             assert codes == [200, 200, 429]  # one reader, whatever the header said
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
