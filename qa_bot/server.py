@@ -38,7 +38,7 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
                   description="Answers questions about news articles with the articles' own "
                   "sentences and numbered citations. Errors are `{\"error\": \"...\"}`.")
     question_log = QuestionLog.from_settings(settings)
-    app.include_router(api.router(bot, question_log))
+    app.include_router(api.router(bot, question_log, settings.corpus_dir))
     api.add_error_handlers(app)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger")

@@ -7,11 +7,9 @@ stays on as a second line of defence.
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio builds anything
@@ -21,6 +19,7 @@ import gradio as gr  # noqa: E402
 from .answer import Answer, Citation, ShortAnswer  # noqa: E402
 from .bot import MAX_HISTORY_MESSAGES, QABot  # noqa: E402
 from .errors import QABotError  # noqa: E402
+from .examples import load_examples  # noqa: E402,F401  (the chat's examples: server.py)
 from .request import parse_ask_request  # noqa: E402
 from .question import Turn  # noqa: E402
 from .questionlog import QuestionLog  # noqa: E402
@@ -106,15 +105,6 @@ def history_turns(history: list[dict[str, Any]]) -> list[Turn]:
         if isinstance(content, str) and message.get("role") in ("user", "assistant"):
             turns.append(Turn(message["role"], content))
     return turns
-
-
-def load_examples(corpus_dir: Path) -> list[str]:
-    """Example questions from corpus/examples.json (a JSON list of strings), if there is one."""
-    try:
-        examples = json.loads((corpus_dir / "examples.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return []
-    return [e for e in examples if isinstance(e, str)][:6]
 
 
 def answer_id(history: list[dict[str, Any]], index: int) -> str | None:

@@ -6,6 +6,7 @@ the test's tmp folder).
 from __future__ import annotations
 
 import html
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from browser_support import HostSite, article_page, ask, chromium, launcher, open_widget, \
     save_for_docs, widget_frame
 from conftest import ARTICLE, ROOT, LiveServer, free_port
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
@@ -292,6 +293,77 @@ def test_on_a_phone_showing_the_quote_closes_the_chat(page: Page, host: HostSite
     assert " ".join(highlighted_text(page).split()) == QUOTE
 
 
+# Reading ------------------------------------------------------------------------------------
+
+LONG_QUESTION = "What does Kim Jong-un gain from sending troops?"
+
+
+def log_view(message: Locator) -> dict[str, float]:
+    """Where `message` starts and where the log's visible area is, in the log's coordinates."""
+    return message.evaluate("""node => {
+        const log = node.closest(".log");
+        return {top: node.offsetTop, scroll: log.scrollTop, height: log.clientHeight};
+    }""")
+
+
+def test_each_new_answer_is_scrolled_into_view_at_its_top(page: Page, host: HostSite,
+                                                          live_server: LiveServer) -> None:
+    frame = open_widget(page, article_url(host, live_server.url, "/scroll.html"))
+    for question in (LONG_QUESTION, QUESTION, LONG_QUESTION):
+        answer = ask(frame, question)
+        view = log_view(answer)
+        assert view["scroll"] <= view["top"] <= view["scroll"] + view["height"] - 60, view
+    question = frame.locator(".msg.user").last
+    assert log_view(question)["top"] >= view["scroll"]  # and its question above it
+
+
+def test_example_questions_in_the_intro_can_be_tapped(page: Page, host: HostSite,
+                                                      live_server: LiveServer) -> None:
+    examples = json.loads((ROOT / "corpus" / "examples.json").read_text(encoding="utf-8"))
+    frame = open_widget(page, article_url(host, live_server.url, "/examples.html"))
+    buttons = frame.get_by_role("list", name="Try asking").get_by_role("button")
+    expect(buttons).to_have_text(examples)
+    buttons.first.click()
+    answer = frame.locator(".msg.bot:not(.pending)").first
+    answer.wait_for()
+    assert frame.locator(".msg.user").inner_text() == examples[0]
+    assert answer.locator(".answer .short").inner_text() == "around 1,500"
+    expect(frame.locator("#intro")).to_have_count(0)
+
+
+def test_finding_the_answer_is_announced(page: Page, host: HostSite,
+                                         live_server: LiveServer) -> None:
+    frame = open_widget(page, article_url(host, live_server.url, "/status.html"))
+    inner = page.locator("qa-bot-widget iframe").content_frame
+    assert inner is not None
+    inner.locator("#log").evaluate("""log => {
+        log.seen = [];
+        new MutationObserver(changes => changes.forEach(change => change.addedNodes.forEach(
+            node => node.classList.contains("pending") &&
+                log.seen.push([node.getAttribute("role"), node.textContent])
+        ))).observe(log, {childList: true});
+    }""")
+    ask(frame, QUESTION)
+    assert inner.locator("#log").evaluate("log => log.seen") == [["status", "Finding the answer…"]]
+
+
+def test_on_a_phone_the_open_chat_keeps_focus_inside(page: Page, host: HostSite,
+                                                     live_server: LiveServer) -> None:
+    page.set_viewport_size({"width": 375, "height": 740})
+    frame = open_widget(page, article_url(host, live_server.url, "/trap.html"))
+    ask(frame, QUESTION)
+    expect(page.locator("qa-bot-widget .panel")).to_have_attribute("aria-modal", "true")
+    focused = []
+    for key in ["Tab"] * 12 + ["Shift+Tab"] * 12:
+        page.keyboard.press(key)
+        assert page.evaluate("() => document.activeElement.tagName") == "QA-BOT-WIDGET"
+        focused.append(frame.locator(":focus").evaluate("n => n.id || n.className"))
+    assert "close" in focused and "question" in focused  # it cycles through the whole chat
+
+    page.set_viewport_size({"width": 1280, "height": 800})  # a desktop panel is not modal
+    expect(page.locator("qa-bot-widget .panel")).not_to_have_attribute("aria-modal", "true")
+
+
 # Only the bot and the host page itself ------------------------------------------------------
 
 def test_widget_talks_only_to_the_bot(page: Page, host: HostSite,
@@ -386,16 +458,22 @@ def test_keyboard_opens_and_escape_closes_returning_focus(page: Page, host: Host
 
     page.keyboard.press("Enter")
     expect(button).to_have_attribute("aria-expanded", "true")
+    expect(button).to_have_accessible_name("Close")  # what it shows
     expect(widget_frame(page).locator("#question")).to_be_focused()
     page.keyboard.press("Escape")
     expect(button).to_have_attribute("aria-expanded", "false")
     expect(page.locator("qa-bot-widget iframe")).to_be_hidden()
     expect(button).to_be_focused()
+    expect(button).to_have_accessible_name("Ask about this article")
 
     page.keyboard.press("Enter")
     expect(widget_frame(page).locator("#question")).to_be_focused()
-    page.keyboard.press("Shift+Tab")
-    expect(widget_frame(page).get_by_role("button", name="Close chat")).to_be_focused()
+    close = widget_frame(page).get_by_role("button", name="Close chat")
+    for _ in range(6):  # back over the example questions
+        page.keyboard.press("Shift+Tab")
+        if close.evaluate("b => document.activeElement === b"):
+            break
+    expect(close).to_be_focused()
     page.keyboard.press("Enter")
     expect(button).to_have_attribute("aria-expanded", "false")
     expect(button).to_be_focused()
