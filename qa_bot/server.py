@@ -123,8 +123,8 @@ def ensure_index(settings: Settings) -> None:
 
     if has_index(settings.index_dir):
         return
-    log.warning("No index in %s yet; building it from %s.", settings.index_dir,
-                settings.corpus_dir)
+    log.warning("No index yet in the index folder %s; building it from the articles in the "
+                "corpus folder %s.", settings.index_dir, settings.corpus_dir)
     summary = build_index(settings.corpus_dir, settings.index_dir, settings.model_path)
     print(summary.line(), flush=True)
 
@@ -137,7 +137,7 @@ def serve(settings: Settings) -> None:
     ensure_index(settings)
     bot = QABot.from_settings(settings, require_index=False)
     app = create_app(settings, bot)
-    print(f"qa_bot: chat at http://{settings.host}:{settings.port}/ , API docs at /docs",
-          flush=True)
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"qa_bot: chat at {url}/ and API docs at {url}/docs", flush=True)
     uvicorn.Server(uvicorn_config(app, settings)).run()
 
