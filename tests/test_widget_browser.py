@@ -208,6 +208,50 @@ def test_thumbs_rate_the_answer_into_the_question_log(page: Page, host: HostSite
     assert (logged.question, logged.channel, logged.helpful) == (QUESTION, "widget", False)
 
 
+def test_the_chat_refuses_a_blank_question_and_shows_no_footer_or_second_font(
+        page: Page, live_server: LiveServer) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{live_server.url}/", wait_until="load")
+    box = page.get_by_role("textbox").first
+    box.fill("   ")
+    box.press("Enter")
+    expect(page.get_by_text("The question is empty; type a question about the article.")
+           ).to_be_visible()
+    user_bubbles = page.locator("[data-testid=user]")
+    assert user_bubbles.count() == 0  # no empty bubble
+    box.fill(QUESTION)
+    box.press("Enter")
+    expect(user_bubbles).to_have_count(1)  # a real question still goes through
+    expect(page.get_by_text("Sources (1)")).to_be_visible(timeout=30_000)
+
+    assert page.get_by_text("Use via API").count() == 0
+    assert page.get_by_text("Built with Gradio").count() == 0
+    heading = page.locator("h1").first
+    expect(heading).to_contain_text("North Korea's Military Involvement")
+    assert heading.evaluate("h => getComputedStyle(h).fontFamily").startswith("system-ui")
+    assert not [url for url in requests if url.endswith((".woff2", ".woff", ".ttf"))]
+
+
+def test_the_chat_shows_what_the_reader_typed_as_typed(page: Page,
+                                                      live_server: LiveServer) -> None:
+    typed = "How many North Korean special forces arrived in **Vladivostok** <b>at first</b>?"
+    page.goto(f"{live_server.url}/", wait_until="load")
+    box = page.get_by_role("textbox").first
+    box.fill(typed)
+    box.press("Enter")
+    user = page.locator("[data-testid=user]")
+    expect(user).to_have_count(1)
+    expect(user).to_have_text(typed)
+    assert user.locator("b, strong").count() == 0
+    expect(page.get_by_text("Sources (1)")).to_be_visible(timeout=30_000)
+
+    box.fill("When did they arrive?")  # a follow-up reads the first question as typed
+    box.press("Enter")
+    expect(page.get_by_text("October 2024").last).to_be_visible(timeout=30_000)
+    expect(user).to_have_count(2)
+
+
 def test_chat_thumbs_rate_the_answer_into_the_question_log(page: Page, live_server: LiveServer,
                                                           article_index: Path) -> None:
     question = "Where did the North Korean special forces train?"
