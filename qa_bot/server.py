@@ -32,7 +32,7 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     import gradio as gr
     import swagger_ui_bundle
 
-    from .ui import build_chat, load_examples, question_fns, theme
+    from .ui import CSS, build_chat, load_examples, question_fns, theme
 
     app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None,
                   description="Answers questions about news articles with the articles' own "
@@ -63,7 +63,7 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
 
     chat = build_chat(bot, load_examples(settings.corpus_dir), question_log)
     # No footer: "Use via API" and "Built with Gradio" offer readers nothing they need.
-    app = gr.mount_gradio_app(app, chat, path="/", theme=theme(), footer_links=[])
+    app = gr.mount_gradio_app(app, chat, path="/", theme=theme(), css=CSS, footer_links=[])
     # Innermost first: each add_middleware wraps the ones before it.
     app.add_middleware(guards.UnexpectedErrors)
     app.add_middleware(api.OtherMethods)

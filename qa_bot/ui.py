@@ -35,6 +35,12 @@ MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:@])")
 SYSTEM_FONTS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
                 "sans-serif")
 MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace")
+# Gradio dims a collapsible message's text (opacity .8, twice when nested): our sources are the
+# evidence, so they stay at full strength, the quoted sentence marked with legible contrast.
+CSS = """
+.message-content, .message-content .prose { opacity: 1 !important; }
+.message-content mark { background: #fde68a; color: #111827; border-radius: 2px; }
+"""
 SOURCES_TITLE = "Sources"
 TYPED = "typed"  # metadata of a reader's message: the words as typed (ReaderChat)
 RELATED_TITLE = "Related in the article, not an answer"
@@ -202,8 +208,9 @@ def build_chat(bot: QABot, examples: list[str],
         title=chat_title(bot),
         description="Answers are the article's own sentences; open *Sources* to check each one.",
         examples=examples or None,
+        # No "share" button (to Hugging Face, unlabelled) nor "copy all"; a copy button per message.
         chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Article Q&A",
-                           latex_delimiters=[]),
+                           latex_delimiters=[], buttons=["copy"]),
         concurrency_limit=CONCURRENCY_LIMIT,
         api_name="chat",
         validator=check_question,
