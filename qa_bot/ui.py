@@ -86,9 +86,11 @@ def _quote_markdown(citation: Citation, short: ShortAnswer | None) -> str:
 
 
 def _sources_message(title: str, citations: tuple[Citation, ...]) -> dict[str, Any]:
+    """A collapsible block, open from the start (Gradio folds one whose status is "done"): the
+    quoted passage is visible without a click; the reader may fold it."""
     return {"role": "assistant",
             "content": "\n\n".join(render_citation(c) for c in citations),
-            "metadata": {"title": f"{title} ({len(citations)})", "status": "done"}}
+            "metadata": {"title": f"{title} ({len(citations)})"}}
 
 
 def render_citation(citation: Citation) -> str:
@@ -206,11 +208,13 @@ def build_chat(bot: QABot, examples: list[str],
     chat = ReaderChat(
         respond,
         title=chat_title(bot),
-        description="Answers are the article's own sentences; open *Sources* to check each one.",
+        description="Answers are the article's own sentences; *Sources* shows where each one "
+                    "comes from.",
         examples=examples or None,
         # No "share" button (to Hugging Face, unlabelled) nor "copy all"; a copy button per message.
+        # show_label=False: the floating label covered messages scrolled under it.
         chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Article Q&A",
-                           latex_delimiters=[], buttons=["copy"]),
+                           show_label=False, latex_delimiters=[], buttons=["copy"]),
         concurrency_limit=CONCURRENCY_LIMIT,
         api_name="chat",
         validator=check_question,

@@ -476,9 +476,8 @@ def test_hostile_article_text_stays_text_in_gradio_chat(page: Page,
     box = page.get_by_role("textbox").first
     box.fill(HOSTILE_QUESTION)
     box.press("Enter")
-    page.get_by_text("Sources (1)").click()
 
-    page.get_by_text("signed by the ferry master").last.wait_for()
+    page.get_by_text("signed by the ferry master").last.wait_for()  # the sources, shown open
     chat = page.locator(".bubble-wrap, [role=log]").first.inner_text()
     for literal in ("<script>window.__pwned=1</script>", '<img src=x onerror="window.__pwned=1">',
                     '<a href="javascript:window.__pwned=1">click</a>'):
@@ -545,6 +544,48 @@ def test_screenshot(page: Page, host: HostSite, live_server: LiveServer, tmp_pat
     frame.locator(".card").first.blur()
 
     shot = tmp_path / f"widget-{name}.png"
+    page.screenshot(path=shot)
+    if os.environ.get("UPDATE_WIDGET_SCREENSHOTS"):
+        assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000
+
+
+def test_screenshot_of_the_intro_on_a_phone(page: Page, host: HostSite,
+                                            live_server: LiveServer, tmp_path: Path) -> None:
+    page.set_viewport_size({"width": 375, "height": 740})
+    frame = open_widget(page, article_url(host, live_server.url, "/intro-shot.html"))
+    expect(frame.locator(".example")).to_have_count(4)
+    frame.locator("#question").blur()
+    shot = tmp_path / "widget-intro.png"
+    page.screenshot(path=shot)
+    if os.environ.get("UPDATE_WIDGET_SCREENSHOTS"):
+        assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000
+
+
+def test_screenshot_of_a_decline(page: Page, host: HostSite, live_server: LiveServer,
+                                 tmp_path: Path) -> None:
+    frame = open_widget(page, article_url(host, live_server.url, "/decline-shot.html"))
+    declined = ask(frame, "Who won the 2022 World Cup?")
+    expect(declined.locator(".related-label")).to_have_text(
+        "Related in the article (not an answer)")
+    frame.locator("#question").blur()
+    shot = tmp_path / "widget-decline.png"
+    page.screenshot(path=shot)
+    if os.environ.get("UPDATE_WIDGET_SCREENSHOTS"):
+        assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000
+
+
+@pytest.mark.parametrize("name, width, height", [("desktop", 1280, 800), ("phone", 375, 740)])
+def test_screenshot_of_the_chat(page: Page, live_server: LiveServer, tmp_path: Path,
+                                name: str, width: int, height: int) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/", wait_until="load")
+    box = page.get_by_role("textbox").first
+    box.fill(QUESTION)
+    box.press("Enter")
+    expect(page.locator("mark").first).to_be_visible(timeout=30_000)  # open without a click
+    page.wait_for_timeout(300)  # the block's opening transition
+    box.blur()
+    shot = tmp_path / f"chat-{name}.png"
     page.screenshot(path=shot)
     if os.environ.get("UPDATE_WIDGET_SCREENSHOTS"):
         assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000
