@@ -115,8 +115,7 @@ class ErrorOut(BaseModel):
 ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 408, 413, 415, 422, 429, 503)}
 
 
-def router(bot: QABot, question_log: QuestionLog | None = None,
-           corpus_dir: Path | None = None) -> APIRouter:
+def router(bot: QABot, question_log: QuestionLog | None, corpus_dir: Path) -> APIRouter:
     """The API routes; questions asked and feedback go to `question_log` when there is one,
     example questions come from `corpus_dir`'s examples.json."""
     api = APIRouter(prefix="/api", tags=["api"])
@@ -152,7 +151,7 @@ def router(bot: QABot, question_log: QuestionLog | None = None,
             if source not in known:
                 raise UnknownSource(f"No article named {source!r} in the index; use one of: "
                                     f"{', '.join(known)}.")
-        return {"examples": load_examples(corpus_dir, source) if corpus_dir else []}
+        return {"examples": load_examples(corpus_dir, source)}
 
     @api.get("/health", response_model=HealthOut, responses={503: {"model": ErrorOut}})
     def health() -> dict[str, object]:
