@@ -1,4 +1,4 @@
-"""The HTTP JSON API: POST /api/ask, POST /api/feedback and GET /api/health.
+"""The HTTP JSON API: POST /api/ask, POST /api/feedback, GET /api/examples and GET /api/health.
 
 Every error has one shape, {"error": "one sentence a person can act on"}, with its status:
 400 invalid JSON, 404 unknown source or address, 405 wrong method (with Allow), 408 body too
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, FastAPI, Request
@@ -20,17 +21,18 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .bot import QABot
-from .errors import QABotError
+from .errors import QABotError, UnknownSource
+from .examples import load_examples
 from .questionlog import QuestionLog
 from .request import NOT_JSON, AskRequest, describe
 
 log = logging.getLogger("qa_bot.api")
 # What each address takes; anything else gets 405 with this as the Allow header.
 ALLOWED_METHODS = {"ask": "POST, OPTIONS", "feedback": "POST, OPTIONS",
-                   "health": "GET, HEAD, OPTIONS"}
+                   "examples": "GET, OPTIONS", "health": "GET, HEAD, OPTIONS"}
 ROUTED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
-NO_SUCH_ADDRESS = ("There is no such API address: use POST /api/ask, POST /api/feedback and GET "
-                   "/api/health.")
+NO_SUCH_ADDRESS = ("There is no such API address: use POST /api/ask, POST /api/feedback, GET "
+                   "/api/examples and GET /api/health.")
 MAX_COMMENT_CHARS = 500
 
 
@@ -101,6 +103,11 @@ class HealthOut(BaseModel):
     sources: list[str]
 
 
+class ExamplesOut(BaseModel):
+    examples: list[str] = Field(description="Questions a reader might ask, at most six; empty "
+                                "when the corpus offers none.")
+
+
 class ErrorOut(BaseModel):
     error: str
 
@@ -108,8 +115,9 @@ class ErrorOut(BaseModel):
 ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 408, 413, 415, 422, 429, 503)}
 
 
-def router(bot: QABot, question_log: QuestionLog | None = None) -> APIRouter:
-    """The API routes; questions asked and feedback go to `question_log` when there is one."""
+def router(bot: QABot, question_log: QuestionLog | None, corpus_dir: Path) -> APIRouter:
+    """The API routes; questions asked and feedback go to `question_log` when there is one,
+    example questions come from `corpus_dir`'s examples.json."""
     api = APIRouter(prefix="/api", tags=["api"])
 
     @api.post("/ask", response_model=AnswerOut, responses=ERRORS)
@@ -133,6 +141,17 @@ def router(bot: QABot, question_log: QuestionLog | None = None) -> APIRouter:
             raise HTTPException(404, f"No answer with this id in the question log; send the id "
                                 f"of an answer from the last {question_log.days} days.")
         return {"status": "recorded"}
+
+    @api.get("/examples", response_model=ExamplesOut,
+             responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}})
+    def examples(source: str | None = None) -> dict[str, object]:
+        """Example questions for readers to tap: for one corpus file (`source`), or for all."""
+        if source is not None:
+            known = bot.info().sources
+            if source not in known:
+                raise UnknownSource(f"No article named {source!r} in the index; use one of: "
+                                    f"{', '.join(known)}.")
+        return {"examples": load_examples(corpus_dir, source)}
 
     @api.get("/health", response_model=HealthOut, responses={503: {"model": ErrorOut}})
     def health() -> dict[str, object]:

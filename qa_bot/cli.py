@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -45,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout stopped early (| head): not an error of ours
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  so the exit-time flush stays quiet
+        return 0
 
 
 def _parser() -> ArgumentParser:
@@ -195,6 +199,8 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 print(json.dumps({"question": question, "error": str(error)}), flush=True)
             continue
+        if not args.json:  # which question this answers; JSON has it in "question"
+            print(f"? {request.question}")
         _print_answer(answer.to_dict(), args.json, sys.stdout)
         sys.stdout.flush()
     return 1 if failures else 0

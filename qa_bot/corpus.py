@@ -107,7 +107,7 @@ def read_document(file: CorpusFile) -> Document | SkippedFile:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return SkippedFile(
-            file.source, f"is not valid UTF-8 (byte {error.start}); save it as UTF-8"
+            file.source, f"is not valid UTF-8 at byte {error.start}; save it as UTF-8"
         )
     suffix = file.path.suffix.lower()
     if suffix in HTML_SUFFIXES:

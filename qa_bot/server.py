@@ -36,13 +36,13 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     import gradio as gr
     import swagger_ui_bundle
 
-    from .ui import build_chat, load_examples, question_fns
+    from .ui import CSS, build_chat, load_examples, question_fns, theme
 
     app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None,
                   description="Answers questions about news articles with the articles' own "
                   "sentences and numbered citations. Errors are `{\"error\": \"...\"}`.")
     question_log = QuestionLog.from_settings(settings)
-    app.include_router(api.router(bot, question_log))
+    app.include_router(api.router(bot, question_log, settings.corpus_dir))
     api.add_error_handlers(app)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger")
@@ -66,7 +66,8 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     app.mount("/widget-assets", StaticFiles(directory=STATIC), name="widget-assets")
 
     chat = build_chat(bot, load_examples(settings.corpus_dir), question_log)
-    app = gr.mount_gradio_app(app, chat, path="/")
+    # No footer: "Use via API" and "Built with Gradio" offer readers nothing they need.
+    app = gr.mount_gradio_app(app, chat, path="/", theme=theme(), css=CSS, footer_links=[])
     # Innermost first: each add_middleware wraps the ones before it.
     app.add_middleware(guards.UnexpectedErrors)
     app.add_middleware(api.OtherMethods)
@@ -132,8 +133,8 @@ def ensure_index(settings: Settings) -> None:
 
     if has_index(settings.index_dir):
         return
-    log.warning("No index in %s yet; building it from %s.", settings.index_dir,
-                settings.corpus_dir)
+    log.warning("No index yet in the index folder %s; building it from the articles in the "
+                "corpus folder %s.", settings.index_dir, settings.corpus_dir)
     summary = build_index(settings.corpus_dir, settings.index_dir, settings.model_path)
     print(summary.line(), flush=True)
 
@@ -146,7 +147,7 @@ def serve(settings: Settings) -> None:
     ensure_index(settings)
     bot = QABot.from_settings(settings, require_index=False)
     app = create_app(settings, bot)
-    print(f"qa_bot: chat at http://{settings.host}:{settings.port}/ , API docs at /docs",
-          flush=True)
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"qa_bot: chat at {url}/ and API docs at {url}/docs", flush=True)
     uvicorn.Server(uvicorn_config(app, settings)).run()
 

@@ -7,11 +7,9 @@ stays on as a second line of defence.
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio builds anything
@@ -21,7 +19,8 @@ import gradio as gr  # noqa: E402
 from .answer import Answer, Citation, ShortAnswer  # noqa: E402
 from .bot import MAX_HISTORY_MESSAGES, QABot  # noqa: E402
 from .errors import QABotError  # noqa: E402
-from .request import parse_ask_request  # noqa: E402
+from .examples import load_examples  # noqa: E402,F401  (the chat's examples: server.py)
+from .request import EMPTY_QUESTION, parse_ask_request  # noqa: E402
 from .question import Turn  # noqa: E402
 from .questionlog import QuestionLog  # noqa: E402
 
@@ -31,7 +30,19 @@ CONCURRENCY_LIMIT = 8  # readers answered at the same time; a question takes ~20
 ANSWERING_FNS = ("_submit_fn", "_stream_fn", "_examples_fn", "_examples_stream_fn")
 # ":" and "@" too: "https\://" and "a\@b" are never turned into links (GFM autolinks).
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:@])")
+# One font for every letter, and nothing to download: the reader's own system font. (Gradio's
+# bundled IBM Plex SemiBold lacks most letters, so a bold heading came out in two fonts.)
+SYSTEM_FONTS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
+                "sans-serif")
+MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace")
+# Gradio dims a collapsible message's text (opacity .8, twice when nested): our sources are the
+# evidence, so they stay at full strength, the quoted sentence marked with legible contrast.
+CSS = """
+.message-content, .message-content .prose { opacity: 1 !important; }
+.message-content mark { background: #fde68a; color: #111827; border-radius: 2px; }
+"""
 SOURCES_TITLE = "Sources"
+TYPED = "typed"  # metadata of a reader's message: the words as typed (ReaderChat)
 RELATED_TITLE = "Related in the article, not an answer"
 
 
@@ -75,9 +86,11 @@ def _quote_markdown(citation: Citation, short: ShortAnswer | None) -> str:
 
 
 def _sources_message(title: str, citations: tuple[Citation, ...]) -> dict[str, Any]:
+    """A collapsible block, open from the start (Gradio folds one whose status is "done"): the
+    quoted passage is visible without a click; the reader may fold it."""
     return {"role": "assistant",
             "content": "\n\n".join(render_citation(c) for c in citations),
-            "metadata": {"title": f"{title} ({len(citations)})", "status": "done"}}
+            "metadata": {"title": f"{title} ({len(citations)})"}}
 
 
 def render_citation(citation: Citation) -> str:
@@ -95,26 +108,19 @@ def render_citation(citation: Citation) -> str:
 
 
 def history_turns(history: list[dict[str, Any]]) -> list[Turn]:
-    """Chat history as turns: content parts joined, our Sources messages left out."""
+    """Chat history as turns: content parts joined (a reader's words as typed), our Sources
+    messages left out."""
     turns = []
     for message in history:
-        if (message.get("metadata") or {}).get("title"):
+        metadata = message.get("metadata") or {}
+        if metadata.get("title"):
             continue
-        content = message.get("content")
+        content = metadata.get(TYPED, message.get("content"))
         if isinstance(content, list):
             content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
         if isinstance(content, str) and message.get("role") in ("user", "assistant"):
             turns.append(Turn(message["role"], content))
     return turns
-
-
-def load_examples(corpus_dir: Path) -> list[str]:
-    """Example questions from corpus/examples.json (a JSON list of strings), if there is one."""
-    try:
-        examples = json.loads((corpus_dir / "examples.json").read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return []
-    return [e for e in examples if isinstance(e, str)][:6]
 
 
 def answer_id(history: list[dict[str, Any]], index: int) -> str | None:
@@ -138,10 +144,39 @@ def chat_title(bot: QABot) -> str:
     return html.escape(title, quote=False)
 
 
+def theme() -> gr.themes.Base:
+    """Gradio's default look in the system font stack (for mount_gradio_app)."""
+    return gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+
+
+def check_question(message: str) -> dict[str, Any]:
+    """Refuses a blank question at the chat box, before it becomes an empty bubble."""
+    return gr.validate(bool(message.strip()), EMPTY_QUESTION)
+
+
 def question_fns(chat: gr.ChatInterface) -> list[int]:
     """The fn_index of each of the chat's functions that answers a question."""
     return [index for index, fn in chat.fns.items()
             if fn.name in ANSWERING_FNS or fn.api_name == chat.api_name]
+
+
+class ReaderChat(gr.ChatInterface):
+    """A ChatInterface that shows what the reader typed as typed. Gradio renders every message
+    as Markdown (render_markdown is one switch for the whole chatbot, and our answers need it),
+    so a reader's message is displayed escaped, and the words typed travel in its metadata:
+    follow-ups read them there (history_turns), and so do retry and undo (here)."""
+
+    def _append_message_to_history(self, message: Any, history: list[Any],
+                                   role: str = "user") -> list[Any]:
+        if role == "user" and isinstance(message, str):
+            message = {"role": "user", "content": escape(message), "metadata": {TYPED: message}}
+        return super()._append_message_to_history(message, history, role)  # type: ignore[arg-type]
+
+    def _pop_last_user_message(self, history: list[Any]) -> tuple[list[Any], Any]:
+        users = [m for m in history if m.get("role") == "user"]
+        kept, message = super()._pop_last_user_message(history)
+        typed = (users[-1].get("metadata") or {}).get(TYPED) if users else None
+        return kept, typed if isinstance(typed, str) else message
 
 
 def build_chat(bot: QABot, examples: list[str],
@@ -170,15 +205,19 @@ def build_chat(bot: QABot, examples: list[str],
         if question_log and found and isinstance(like.liked, bool):
             question_log.add_feedback(found, like.liked)
 
-    chat = gr.ChatInterface(
+    chat = ReaderChat(
         respond,
         title=chat_title(bot),
-        description="Answers are the article's own sentences; open *Sources* to check each one.",
+        description="Answers are the article's own sentences; *Sources* shows where each one "
+                    "comes from.",
         examples=examples or None,
+        # No "share" button (to Hugging Face, unlabelled) nor "copy all"; a copy button per message.
+        # show_label=False: the floating label covered messages scrolled under it.
         chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Article Q&A",
-                           latex_delimiters=[]),
+                           show_label=False, latex_delimiters=[], buttons=["copy"]),
         concurrency_limit=CONCURRENCY_LIMIT,
         api_name="chat",
+        validator=check_question,
         analytics_enabled=False,
         fill_height=True,
     )

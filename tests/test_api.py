@@ -1,10 +1,13 @@
 """The JSON API over real HTTP against a live server."""
 
+import json
+
 import httpx
 import pytest
 
-from conftest import ASK_KEYS, CITATION_KEYS, LiveServer, free_port
+from conftest import ASK_KEYS, CITATION_KEYS, CORPUS, LiveServer, free_port
 from qa_bot.config import Settings
+from qa_bot.examples import load_examples
 
 
 def test_ask_answers_with_the_core_contract(live_server, article_index) -> None:
@@ -117,3 +120,26 @@ def test_concurrent_questions_are_all_answered(live_server) -> None:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(ask, ["Where did the special forces train?"] * 24))
     assert codes == [200] * 24
+
+
+def test_examples_are_served_for_all_articles_or_one(live_server) -> None:
+    examples = json.loads((CORPUS / "examples.json").read_text(encoding="utf-8"))
+    for query in ("", "?source=north-korea-troops-ukraine.txt"):
+        response = httpx.get(f"{live_server.url}/api/examples{query}")
+        assert (response.status_code, response.json()) == (200, {"examples": examples})
+    response = httpx.get(f"{live_server.url}/api/examples?source=other.txt")
+    assert (response.status_code, response.json()) == (404, {"error": (
+        "No article named 'other.txt' in the index; use one of: north-korea-troops-ukraine.txt.")})
+    schema = httpx.get(f"{live_server.url}/openapi.json").json()["paths"]["/api/examples"]["get"]
+    assert set(schema["responses"]) == {"200", "404", "422", "503"}
+
+
+def test_examples_may_be_kept_per_article(tmp_path) -> None:
+    (tmp_path / "examples.json").write_text(json.dumps(
+        {"a.txt": ["Who won?", "When?"], "b.txt": ["Where?", "Who won?", 7]}), encoding="utf-8")
+    assert load_examples(tmp_path, "a.txt") == ["Who won?", "When?"]
+    assert load_examples(tmp_path, "b.txt") == ["Where?", "Who won?"]
+    assert load_examples(tmp_path, "c.txt") == []
+    assert load_examples(tmp_path) == ["Who won?", "When?", "Where?"]
+    (tmp_path / "examples.json").write_text("[not json", encoding="utf-8")
+    assert load_examples(tmp_path) == []

@@ -56,11 +56,14 @@ def test_ask_json_lines_from_stdin_in_order_with_history(article_index) -> None:
 
 
 def test_ask_prints_the_answer_and_its_citations(article_index) -> None:
-    result = run("ask", "--index", str(article_index), "Which region did Ukraine enter?")
+    result = run("ask", "--index", str(article_index),
+                 "Which Russian region did Ukraine enter in August 2024?")
     assert result.returncode == 0, result.stderr
-    assert "Kursk" in result.stdout.splitlines()[0]  # the short answer comes first
-    assert ("[1] North Korea's Military Involvement in Ukraine: A Strategic Gamble for Both Kim "
-            "Jong-un and Vladimir Putin (north-korea-troops-ukraine.txt, characters ") in result.stdout
+    short, answer = result.stdout.splitlines()[:2]
+    assert short == "» Kursk" and "Kursk region" in answer and answer.endswith(" [1]")
+    assert ("\n[1] North Korea's Military Involvement in Ukraine: A Strategic Gamble for Both Kim "
+            "Jong-un and Vladimir Putin (north-korea-troops-ukraine.txt, characters 476–1136)\n"
+            in result.stdout)
 
 
 @pytest.mark.parametrize("args, code, message", [
@@ -120,3 +123,27 @@ def test_eval_prints_the_quality_table(article_index, tmp_path) -> None:
     assert "declined unanswerable        100.0%" in result.stdout
     assert (tmp_path / "report" / "risk-coverage.png").stat().st_size > 1000
     assert len((tmp_path / "report" / "results.jsonl").read_text().splitlines()) == 2
+
+
+def test_ask_from_stdin_in_text_prints_each_question_before_its_answer(article_index) -> None:
+    questions = ["How many North Korean special forces arrived in Vladivostok?",
+                 "Who painted the Mona Lisa?"]
+    result = run("ask", "--index", str(article_index), "-", stdin="\n".join(questions) + "\n")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    asked = [line for line in lines if line.startswith("? ")]
+    assert asked == [f"? {q}" for q in questions]
+    first = lines.index(asked[0])
+    assert lines[first + 1] == "» around 1,500"
+    assert "characters 476–1136)" in result.stdout  # an en dash, as in the chat and the widget
+
+
+def test_a_corpus_of_unreadable_files_says_so_in_one_sentence(tmp_path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "latin1.txt").write_bytes("Caf\xe9 news".encode("latin-1"))
+    result = run("build", "--corpus", str(corpus), "--index", str(tmp_path / "index"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: No readable article in {corpus} (latin1.txt is not valid UTF-8 at byte 3; "
+        "save it as UTF-8); add UTF-8 text.")

@@ -27,7 +27,7 @@ def test_empty_or_missing_corpus_says_what_to_do(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("content, reason", [
-    (b"caf\xe9 au lait", "is not valid UTF-8 (byte 3); save it as UTF-8"),
+    (b"caf\xe9 au lait", "is not valid UTF-8 at byte 3; save it as UTF-8"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "is a binary file, not text"),
     (b"  \n\n ", "has no text"),
 ])

@@ -2,7 +2,7 @@
 import pytest
 
 from qa_bot.answer import Answer, Citation
-from qa_bot.ui import build_chat, escape, history_turns, render_answer
+from qa_bot.ui import build_chat, check_question, escape, history_turns, render_answer
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +14,7 @@ def test_the_chat_answers_with_a_collapsible_sources_message(chat) -> None:
     answer, sources = chat.fn("How many North Korean special forces arrived in Vladivostok?",
                               [], None)
     assert "**around 1,500**" in answer["content"] and answer["content"].endswith("\\[1\\]")
-    assert sources["metadata"] == {"title": "Sources (1)", "status": "done"}
+    assert sources["metadata"] == {"title": "Sources (1)"}  # no status: shown open
     assert sources["content"].startswith("**\\[1\\]** North Korea's Military Involvement in")
     assert "<mark>" in sources["content"] and "1,500" in sources["content"]
 
@@ -41,8 +41,10 @@ def test_history_keeps_questions_and_answers_but_not_sources() -> None:
 
 
 def test_declines_and_errors_are_polite_messages(chat) -> None:
-    declined, related = chat.fn("What is the speed of light?", [], None)
-    assert declined["content"].startswith("Sorry, I can't find the answer")
+    declined, related = chat.fn("Who painted the Mona Lisa?", [], None)
+    assert declined["content"] == escape(
+        "The article doesn't mention “Mona Lisa”, so I can't answer that. The passages below "
+        "are the closest it comes.")
     assert related["metadata"]["title"].startswith("Related in the article, not an answer")
     assert "<mark>" not in related["content"]
     (error,) = chat.fn("   ", [], None)
@@ -64,3 +66,18 @@ def test_the_chat_is_configured_for_many_readers_and_safe_html(chat) -> None:
     assert chat.chatbot.sanitize_html is True
     assert chat.concurrency_limit > 1
     assert chat.title.startswith("North Korea's Military Involvement in Ukraine")
+
+
+def test_a_readers_message_is_shown_escaped_and_read_back_as_typed(chat) -> None:
+    typed = "<b>bold</b> **star**"
+    history = chat._append_message_to_history(typed, [], "user")
+    assert history[0]["content"] == escape(typed)  # Markdown shows it as typed
+    history += [{"role": "assistant", "content": "Sorry…"}]
+    assert [t.content for t in history_turns(history)] == [typed, "Sorry…"]
+    normalised = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in history]
+    assert chat._pop_last_user_message(normalised) == ([], typed)  # retry and undo
+
+
+def test_the_chat_box_refuses_a_blank_question(chat) -> None:
+    assert check_question("  \n")["is_valid"] is False
+    assert check_question("Why?")["is_valid"] is True

@@ -6,6 +6,7 @@ the test's tmp folder).
 from __future__ import annotations
 
 import html
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from browser_support import HostSite, article_page, ask, chromium, launcher, open_widget, \
     save_for_docs, widget_frame
 from conftest import ARTICLE, ROOT, LiveServer, free_port
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
@@ -207,6 +208,50 @@ def test_thumbs_rate_the_answer_into_the_question_log(page: Page, host: HostSite
     assert (logged.question, logged.channel, logged.helpful) == (QUESTION, "widget", False)
 
 
+def test_the_chat_refuses_a_blank_question_and_shows_no_footer_or_second_font(
+        page: Page, live_server: LiveServer) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{live_server.url}/", wait_until="load")
+    box = page.get_by_role("textbox").first
+    box.fill("   ")
+    box.press("Enter")
+    expect(page.get_by_text("The question is empty; type a question about the article.")
+           ).to_be_visible()
+    user_bubbles = page.locator("[data-testid=user]")
+    assert user_bubbles.count() == 0  # no empty bubble
+    box.fill(QUESTION)
+    box.press("Enter")
+    expect(user_bubbles).to_have_count(1)  # a real question still goes through
+    expect(page.get_by_text("Sources (1)")).to_be_visible(timeout=30_000)
+
+    assert page.get_by_text("Use via API").count() == 0
+    assert page.get_by_text("Built with Gradio").count() == 0
+    heading = page.locator("h1").first
+    expect(heading).to_contain_text("North Korea's Military Involvement")
+    assert heading.evaluate("h => getComputedStyle(h).fontFamily").startswith("system-ui")
+    assert not [url for url in requests if url.endswith((".woff2", ".woff", ".ttf"))]
+
+
+def test_the_chat_shows_what_the_reader_typed_as_typed(page: Page,
+                                                      live_server: LiveServer) -> None:
+    typed = "How many North Korean special forces arrived in **Vladivostok** <b>at first</b>?"
+    page.goto(f"{live_server.url}/", wait_until="load")
+    box = page.get_by_role("textbox").first
+    box.fill(typed)
+    box.press("Enter")
+    user = page.locator("[data-testid=user]")
+    expect(user).to_have_count(1)
+    expect(user).to_have_text(typed)
+    assert user.locator("b, strong").count() == 0
+    expect(page.get_by_text("Sources (1)")).to_be_visible(timeout=30_000)
+
+    box.fill("When did they arrive?")  # a follow-up reads the first question as typed
+    box.press("Enter")
+    expect(page.get_by_text("October 2024").last).to_be_visible(timeout=30_000)
+    expect(user).to_have_count(2)
+
+
 def test_chat_thumbs_rate_the_answer_into_the_question_log(page: Page, live_server: LiveServer,
                                                           article_index: Path) -> None:
     question = "Where did the North Korean special forces train?"
@@ -292,6 +337,77 @@ def test_on_a_phone_showing_the_quote_closes_the_chat(page: Page, host: HostSite
     assert " ".join(highlighted_text(page).split()) == QUOTE
 
 
+# Reading ------------------------------------------------------------------------------------
+
+LONG_QUESTION = "What does Kim Jong-un gain from sending troops?"
+
+
+def log_view(message: Locator) -> dict[str, float]:
+    """Where `message` starts and where the log's visible area is, in the log's coordinates."""
+    return message.evaluate("""node => {
+        const log = node.closest(".log");
+        return {top: node.offsetTop, scroll: log.scrollTop, height: log.clientHeight};
+    }""")
+
+
+def test_each_new_answer_is_scrolled_into_view_at_its_top(page: Page, host: HostSite,
+                                                          live_server: LiveServer) -> None:
+    frame = open_widget(page, article_url(host, live_server.url, "/scroll.html"))
+    for question in (LONG_QUESTION, QUESTION, LONG_QUESTION):
+        answer = ask(frame, question)
+        view = log_view(answer)
+        assert view["scroll"] <= view["top"] <= view["scroll"] + view["height"] - 60, view
+    question = frame.locator(".msg.user").last
+    assert log_view(question)["top"] >= view["scroll"]  # and its question above it
+
+
+def test_example_questions_in_the_intro_can_be_tapped(page: Page, host: HostSite,
+                                                      live_server: LiveServer) -> None:
+    examples = json.loads((ROOT / "corpus" / "examples.json").read_text(encoding="utf-8"))
+    frame = open_widget(page, article_url(host, live_server.url, "/examples.html"))
+    buttons = frame.get_by_role("list", name="Try asking").get_by_role("button")
+    expect(buttons).to_have_text(examples)
+    buttons.first.click()
+    answer = frame.locator(".msg.bot:not(.pending)").first
+    answer.wait_for()
+    assert frame.locator(".msg.user").inner_text() == examples[0]
+    assert answer.locator(".answer .short").inner_text() == "around 1,500"
+    expect(frame.locator("#intro")).to_have_count(0)
+
+
+def test_finding_the_answer_is_announced(page: Page, host: HostSite,
+                                         live_server: LiveServer) -> None:
+    frame = open_widget(page, article_url(host, live_server.url, "/status.html"))
+    inner = page.locator("qa-bot-widget iframe").content_frame
+    assert inner is not None
+    inner.locator("#log").evaluate("""log => {
+        log.seen = [];
+        new MutationObserver(changes => changes.forEach(change => change.addedNodes.forEach(
+            node => node.classList.contains("pending") &&
+                log.seen.push([node.getAttribute("role"), node.textContent])
+        ))).observe(log, {childList: true});
+    }""")
+    ask(frame, QUESTION)
+    assert inner.locator("#log").evaluate("log => log.seen") == [["status", "Finding the answer…"]]
+
+
+def test_on_a_phone_the_open_chat_keeps_focus_inside(page: Page, host: HostSite,
+                                                     live_server: LiveServer) -> None:
+    page.set_viewport_size({"width": 375, "height": 740})
+    frame = open_widget(page, article_url(host, live_server.url, "/trap.html"))
+    ask(frame, QUESTION)
+    expect(page.locator("qa-bot-widget .panel")).to_have_attribute("aria-modal", "true")
+    focused = []
+    for key in ["Tab"] * 12 + ["Shift+Tab"] * 12:
+        page.keyboard.press(key)
+        assert page.evaluate("() => document.activeElement.tagName") == "QA-BOT-WIDGET"
+        focused.append(frame.locator(":focus").evaluate("n => n.id || n.className"))
+    assert "close" in focused and "question" in focused  # it cycles through the whole chat
+
+    page.set_viewport_size({"width": 1280, "height": 800})  # a desktop panel is not modal
+    expect(page.locator("qa-bot-widget .panel")).not_to_have_attribute("aria-modal", "true")
+
+
 # Only the bot and the host page itself ------------------------------------------------------
 
 def test_widget_talks_only_to_the_bot(page: Page, host: HostSite,
@@ -360,9 +476,8 @@ def test_hostile_article_text_stays_text_in_gradio_chat(page: Page,
     box = page.get_by_role("textbox").first
     box.fill(HOSTILE_QUESTION)
     box.press("Enter")
-    page.get_by_text("Sources (1)").click()
 
-    page.get_by_text("signed by the ferry master").last.wait_for()
+    page.get_by_text("signed by the ferry master").last.wait_for()  # the sources, shown open
     chat = page.locator(".bubble-wrap, [role=log]").first.inner_text()
     for literal in ("<script>window.__pwned=1</script>", '<img src=x onerror="window.__pwned=1">',
                     '<a href="javascript:window.__pwned=1">click</a>'):
@@ -386,16 +501,22 @@ def test_keyboard_opens_and_escape_closes_returning_focus(page: Page, host: Host
 
     page.keyboard.press("Enter")
     expect(button).to_have_attribute("aria-expanded", "true")
+    expect(button).to_have_accessible_name("Close")  # what it shows
     expect(widget_frame(page).locator("#question")).to_be_focused()
     page.keyboard.press("Escape")
     expect(button).to_have_attribute("aria-expanded", "false")
     expect(page.locator("qa-bot-widget iframe")).to_be_hidden()
     expect(button).to_be_focused()
+    expect(button).to_have_accessible_name("Ask about this article")
 
     page.keyboard.press("Enter")
     expect(widget_frame(page).locator("#question")).to_be_focused()
-    page.keyboard.press("Shift+Tab")
-    expect(widget_frame(page).get_by_role("button", name="Close chat")).to_be_focused()
+    close = widget_frame(page).get_by_role("button", name="Close chat")
+    for _ in range(6):  # back over the example questions
+        page.keyboard.press("Shift+Tab")
+        if close.evaluate("b => document.activeElement === b"):
+            break
+    expect(close).to_be_focused()
     page.keyboard.press("Enter")
     expect(button).to_have_attribute("aria-expanded", "false")
     expect(button).to_be_focused()
@@ -423,6 +544,48 @@ def test_screenshot(page: Page, host: HostSite, live_server: LiveServer, tmp_pat
     frame.locator(".card").first.blur()
 
     shot = tmp_path / f"widget-{name}.png"
+    page.screenshot(path=shot)
+    if os.environ.get("UPDATE_WIDGET_SCREENSHOTS"):
+        assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000
+
+
+def test_screenshot_of_the_intro_on_a_phone(page: Page, host: HostSite,
+                                            live_server: LiveServer, tmp_path: Path) -> None:
+    page.set_viewport_size({"width": 375, "height": 740})
+    frame = open_widget(page, article_url(host, live_server.url, "/intro-shot.html"))
+    expect(frame.locator(".example")).to_have_count(4)
+    frame.locator("#question").blur()
+    shot = tmp_path / "widget-intro.png"
+    page.screenshot(path=shot)
+    if os.environ.get("UPDATE_WIDGET_SCREENSHOTS"):
+        assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000
+
+
+def test_screenshot_of_a_decline(page: Page, host: HostSite, live_server: LiveServer,
+                                 tmp_path: Path) -> None:
+    frame = open_widget(page, article_url(host, live_server.url, "/decline-shot.html"))
+    declined = ask(frame, "Who won the 2022 World Cup?")
+    expect(declined.locator(".related-label")).to_have_text(
+        "Related in the article (not an answer)")
+    frame.locator("#question").blur()
+    shot = tmp_path / "widget-decline.png"
+    page.screenshot(path=shot)
+    if os.environ.get("UPDATE_WIDGET_SCREENSHOTS"):
+        assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000
+
+
+@pytest.mark.parametrize("name, width, height", [("desktop", 1280, 800), ("phone", 375, 740)])
+def test_screenshot_of_the_chat(page: Page, live_server: LiveServer, tmp_path: Path,
+                                name: str, width: int, height: int) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{live_server.url}/", wait_until="load")
+    box = page.get_by_role("textbox").first
+    box.fill(QUESTION)
+    box.press("Enter")
+    expect(page.locator("mark").first).to_be_visible(timeout=30_000)  # open without a click
+    page.wait_for_timeout(300)  # the block's opening transition
+    box.blur()
+    shot = tmp_path / f"chat-{name}.png"
     page.screenshot(path=shot)
     if os.environ.get("UPDATE_WIDGET_SCREENSHOTS"):
         assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000

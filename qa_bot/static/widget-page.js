@@ -47,6 +47,12 @@
     log.scrollTop = Math.max(0, node.offsetTop - 12);
   }
 
+  // A new answer: its question stays in view above it when that leaves room for the answer's
+  // first lines, else the answer's top is at the top of the log.
+  function revealAnswer(question, answer) {
+    scrollLogTo(answer.offsetTop - question.offsetTop < log.clientHeight / 2 ? question : answer);
+  }
+
   function revealInLog(node) {
     const bottom = node.offsetTop + node.offsetHeight + 12;
     if (node.offsetTop - 12 < log.scrollTop) scrollLogTo(node);
@@ -65,9 +71,11 @@
     return addMessage(el("div", "msg user", text));
   }
 
+  // Announced by screen readers (a status), shown as three dots.
   function pendingMessage() {
     const node = el("div", "msg bot pending");
-    node.setAttribute("aria-label", "Finding the answer");
+    node.setAttribute("role", "status");
+    node.append(el("span", "visually-hidden", "Finding the answer…"));
     for (let i = 0; i < 3; i++) node.append(el("span", "dot"));
     return addMessage(node);
   }
@@ -303,9 +311,12 @@
     return data;
   }
 
-  async function submit(event) {
+  function submit(event) {
     event.preventDefault();
-    const question = input.value.trim();
+    askQuestion(input.value.trim());
+  }
+
+  async function askQuestion(question) {
     if (!question || busy) {
       input.focus();
       return;
@@ -314,19 +325,20 @@
     send.disabled = true;
     form.setAttribute("aria-busy", "true");
     input.value = "";
-    scrollLogTo(userMessage(question));
+    const asked = userMessage(question);
+    scrollLogTo(asked);
     const pending = pendingMessage();
     try {
       const result = await ask(question);
       pending.remove();
-      answerMessage(result);
+      revealAnswer(asked, answerMessage(result));
       history.push({ role: "user", content: question },
         { role: "assistant", content: result.answer });
     } catch (error) {
       pending.remove();
-      errorMessage(error instanceof TypeError
+      revealAnswer(asked, errorMessage(error instanceof TypeError
         ? "Could not reach the answer service. Check your connection and try again."
-        : error.message);
+        : error.message));
     } finally {
       busy = false;
       send.disabled = false;
@@ -335,11 +347,57 @@
     }
   }
 
+  // Example questions in the intro: tapping one asks it. Without them the intro still invites.
+  async function showExamples() {
+    const url = "/api/examples" + (SOURCE ? `?source=${encodeURIComponent(SOURCE)}` : "");
+    let examples = [];
+    try {
+      const response = await fetch(url);
+      if (response.ok) examples = (await response.json()).examples;
+    } catch {
+      return;  // offline: asking will say so
+    }
+    const intro = $("intro");
+    if (!intro || !Array.isArray(examples) || !examples.length) return;
+    const list = el("ul", "examples");
+    list.setAttribute("aria-labelledby", "examples-label");
+    for (const example of examples.filter((e) => typeof e === "string")) {
+      const button = el("button", "example", example);
+      button.type = "button";
+      button.addEventListener("click", () => askQuestion(example));
+      const item = el("li");
+      item.append(button);
+      list.append(item);
+    }
+    const label = el("p", "examples-label", "Try asking");
+    label.id = "examples-label";
+    intro.append(label, list);
+  }
+
+  // On a phone the chat covers the page (the loader says so): Tab cycles inside it.
+  let modal = false;
+
+  function keepFocusInside(event) {
+    if (!modal || event.key !== "Tab") return;
+    const focusable = [...document.querySelectorAll("button, input")]
+      .filter((node) => !node.disabled && node.getClientRects().length);
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    if (event.shiftKey && document.activeElement === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  }
+
   // Start ------------------------------------------------------------------------------------
 
   document.title = TITLE;
   $("title").textContent = TITLE;
   form.addEventListener("submit", submit);
+  showExamples();
 
   if (HOST_ORIGIN) {
     const close = $("close");
@@ -347,10 +405,12 @@
     close.addEventListener("click", () => toHost({ type: "qa-bot:close" }));
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape") toHost({ type: "qa-bot:close" });
+      keepFocusInside(event);
     });
     window.addEventListener("message", (event) => {
-      if (event.origin !== HOST_ORIGIN || event.source !== window.parent) return;
-      if (event.data && event.data.type === "qa-bot:focus") input.focus({ preventScroll: true });
+      if (event.origin !== HOST_ORIGIN || event.source !== window.parent || !event.data) return;
+      if (event.data.type === "qa-bot:focus") input.focus({ preventScroll: true });
+      if (event.data.type === "qa-bot:modal") modal = event.data.modal === true;
     });
     toHost({ type: "qa-bot:ready" });
   }

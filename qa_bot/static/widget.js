@@ -112,7 +112,7 @@
   const launcher = document.createElement("button");
   launcher.type = "button";
   launcher.className = "launcher";
-  launcher.setAttribute("aria-label", TITLE);
+  launcher.setAttribute("aria-label", TITLE);  // the label is hidden on phones; kept equal to it
   launcher.setAttribute("aria-expanded", "false");
   launcher.setAttribute("aria-controls", "qa-bot-panel");
   const label = document.createElement("span");
@@ -156,6 +156,8 @@
     launcher.setAttribute("aria-expanded", String(expanded));
     launcher.replaceChildren(icon(expanded ? "close" : "chat"), label);
     label.textContent = expanded ? "Close" : TITLE;
+    launcher.setAttribute("aria-label", label.textContent);
+    tellModal();
   }
 
   const isOpen = () => panel.classList.contains("open");
@@ -164,6 +166,23 @@
     frame.focus();
     frame.contentWindow.postMessage({ type: "qa-bot:focus" }, BOT);
   }
+
+  // On a phone the open panel covers the page: a modal dialog that keeps focus inside. The
+  // frame cycles Tab among its own controls; focus that still lands in the page goes back.
+  const PHONE = matchMedia("(max-width: 480px)");
+  const isModal = () => isOpen() && PHONE.matches;
+
+  function tellModal() {
+    const modal = isModal();
+    if (modal) panel.setAttribute("aria-modal", "true");
+    else panel.removeAttribute("aria-modal");
+    if (frame && frameReady) frame.contentWindow.postMessage({ type: "qa-bot:modal", modal }, BOT);
+  }
+
+  PHONE.addEventListener("change", tellModal);
+  document.addEventListener("focusin", (event) => {
+    if (isModal() && frameReady && event.target !== host) focusFrame();
+  });
 
   launcher.addEventListener("click", () => (isOpen() ? close() : open()));
   root.addEventListener("keydown", (event) => {
@@ -180,6 +199,7 @@
     if (!data || typeof data.type !== "string") return;
     if (data.type === "qa-bot:ready") {
       frameReady = true;
+      tellModal();
       if (isOpen()) focusFrame();
     } else if (data.type === "qa-bot:close") {
       close();
@@ -255,7 +275,7 @@
       selection.addRange(ranges[0]);
     }
     // A full-screen panel (phones) would hide the quote: get out of the way.
-    if (matchMedia("(max-width: 480px)").matches) close();
+    if (PHONE.matches) close();
     const target = ranges[0].startContainer.parentElement;
     const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
     target.scrollIntoView({ block: "center", behavior: smooth ? "smooth" : "auto" });
