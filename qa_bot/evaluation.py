@@ -91,7 +91,8 @@ class Report:
             ("mean answer words", f"{self.mean_words:.1f}"),
             ("declined unanswerable", _percent(self.declined_unanswerable)),
             *[(f"declined {kind}", f"{_percent(declined / total)} ({declined} of {total})")
-              for kind, (declined, total) in (self.declined_by_kind or {}).items()],
+              for kind, (declined, total) in (self.declined_by_kind or {}).items()
+              if set(self.declined_by_kind or {}) != {"unanswerable"}],
             ("short answer right", f"{_percent(self.short_accuracy)} of {self.short_questions} "
                                    f"questions with a short accepted answer (given for "
                                    f"{_percent(self.short_given)})"),

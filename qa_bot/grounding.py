@@ -82,23 +82,40 @@ def best_phrase(question: str, kind: str | None, candidate: SentenceHit) -> Phra
     if kind is None:
         return None
     passage = candidate.hit.passage
-    asked = set(words(question))
+    asked = set(words(question)) - STOPWORDS
     found = []
-    for phrase in candidate.notes.phrases:
-        if phrase.label not in ANSWER_LABELS[kind]:
-            continue
+    for phrase in _joined([p for p in candidate.notes.phrases if p.label in ANSWER_LABELS[kind]],
+                          passage.text, passage.start):
         text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
-        if all(any(w.startswith(a) or a.startswith(w) for a in asked) for w in words(text)):
+        if all(any(_same_word(w, a) for a in asked) for w in words(text)):
             continue  # "October 2024", "Russia" (for "Russian") are what the question says
         found.append(phrase)
     if len(found) <= 1:
         return found[0] if found else None
     sentence = candidate.sentence
     anchors = [sentence.start + m.start() for m in WORD.finditer(sentence.text)
-               if words(m.group(0))[:1] and words(m.group(0))[0] in asked - STOPWORDS]
+               if words(m.group(0))[:1] and words(m.group(0))[0] in asked]
     if not anchors:
         return found[0]
     return min(found, key=lambda p: min(abs(p.start - a) for a in anchors))
+
+
+def _joined(phrases: list[Phrase], text: str, offset: int) -> list[Phrase]:
+    """Phrases with only a space between them as one: "Duke" + "Richard II", "Richard" + "I"
+    (spaCy's entity and the proper nouns beside it)."""
+    joined: list[Phrase] = []
+    for phrase in phrases:
+        if joined and not text[joined[-1].end - offset:phrase.start - offset].strip():
+            joined[-1] = Phrase(joined[-1].start, phrase.end, joined[-1].label)
+        else:
+            joined.append(phrase)
+    return joined
+
+
+def _same_word(word: str, asked: str) -> bool:
+    """The same word, or one the start of the other ("Russia", "Russian")."""
+    return word == asked or (min(len(word), len(asked)) >= 4
+                             and (word.startswith(asked) or asked.startswith(word)))
 
 
 def _name_in(name: str, text: str) -> bool:
