@@ -131,3 +131,18 @@ def print_table(headers: list[str], rows: list[list[object]]) -> None:
     for row in rows:
         print("| " + " | ".join(str(cell) for cell in row) + " |")
     print()
+
+
+def first_output_seconds(cmd: list[str], cwd: Path = ROOT,
+                         env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(seconds to the first line on stdout, seconds to exit) of a fresh process."""
+    began = time.perf_counter()
+    process = subprocess.Popen(cmd, cwd=cwd, env=env or ENV, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    process.stdout.readline()
+    first = time.perf_counter() - began
+    process.stdout.read()
+    if process.wait() != 0:
+        raise RuntimeError(f"{cmd} failed")
+    return first, time.perf_counter() - began

@@ -20,31 +20,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import (ENV, PYTHON, ROOT, median, ms, p90, print_machine, print_table,
-                     proc_status_mb, questions, run, run_child)
+from _common import (PYTHON, ROOT, first_output_seconds, median, ms, p90, print_machine,
+                     print_table, proc_status_mb, questions, run, run_child)
 
 CORPUS = ROOT / "corpus"
 QUESTION = "How many North Korean special forces reached Vladivostok in October 2024?"
-
-
-def first_output_seconds(cmd: list[str]) -> tuple[float, float]:
-    """(seconds to the first line on stdout, seconds to exit) of a fresh process."""
-    began = time.perf_counter()
-    process = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
-    assert process.stdout is not None
-    process.stdout.readline()
-    first = time.perf_counter() - began
-    process.stdout.read()
-    if process.wait() != 0:
-        raise RuntimeError(f"{cmd} failed")
-    return first, time.perf_counter() - began
 
 
 def child_cold_start(index: str) -> dict:

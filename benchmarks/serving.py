@@ -32,7 +32,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import ENV, PYTHON, ROOT, median, ms, print_machine, print_table, questions, run
+from _common import (ENV, PYTHON, ROOT, first_output_seconds, median, ms, print_machine,
+                     print_table, questions, run)
 
 QUESTION = "How many North Korean special forces reached Vladivostok in October 2024?"
 PREFIXES = ["", "Please tell me: ", "Quick question: ", "I was wondering, ", "Do you know: ",
@@ -162,19 +163,6 @@ def load(repo: Path, seconds: float) -> dict:
     return {"single": single, "many": many, "idle_rss": idle_rss, "rss": rss, "peak": peak}
 
 
-def first_output_seconds(cmd: list[str], repo: Path) -> float:
-    began = time.perf_counter()
-    process = subprocess.Popen(cmd, cwd=repo, env=env_for(repo), stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
-    assert process.stdout is not None
-    process.stdout.readline()
-    first = time.perf_counter() - began
-    process.stdout.read()
-    if process.wait() != 0:
-        raise RuntimeError(f"{cmd} failed")
-    return first
-
-
 def cold(repo: Path, repeats: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="qa-cold-") as scratch:
         index = Path(scratch) / "index"
@@ -182,7 +170,7 @@ def cold(repo: Path, repeats: int) -> dict:
         asks, imports = [], []
         for _ in range(repeats):
             asks.append(first_output_seconds([PYTHON, "-m", "qa_bot", "ask", "--index",
-                                              str(index), QUESTION], repo))
+                                              str(index), QUESTION], repo, env_for(repo))[0])
             imports.append(run([PYTHON, "-c", "import sentence_transformers"])["seconds"])
     return {"ask": median(asks), "import_st": median(imports),
             "ratio": median(asks) / median(imports)}

@@ -36,7 +36,8 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     import gradio as gr
     import swagger_ui_bundle
 
-    from .ui import CSS, build_chat, load_examples, question_fns, theme
+    from .examples import load_examples
+    from .ui import CSS, build_chat, question_fns, theme
 
     app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None,
                   description="Answers questions about news articles with the articles' own "

@@ -19,7 +19,6 @@ import gradio as gr  # noqa: E402
 from .answer import Answer, Citation, ShortAnswer  # noqa: E402
 from .bot import MAX_HISTORY_MESSAGES, QABot  # noqa: E402
 from .errors import QABotError  # noqa: E402
-from .examples import load_examples  # noqa: E402,F401  (the chat's examples: server.py)
 from .request import EMPTY_QUESTION, parse_ask_request  # noqa: E402
 from .question import Turn  # noqa: E402
 from .questionlog import QuestionLog  # noqa: E402

@@ -116,3 +116,19 @@ def copied_index(article_index: Path, tmp_path: Path) -> Path:
     """A private copy of the article index that a test may damage."""
     shutil.copytree(article_index, tmp_path / "index")
     return tmp_path / "index"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Headless Debian Chromium with a fresh profile, one per test module."""
+    from browser_support import chromium
+
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    yield page
+    page.close()

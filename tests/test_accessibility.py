@@ -6,13 +6,10 @@ docs/ACCESSIBILITY.md; a violation in what we render, or one not listed there, f
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from browser_support import chromium
 from conftest import ROOT, LiveServer
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 
@@ -21,17 +18,6 @@ QUESTION = "How many North Korean special forces arrived in Vladivostok?"
 DECLINED = "What is the capital of France?"
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
-        yield context
-
-
-@pytest.fixture
-def page(browser: BrowserContext) -> Iterator[Page]:
-    page = browser.new_page()
-    yield page
-    page.close()
 
 
 def violations(page: Page) -> list[dict]:  # type: ignore[type-arg]

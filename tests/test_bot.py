@@ -1,6 +1,4 @@
 """The answer cache of QABot: same question, same source, no history, same build."""
-import pytest
-
 from qa_bot.bot import AnswerCache, QABot
 from qa_bot.indexing import build_index
 from qa_bot.question import Turn

@@ -27,7 +27,8 @@ from qa_bot.corpus import scan_corpus
 from qa_bot.errors import ConfigError, IndexCorrupt, IndexUnwritable, InvalidQuestion
 from qa_bot.indexing import build_index
 from qa_bot.request import parse_ask_request
-from qa_bot.ui import build_chat, load_examples, question_fns, render_answer
+from qa_bot.examples import load_examples
+from qa_bot.ui import build_chat, question_fns, render_answer
 
 MODEL = bundled_model_path()
 QUESTION = "How many North Korean special forces arrived in Vladivostok?"

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import HostSite, article_page, ask, chromium, launcher, open_widget, \
+from browser_support import HostSite, article_page, ask, launcher, open_widget, \
     save_for_docs, widget_frame
 from conftest import ARTICLE, ROOT, LiveServer, free_port
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
@@ -39,17 +39,6 @@ PWNED = "() => typeof window.__pwned"
 
 # Fixtures -----------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
-        yield context
-
-
-@pytest.fixture
-def page(browser: BrowserContext) -> Iterator[Page]:
-    page = browser.new_page()
-    yield page
-    page.close()
 
 
 @pytest.fixture(scope="module")
