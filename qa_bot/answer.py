@@ -210,11 +210,13 @@ def _cite(question: str, chosen: list[ScoredSentence], certainty: float,
     numbers: dict[int, int] = {}
     used: dict[int, list[ScoredSentence]] = {}
     parts = []
-    for item in chosen:
+    for item, following in zip(chosen, [*chosen[1:], None]):
         passage_id = item.candidate.hit.id
         n = numbers.setdefault(passage_id, len(numbers) + 1)
         used.setdefault(passage_id, []).append(item)
-        parts.append(f"{item.candidate.sentence.text} [{n}]")
+        # One marker after a run of sentences from the same passage.
+        same_run = following is not None and following.candidate.hit.id == passage_id
+        parts.append(item.candidate.sentence.text + ("" if same_run else f" [{n}]"))
     citations = []
     for passage_id, n in numbers.items():
         items = sorted(used[passage_id], key=lambda i: i.candidate.position)
