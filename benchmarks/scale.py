@@ -186,7 +186,7 @@ def child_vectors_build(count: int, queries: int, folder: str, spread: str = "1.
     """Build with VectorIndex.build, write it; exact ground truth and exact search latency."""
     import faiss
 
-    from qa_bot.store import EXACT_SEARCH_LIMIT, VectorIndex
+    from qa_bot.vectors import EXACT_SEARCH_LIMIT, VectorIndex
 
     c = centres()
     vectors = random_unit_vectors(count, 1, c, float(spread))
@@ -229,7 +229,7 @@ def child_vectors_search(folder: str) -> dict:
     """Load the index as store.load_index does, hold it, search it."""
     import faiss
 
-    from qa_bot.store import VectorIndex
+    from qa_bot.vectors import VectorIndex
 
     before = proc_status_mb("VmRSS")
     began = time.perf_counter()
@@ -353,7 +353,7 @@ def part_query(index: Path, rounds: int) -> None:
 
 
 def part_vectors(work: Path, count: int, queries: int, spread: float) -> None:
-    from qa_bot.store import EXACT_SEARCH_LIMIT
+    from qa_bot.vectors import EXACT_SEARCH_LIMIT
 
     folder = work / "vectors"
     folder.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import store
+from . import builds, store
+from .manifest import check_compatible
 from .answer import Answer, compose_answer
 from .chunking import ChunkingSettings
 from .config import Settings
@@ -65,7 +66,7 @@ class QABot:
             if require_index:
                 raise
             log.error("No usable index: %s", error)
-            self._failed_build, self._failure = store.current_build(index_dir), error
+            self._failed_build, self._failure = builds.current_build(index_dir), error
 
     @classmethod
     def from_settings(cls, settings: Settings, *, require_index: bool = True) -> QABot:
@@ -74,7 +75,7 @@ class QABot:
 
     def _load(self) -> Retriever:
         stored = store.load_index(self.index_dir)
-        store.check_compatible(stored.manifest, self.embedder.name, self.embedder.fingerprint,
+        check_compatible(stored.manifest, self.embedder.name, self.embedder.fingerprint,
                                self.embedder.encoder, self.chunking)
         return Retriever(stored, self.encoder)  # type: ignore[arg-type] # encodes as Embedder
 
@@ -95,13 +96,13 @@ class QABot:
         while the others go on answering from the old one; a build that cannot be loaded is
         tried once, logged, and the old one kept (info() then names the problem)."""
         loaded = self._retriever
-        current = store.current_build(self.index_dir)
+        current = builds.current_build(self.index_dir)
         if current == self._failed_build or (loaded and current == loaded.stored.build_id):
             return
         if not self._reload_lock.acquire(blocking=False):
             return
         try:
-            current = store.current_build(self.index_dir)
+            current = builds.current_build(self.index_dir)
             if self._retriever is None or current != self._retriever.stored.build_id:
                 self._retriever = self._load()
                 self._failed_build, self._failure = None, None

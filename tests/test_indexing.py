@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot import store
+from qa_bot import builds, store
 from qa_bot.bot import QABot
 from qa_bot.chunking import ChunkingSettings
 from qa_bot.config import bundled_model_path
@@ -82,14 +82,14 @@ def test_a_rebuild_with_nothing_changed_never_loads_the_model(corpus, tmp_path, 
                                                               monkeypatch) -> None:
     index = tmp_path / "index"
     build_index(corpus, index, MODEL, embedder=embedder)
-    before = store.current_build(index)
+    before = builds.current_build(index)
     monkeypatch.setattr(Embedder, "load", lambda *a: pytest.fail("the model was loaded"))
     monkeypatch.setattr("qa_bot.embedding.hashlib.file_digest",
                         lambda *a: pytest.fail("the weights were hashed again"))
     summary = build_index(corpus, index, MODEL)
     assert not summary.rebuilt and summary.unchanged == 3
     assert "index is up to date" in summary.line()
-    assert store.current_build(index) == before
+    assert builds.current_build(index) == before
     assert corpus_state(corpus, index, MODEL, ChunkingSettings()).is_current
     write(corpus, "new.txt", "Fresh news.")
     assert not corpus_state(corpus, index, MODEL, ChunkingSettings()).is_current
@@ -197,7 +197,7 @@ def test_answers_can_be_scoped_to_one_article(corpus, tmp_path, embedder) -> Non
 
 def test_one_build_at_a_time(corpus, tmp_path, embedder) -> None:
     index = tmp_path / "index"
-    with store.build_lock(index):
+    with builds.build_lock(index):
         with pytest.raises(BuildInProgress, match="Another build of .* is running"):
             build_index(corpus, index, MODEL, embedder=embedder)
 
@@ -262,7 +262,7 @@ def test_killing_a_build_at_any_moment_leaves_a_working_index(tmp_path, embedder
 def test_a_server_keeps_its_index_when_the_new_build_is_damaged(copied_index, embedder,
                                                                   caplog) -> None:
     bot = QABot(copied_index, embedder)
-    old = store.current_build(copied_index)
+    old = builds.current_build(copied_index)
     damaged = copied_index / "builds" / "29990101T000000Z-000000001"
     shutil.copytree(copied_index / "builds" / old, damaged)
     (damaged / "passages.faiss").write_bytes(b"not an index")
