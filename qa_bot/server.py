@@ -10,8 +10,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import api, guards
@@ -20,6 +21,9 @@ from .config import Settings
 from .questionlog import QuestionLog
 
 STATIC = Path(__file__).parent / "static"
+# What the widget page (/widget) loads. Only these are served from STATIC under
+# /widget-assets/: the page itself is served at /widget alone, under its strict policy.
+WIDGET_ASSETS = ("widget-page.css", "widget-page.js")
 # Connections and requests one server holds at once before answering 503: every open chat keeps
 # one event stream, a question takes ~20 ms of CPU. Slow clients cannot hold more than this.
 MAX_CONCURRENCY = 256
@@ -64,7 +68,12 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     def widget_page() -> Response:
         return Response((STATIC / "widget.html").read_bytes(), media_type="text/html")
 
-    app.mount("/widget-assets", StaticFiles(directory=STATIC), name="widget-assets")
+    @app.get("/widget-assets/{name}", include_in_schema=False)
+    def widget_asset(name: str) -> FileResponse:
+        if name not in WIDGET_ASSETS:
+            raise HTTPException(404, f"There is no widget asset {name!r}; the widget page "
+                                     "is /widget.")
+        return FileResponse(STATIC / name)
 
     chat = build_chat(bot, load_examples(settings.corpus_dir), question_log)
     # No footer: "Use via API" and "Built with Gradio" offer readers nothing they need.
