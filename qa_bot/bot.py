@@ -19,7 +19,7 @@ from pathlib import Path
 from . import builds, store
 from .manifest import check_compatible
 from .answer import Answer, compose_answer
-from .chunking import ChunkingSettings
+from .chunking import DEFAULT_CHUNKING, ChunkingSettings
 from .config import Settings
 from .embedding import Embedder, QueryBatcher
 from .errors import IndexMissing, InvalidQuestion, QABotError
@@ -49,7 +49,7 @@ class QABot:
     question gets that error (503 over HTTP) until a build that loads appears."""
 
     def __init__(self, index_dir: Path, embedder: Embedder,
-                 chunking: ChunkingSettings = ChunkingSettings(), *,
+                 chunking: ChunkingSettings = DEFAULT_CHUNKING, *,
                  require_index: bool = True) -> None:
         self.index_dir = index_dir
         self.embedder = embedder

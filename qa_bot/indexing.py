@@ -16,7 +16,7 @@ import numpy as np
 
 from . import builds, store
 from .annotation import SentenceNotes, annotate
-from .chunking import ChunkingSettings, Passage, chunk_document
+from .chunking import DEFAULT_CHUNKING, ChunkingSettings, Passage, chunk_document
 from .corpus import CorpusFile, Document, SkippedFile, read_document, scan_corpus
 from .embedding import Embedder, Progress, ensure_encoder, exported_encoder, model_name
 from .errors import CorpusError, IndexCorrupt, IndexMissing
@@ -78,7 +78,7 @@ class CorpusState:
 
 
 def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
-                 chunking: ChunkingSettings) -> CorpusState:
+                 chunking: ChunkingSettings = DEFAULT_CHUNKING) -> CorpusState:
     """Compare the corpus with the index without loading the model or the vectors; the index
     files are checked against the sizes and checksums their build recorded."""
     files = scan_corpus(corpus_dir)
@@ -95,7 +95,7 @@ def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
         return CorpusState(files, previous, build_id, f"the model {model_name(model_path)} is "
                            "not exported to ONNX yet ('python -m qa_bot build' does it)")
     difference = mismatch(previous, model_name(model_path), encoder.model_fingerprint,
-                                encoder.encoder, chunking)
+                          encoder.encoder, chunking)
     reason = f"the index was built with {difference}" if difference else ""
     return CorpusState(files, previous, build_id, reason)
 
@@ -105,7 +105,7 @@ def has_index(index_dir: Path) -> bool:
 
 
 def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
-                full: bool = False, chunking: ChunkingSettings = ChunkingSettings(),
+                full: bool = False, chunking: ChunkingSettings = DEFAULT_CHUNKING,
                 embedder: Embedder | None = None,
                 on_progress: Progress | None = None) -> BuildSummary:
     """Bring the index in `index_dir` up to date with `corpus_dir`."""
