@@ -245,11 +245,24 @@ def test_killing_a_build_at_any_moment_leaves_a_working_index(tmp_path, embedder
     command = [sys.executable, "-m", "qa_bot", "build", "--corpus", str(corpus),
                "--index", str(index)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for delay in (4.0, 7.0):
+    before = builds.current_build(index)
+
+    def embedding(began: float) -> bool:  # a few seconds in: reading, annotating, embedding
+        return time.monotonic() - began > 4
+
+    def writing_its_folder(began: float) -> bool:
+        return any((index / "builds").glob("*.partial"))
+
+    for moment in (embedding, writing_its_folder):
         process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        began = time.monotonic()
+        while not moment(began):
+            assert process.poll() is None, f"the build ended before {moment.__name__}"
+            assert time.monotonic() - began < 300
+            time.sleep(0.002)
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        assert process.wait() == -signal.SIGKILL  # killed, not finished
+        assert builds.current_build(index) == before
         answer = QABot(index, embedder).ask("Where did the special forces train?")
         assert "Vladivostok" in answer.answer
     finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
