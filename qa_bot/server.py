@@ -4,7 +4,6 @@ API routes are declared before Gradio is mounted at "/", which would shadow late
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -33,7 +32,6 @@ MAX_HEADER_BYTES = 16 * 1024  # h11 refuses a request line and headers larger th
 # event streams never finish, so they are cut after this. Answers take at most a few seconds
 # (p95 0.6 s under 50 clients, BENCHMARKS.md); process managers wait about 30 s to kill.
 GRACEFUL_SHUTDOWN_SECONDS = 10
-log = logging.getLogger("qa_bot.server")
 
 
 def create_app(settings: Settings, bot: QABot) -> FastAPI:
@@ -137,24 +135,11 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def ensure_index(settings: Settings) -> None:
-    """Build the index when there is none, so the first run of the chat just works."""
-    from .indexing import build_index, has_index
-
-    if has_index(settings.index_dir):
-        return
-    log.warning("No index yet in the index folder %s; building it from the articles in the "
-                "corpus folder %s.", settings.index_dir, settings.corpus_dir)
-    summary = build_index(settings.corpus_dir, settings.index_dir, settings.model_path)
-    print(summary.line(), flush=True)
-
-
 def serve(settings: Settings) -> None:
     """Serve until stopped. Without a usable index the server still starts and answers 503
     until a build that loads appears."""
     import uvicorn
 
-    ensure_index(settings)
     bot = QABot.from_settings(settings, require_index=False)
     app = create_app(settings, bot)
     url = f"http://{settings.host}:{settings.port}"
