@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import builds, store
-from .manifest import check_compatible
 from .answer import Answer, compose_answer
 from .chunking import DEFAULT_CHUNKING, ChunkingSettings
 from .config import Settings
 from .embedding import Embedder, QueryBatcher
 from .errors import IndexMissing, InvalidQuestion, QABotError
+from .manifest import check_compatible
 from .question import Turn, previous_question
 from .retrieval import Retrieval, Retriever
 
@@ -76,7 +76,7 @@ class QABot:
     def _load(self) -> Retriever:
         stored = store.load_index(self.index_dir)
         check_compatible(stored.manifest, self.embedder.name, self.embedder.fingerprint,
-                               self.embedder.encoder, self.chunking)
+                         self.embedder.encoder, self.chunking)
         return Retriever(stored, self.encoder)  # type: ignore[arg-type] # encodes as Embedder
 
     @property

@@ -153,7 +153,7 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
         for file in state.files:
             if file.source in skipped_by_source:
                 files[file.source] = FileRecord(file.sha256, 0,
-                                                      skipped_by_source[file.source].reason)
+                                                skipped_by_source[file.source].reason)
                 continue
             if file.source in new_passages:
                 chunks = new_passages[file.source]
@@ -169,7 +169,7 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
             passage_vectors.append(vectors)
             sentence_vectors.append(sentences)
             files[file.source] = FileRecord(file.sha256, len(chunks), "", info.title,
-                                                  info.published, info.author)
+                                            info.published, info.author)
 
         manifest = Manifest(
             model_name=model_name(model_path),
