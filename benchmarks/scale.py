@@ -1,17 +1,19 @@
 """Scale figures on synthetic corpora and synthetic vectors, printed as Markdown tables.
 
 Parts (choose with --parts; all by default):
-  throughput   full build of N articles (--throughput-articles, default 200) with
-               `python -m qa_bot build --full`, passages/second, against bare Embedder.encode on
-               the same passage + sentence texts; chunking time on its own.
+  throughput   full build of N articles (--throughput-articles, default 200) with build_index
+               in a fresh process, passages/second, against bare Embedder.encode on the same
+               passage + sentence texts; chunking time on its own.
   incremental  (runs before throughput, whose build it reuses when the sizes match)
                full build of --articles (default 1,000) articles, then a no-change rebuild and a
-               rebuild after changing one article (all `python -m qa_bot build` subprocesses,
-               wall time and the child's peak RSS); load time of the stored index.
+               rebuild after changing one article (each build_index in a fresh process, as
+               `python -m qa_bot build` runs it: wall time, the child's peak RSS and its
+               BuildSummary); load time of the stored index.
   query        QABot.ask latency (median, p90), unscoped and scoped to one source, on the
                --articles index, and the process's peak RSS. Needs the incremental part's index.
   vectors      --vectors (default 1,000,000) random clustered unit vectors, dim 384:
-               qa_bot.store.VectorIndex.build time (IVF beyond 200k), search latency (top 50),
+               qa_bot.vectors.VectorIndex.build time (IVF beyond EXACT_SEARCH_LIMIT, 100,000),
+               search latency (top 50),
                recall@10 against exact faiss.IndexFlatIP on --queries (200) queries, peak RSS
                of a process that loads and holds the index, exact search latency on the same
                vectors, and VectorIndex.search_range over 40 passages.
@@ -92,27 +94,36 @@ def make_corpus(folder: Path, articles: int) -> Path:
     return folder
 
 
-def build_cmd(corpus: Path, index: Path, *extra: str) -> list[str]:
-    return [PYTHON, "-m", "qa_bot", "build", "--corpus", str(corpus), "--index", str(index),
-            *extra]
-
-
-def summary_line(result: dict) -> str:
-    return result["stderr"].strip().splitlines()[-1]
+def build(corpus: Path, index: Path, full: bool = False) -> dict:
+    """build_index in a fresh process: its BuildSummary's fields and `line`, plus the
+    process's wall `child_seconds` and `child_peak_rss_mb`."""
+    return run_child(SCRIPT, "build", str(corpus), str(index), "full" if full else "update")
 
 
 # ---------------------------------------------------------------- children (fresh processes)
 
+def child_build(corpus: str, index: str, mode: str) -> dict:
+    """build_index as `python -m qa_bot build [--full]` calls it; its BuildSummary."""
+    from dataclasses import asdict
+
+    from qa_bot.config import Settings
+    from qa_bot.indexing import build_index
+
+    settings = Settings.from_env()
+    summary = build_index(Path(corpus), Path(index), settings.model_path, full=mode == "full")
+    return {**asdict(summary), "line": summary.line()}
+
+
 def child_encode(corpus: str) -> dict:
     """Reading + chunking, model load, and bare Embedder.encode on the texts a build embeds."""
-    from qa_bot.chunking import ChunkingSettings, chunk_document
+    from qa_bot.chunking import DEFAULT_CHUNKING, chunk_document
     from qa_bot.config import Settings
     from qa_bot.corpus import read_document, scan_corpus
     from qa_bot.embedding import Embedder
 
     began = time.perf_counter()
     documents = [read_document(f) for f in scan_corpus(Path(corpus))]
-    chunks = [chunk_document(d.source, d.text, ChunkingSettings()) for d in documents]
+    chunks = [chunk_document(d.source, d.text, DEFAULT_CHUNKING) for d in documents]
     chunked = time.perf_counter()
     texts = []  # in the order indexing._embed sends them
     for passages in chunks:
@@ -186,7 +197,7 @@ def child_vectors_build(count: int, queries: int, folder: str, spread: str = "1.
     """Build with VectorIndex.build, write it; exact ground truth and exact search latency."""
     import faiss
 
-    from qa_bot.store import EXACT_SEARCH_LIMIT, VectorIndex
+    from qa_bot.vectors import EXACT_SEARCH_LIMIT, VectorIndex
 
     c = centres()
     vectors = random_unit_vectors(count, 1, c, float(spread))
@@ -196,7 +207,7 @@ def child_vectors_build(count: int, queries: int, folder: str, spread: str = "1.
     index = VectorIndex.build(vectors)
     build_s = time.perf_counter() - began
     build_peak = proc_status_mb("VmHWM")
-    faiss.write_index(index.index, str(Path(folder) / "vectors.faiss"))
+    index.write(Path(folder) / "vectors.faiss")
     kind = index.kind
     del index
     exact = faiss.IndexFlatIP(DIMENSION)
@@ -221,19 +232,17 @@ def child_vectors_build(count: int, queries: int, folder: str, spread: str = "1.
     return {"kind": kind, "build_s": build_s, "generated_peak_mb": generated_peak,
             "build_peak_mb": build_peak, "exact_build_s": exact_build_s,
             "exact_ms": [x * 1000 for x in latencies],
-            "exact_200k_ms": [x * 1000 for x in limit_latencies],
+            "exact_limit_ms": [x * 1000 for x in limit_latencies],
             "vectors_mb": vectors.nbytes / 2**20}
 
 
 def child_vectors_search(folder: str) -> dict:
     """Load the index as store.load_index does, hold it, search it."""
-    import faiss
-
-    from qa_bot.store import VectorIndex
+    from qa_bot.vectors import VectorIndex
 
     before = proc_status_mb("VmRSS")
     began = time.perf_counter()
-    index = VectorIndex(faiss.read_index(str(Path(folder) / "vectors.faiss")))
+    index = VectorIndex.read(Path(folder) / "vectors.faiss")
     load_s = time.perf_counter() - began
     held = proc_status_mb("VmRSS")
     query = np.load(Path(folder) / "queries.npy")
@@ -251,20 +260,14 @@ def child_vectors_search(folder: str) -> dict:
         began = time.perf_counter()
         index.search_range(row, int(start), int(start) + 40, 50)
         ranged.append(time.perf_counter() - began)
-    singles = []  # Retriever._dense_scores reads the fused ids' vectors one call each
-    for start in starts[:50]:
-        began = time.perf_counter()
-        for i in range(int(start), int(start) + 100):
-            index.vectors(i, i + 1)
-        singles.append(time.perf_counter() - began)
-    return {"singles_ms": [x * 1000 for x in singles], "kind": index.kind, "lists": int(getattr(index.index, "nlist", 0)),
+    return {"kind": index.kind, "lists": int(getattr(index.index, "nlist", 0)),
             "nprobe": int(getattr(index.index, "nprobe", 0)), "load_s": load_s,
             "rss_before_mb": before, "rss_held_mb": held, "peak_mb": proc_status_mb("VmHWM"),
             "search_ms": [x * 1000 for x in latencies], "recall10": float(np.mean(recalls)),
             "range_ms": [x * 1000 for x in ranged]}
 
 
-CHILDREN = {"encode": child_encode, "load": child_load, "query": child_query,
+CHILDREN = {"build": child_build, "encode": child_encode, "load": child_load, "query": child_query,
             "vbuild": child_vectors_build, "vsearch": child_vectors_search}
 
 
@@ -276,18 +279,17 @@ def part_throughput(work: Path, articles: int, built: tuple[Path, dict] | None =
         corpus, cli = built
     else:
         corpus = make_corpus(work / f"corpus{articles}", articles)
-        cli = run(build_cmd(corpus, work / f"index{articles}-cli", "--full"))
+        cli = build(corpus, work / f"index{articles}-cli", full=True)
     bare = run_child(SCRIPT, "encode", str(corpus))
     passages, texts, encode_s = bare["passages"], bare["texts"], bare["encode_s"]
-    inside = float(re.search(r"in ([0-9.]+) s", summary_line(cli)).group(1))
+    inside, wall = cli["seconds"], cli["child_seconds"]  # BuildSummary.seconds; the process
     print(f"## Build throughput, {articles} synthetic articles: {passages} passages + "
           f"{bare['sentences']} sentences = {texts} texts to embed\n")
-    print(f"CLI: {summary_line(cli)}\n")
+    print(f"build_index: {cli['line']}\n")
     print_table(["step", "seconds", "passages/s", "texts/s", "ratio to bare encode"], [
-        ["`build --full` subprocess, wall", f"{cli['seconds']:.1f}",
-         f"{passages / cli['seconds']:.1f}", f"{texts / cli['seconds']:.0f}",
-         f"{cli['seconds'] / encode_s:.2f}x"],
-        ["build_index as timed by the CLI, minus Embedder.load (estimate)",
+        ["full build_index in a fresh process, wall", f"{wall:.1f}",
+         f"{passages / wall:.1f}", f"{texts / wall:.0f}", f"{wall / encode_s:.2f}x"],
+        ["BuildSummary.seconds minus Embedder.load (estimate)",
          f"{inside - bare['load_s']:.1f}", f"{passages / (inside - bare['load_s']):.1f}",
          f"{texts / (inside - bare['load_s']):.0f}",
          f"{(inside - bare['load_s']) / encode_s:.2f}x"],
@@ -297,7 +299,7 @@ def part_throughput(work: Path, articles: int, built: tuple[Path, dict] | None =
          f"{bare['chunk_s'] / encode_s:.2f}x"],
         ["Embedder.load alone", f"{bare['load_s']:.1f}", "", "", ""],
     ])
-    print(f"Peak RSS of the `build --full` process: {cli['peak_rss_mb']:.0f} MB. Passages are "
+    print(f"Peak RSS of the full build's process: {cli['child_peak_rss_mb']:.0f} MB. Passages are "
           f"{bare['passage_chars'] / bare['chars']:.0%} of the embedded characters; the rest is "
           f"their sentences, embedded again one by one.\n")
 
@@ -306,32 +308,32 @@ def part_incremental(work: Path, articles: int) -> tuple[Path, tuple[Path, dict]
     """Returns the index and (a copy of the corpus as first built, that build's result)."""
     corpus = make_corpus(work / f"corpus{articles}", articles)
     index = work / f"index{articles}"
-    full = run(build_cmd(corpus, index, "--full"))
+    full = build(corpus, index, full=True)
     as_built = work / f"corpus{articles}-as-built"
     shutil.copytree(corpus, as_built, dirs_exist_ok=True)
     print(f"## Incremental rebuild, {articles} synthetic articles\n")
-    print(f"full build: {summary_line(full)}\n")
-    unchanged = [run(build_cmd(corpus, index)) for _ in range(3)]
+    print(f"full build: {full['line']}\n")
+    unchanged = [build(corpus, index) for _ in range(3)]
     changed = []
     target = corpus / f"a{articles // 2:04d}.txt"
     for attempt in range(2):
         with open(target, "a") as file:
             file.write(f"\nA late addition, number {attempt}, changes this article.\n")
-        changed.append(run(build_cmd(corpus, index)))
-    print(f"one changed: {summary_line(changed[-1])}\n")
+        changed.append(build(corpus, index))
+    print(f"one changed: {changed[-1]['line']}\n")
     bare = median([run([PYTHON, "-c", "pass"])["seconds"] for _ in range(5)])
     load = run_child(SCRIPT, "load", str(index))
-    seconds = [r["seconds"] for r in changed]
+    seconds = [r["child_seconds"] for r in changed]
+    no_change = median([r["child_seconds"] for r in unchanged])
     print_table(["step", "wall", "peak RSS", "ratio"], [
-        ["full build (`build --full`)", f"{full['seconds']:.1f} s",
-         f"{full['peak_rss_mb']:.0f} MB", "1 (reference)"],
-        ["no-change rebuild (median of 3)", ms(median([r["seconds"] for r in unchanged])),
-         f"{unchanged[0]['peak_rss_mb']:.0f} MB",
-         f"{median([r['seconds'] for r in unchanged]) / bare:.0f}x `python -c pass` "
-         f"({ms(bare)})"],
+        ["full build (`full=True`)", f"{full['child_seconds']:.1f} s",
+         f"{full['child_peak_rss_mb']:.0f} MB", "1 (reference)"],
+        ["no-change rebuild (median of 3)", ms(no_change),
+         f"{unchanged[0]['child_peak_rss_mb']:.0f} MB",
+         f"{no_change / bare:.0f}x `python -c pass` ({ms(bare)})"],
         ["rebuild after changing one article (median of 2)", f"{median(seconds):.1f} s",
-         f"{changed[-1]['peak_rss_mb']:.0f} MB",
-         f"{median(seconds) / full['seconds']:.3f} of the full build"],
+         f"{changed[-1]['child_peak_rss_mb']:.0f} MB",
+         f"{median(seconds) / full['child_seconds']:.3f} of the full build"],
         ["store.load_index of this index (fresh process)", ms(load["load_s"]),
          f"{load['rss_mb']:.0f} MB (RSS after)", ""],
     ])
@@ -353,7 +355,7 @@ def part_query(index: Path, rounds: int) -> None:
 
 
 def part_vectors(work: Path, count: int, queries: int, spread: float) -> None:
-    from qa_bot.store import EXACT_SEARCH_LIMIT
+    from qa_bot.vectors import EXACT_SEARCH_LIMIT
 
     folder = work / "vectors"
     folder.mkdir(parents=True, exist_ok=True)
@@ -371,7 +373,7 @@ def part_vectors(work: Path, count: int, queries: int, spread: float) -> None:
         ["IndexFlatIP.add (exact, for comparison)", f"{built['exact_build_s']:.1f} s"],
         ["peak RSS while building (vectors in memory)", f"{built['build_peak_mb']:.0f} MB "
          f"({built['generated_peak_mb']:.0f} MB before the build)"],
-        ["faiss.read_index + VectorIndex(), fresh process", f"{searched['load_s']:.1f} s"],
+        ["VectorIndex.read, fresh process", f"{searched['load_s']:.1f} s"],
         ["RSS holding the loaded index", f"{searched['rss_held_mb']:.0f} MB "
          f"({searched['rss_before_mb']:.0f} MB before loading)"],
         ["peak RSS of the loading + searching process", f"{searched['peak_mb']:.0f} MB"],
@@ -382,12 +384,9 @@ def part_vectors(work: Path, count: int, queries: int, spread: float) -> None:
          f"{median(built['exact_ms']):.1f} / {p90(built['exact_ms']):.1f} ms"],
         [f"exact search over the first {min(count, EXACT_SEARCH_LIMIT):,} "
          "(EXACT_SEARCH_LIMIT), median / p90",
-         f"{median(built['exact_200k_ms']):.1f} / {p90(built['exact_200k_ms']):.1f} ms"],
+         f"{median(built['exact_limit_ms']):.1f} / {p90(built['exact_limit_ms']):.1f} ms"],
         ["VectorIndex.search_range over 40 passages, median / p90",
          f"{median(searched['range_ms']):.3f} / {p90(searched['range_ms']):.3f} ms"],
-        ["100 single-id VectorIndex.vectors(i, i+1) calls (as Retriever._dense_scores), "
-         "median / p90", f"{median(searched['singles_ms']):.2f} / "
-                         f"{p90(searched['singles_ms']):.2f} ms"],
     ])
 
 

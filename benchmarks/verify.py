@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import print_machine, print_table
-from qa_bot import store
+from qa_bot import builds
 
 VECTORS, DIMENSION, LISTS = 1_000_000, 384, 4_000
 SIZE = VECTORS * (DIMENSION * 4 + 8) + LISTS * DIMENSION * 4
@@ -39,7 +39,7 @@ def main() -> None:
         timings = []
         for _ in range(3):
             began = time.perf_counter()
-            store._sha256(path)
+            builds.file_checksum(path)
             timings.append(time.perf_counter() - began)
         seconds = sorted(timings)[1]
         rows = [["size check (one stat), what a loading server adds", f"{stat_us:.1f} µs"],

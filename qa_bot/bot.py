@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import store
+from . import builds, store
 from .answer import Answer, compose_answer
-from .chunking import ChunkingSettings
+from .chunking import DEFAULT_CHUNKING, ChunkingSettings
 from .config import Settings
 from .embedding import Embedder, QueryBatcher
 from .errors import IndexMissing, InvalidQuestion, QABotError
+from .manifest import check_compatible
 from .question import Turn, previous_question
 from .retrieval import Retrieval, Retriever
 
@@ -48,7 +49,7 @@ class QABot:
     question gets that error (503 over HTTP) until a build that loads appears."""
 
     def __init__(self, index_dir: Path, embedder: Embedder,
-                 chunking: ChunkingSettings = ChunkingSettings(), *,
+                 chunking: ChunkingSettings = DEFAULT_CHUNKING, *,
                  require_index: bool = True) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
@@ -65,7 +66,7 @@ class QABot:
             if require_index:
                 raise
             log.error("No usable index: %s", error)
-            self._failed_build, self._failure = store.current_build(index_dir), error
+            self._failed_build, self._failure = builds.current_build(index_dir), error
 
     @classmethod
     def from_settings(cls, settings: Settings, *, require_index: bool = True) -> QABot:
@@ -74,8 +75,8 @@ class QABot:
 
     def _load(self) -> Retriever:
         stored = store.load_index(self.index_dir)
-        store.check_compatible(stored.manifest, self.embedder.name, self.embedder.fingerprint,
-                               self.embedder.encoder, self.chunking)
+        check_compatible(stored.manifest, self.embedder.name, self.embedder.fingerprint,
+                         self.embedder.encoder, self.chunking)
         return Retriever(stored, self.encoder)  # type: ignore[arg-type] # encodes as Embedder
 
     @property
@@ -95,13 +96,13 @@ class QABot:
         while the others go on answering from the old one; a build that cannot be loaded is
         tried once, logged, and the old one kept (info() then names the problem)."""
         loaded = self._retriever
-        current = store.current_build(self.index_dir)
+        current = builds.current_build(self.index_dir)
         if current == self._failed_build or (loaded and current == loaded.stored.build_id):
             return
         if not self._reload_lock.acquire(blocking=False):
             return
         try:
-            current = store.current_build(self.index_dir)
+            current = builds.current_build(self.index_dir)
             if self._retriever is None or current != self._retriever.stored.build_id:
                 self._retriever = self._load()
                 self._failed_build, self._failure = None, None

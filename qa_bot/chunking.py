@@ -20,6 +20,10 @@ class ChunkingSettings:
     max_chars: int = 1000
 
 
+# What every build and bot uses unless a caller passes other settings (tests do).
+DEFAULT_CHUNKING = ChunkingSettings()
+
+
 @dataclass(frozen=True)
 class Sentence:
     start: int

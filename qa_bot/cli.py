@@ -124,11 +124,9 @@ def _paths(parser: argparse.ArgumentParser, corpus: bool = False) -> None:
 
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
     from .indexing import build_index, corpus_state
-    from .chunking import ChunkingSettings
 
     if args.check:
-        state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path,
-                             ChunkingSettings())
+        state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path)
         print(_state_line(state), file=sys.stderr)
         return 0 if state.is_current else 1
     summary = build_index(settings.corpus_dir, settings.index_dir, settings.model_path,
@@ -142,11 +140,9 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    from .chunking import ChunkingSettings
     from .indexing import corpus_state
 
-    state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path,
-                         ChunkingSettings())
+    state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path)
     manifest = state.previous
     if manifest is None:
         print(f"error: {state.reason}", file=sys.stderr)
@@ -248,8 +244,14 @@ def _place(citation: dict) -> str:  # type: ignore[type-arg]
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .indexing import build_index, has_index
     from .server import serve
 
+    if not has_index(settings.index_dir):  # so that the first run of the chat just works
+        print(f"No index yet in {settings.index_dir}; building it from the articles in "
+              f"{settings.corpus_dir}.", file=sys.stderr, flush=True)
+        print(build_index(settings.corpus_dir, settings.index_dir, settings.model_path).line(),
+              file=sys.stderr, flush=True)
     serve(settings)
     return 0
 
@@ -266,8 +268,11 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     embedder = Embedder.load(settings.model_path)
     with tempfile.TemporaryDirectory(prefix="qa_bot-eval-") as scratch:
         index_dir = settings.index_dir
-        corpus_dir = args.corpus or (write_squad_corpus(articles, Path(scratch) / "corpus")
-                                     if articles else None)
+        if articles:  # SQuAD: its own articles, unless --corpus names another corpus
+            corpus_dir = args.corpus or write_squad_corpus(articles, Path(scratch) / "corpus")
+        else:  # the corpus chosen by --corpus or QA_BOT_CORPUS, or else the index as it is
+            chosen = args.corpus is not None or settings.corpus_dir != Settings.corpus_dir
+            corpus_dir = settings.corpus_dir if chosen else None
         if corpus_dir is not None:
             index_dir = Path(scratch) / "index"
             build_index(corpus_dir, index_dir, settings.model_path, embedder=embedder)

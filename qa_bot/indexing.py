@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import builds, store
 from .annotation import SentenceNotes, annotate
-from .chunking import ChunkingSettings, Passage, chunk_document
+from .chunking import DEFAULT_CHUNKING, ChunkingSettings, Passage, chunk_document
 from .corpus import CorpusFile, Document, SkippedFile, read_document, scan_corpus
 from .embedding import Embedder, Progress, ensure_encoder, exported_encoder, model_name
 from .errors import CorpusError, IndexCorrupt, IndexMissing
+from .manifest import FileRecord, Manifest, annotator_version, mismatch, package_versions
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class CorpusState:
     """How the corpus compares with the current index."""
 
     files: list[CorpusFile]
-    previous: store.Manifest | None
+    previous: Manifest | None
     build_id: str | None
     reason: str  # why the previous build cannot be reused; empty when it can
     damaged: bool = False  # an index file differs from what its build wrote
@@ -77,7 +78,7 @@ class CorpusState:
 
 
 def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
-                 chunking: ChunkingSettings) -> CorpusState:
+                 chunking: ChunkingSettings = DEFAULT_CHUNKING) -> CorpusState:
     """Compare the corpus with the index without loading the model or the vectors; the index
     files are checked against the sizes and checksums their build recorded."""
     files = scan_corpus(corpus_dir)
@@ -86,32 +87,32 @@ def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
     except (IndexMissing, IndexCorrupt) as error:
         return CorpusState(files, None, None, str(error), damaged=isinstance(error, IndexCorrupt))
     try:
-        store.verify_build(index_dir, build_id, previous, checksums=True)
+        builds.verify_build(index_dir, build_id, previous, checksums=True)
     except IndexCorrupt as error:
         return CorpusState(files, previous, build_id, str(error), damaged=True)
     encoder = exported_encoder(model_path)
     if encoder is None:
         return CorpusState(files, previous, build_id, f"the model {model_name(model_path)} is "
                            "not exported to ONNX yet ('python -m qa_bot build' does it)")
-    difference = store.mismatch(previous, model_name(model_path), encoder.model_fingerprint,
-                                encoder.encoder, chunking)
+    difference = mismatch(previous, model_name(model_path), encoder.model_fingerprint,
+                          encoder.encoder, chunking)
     reason = f"the index was built with {difference}" if difference else ""
     return CorpusState(files, previous, build_id, reason)
 
 
 def has_index(index_dir: Path) -> bool:
-    return store.current_build(index_dir) is not None
+    return builds.current_build(index_dir) is not None
 
 
 def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
-                full: bool = False, chunking: ChunkingSettings = ChunkingSettings(),
+                full: bool = False, chunking: ChunkingSettings = DEFAULT_CHUNKING,
                 embedder: Embedder | None = None,
                 on_progress: Progress | None = None) -> BuildSummary:
     """Bring the index in `index_dir` up to date with `corpus_dir`."""
     began = time.perf_counter()
     encoder = ensure_encoder(model_path)
-    with store.build_lock(index_dir):
-        store.prune_builds(index_dir)  # what a failed build left must not fill the disk for good
+    with builds.build_lock(index_dir):
+        builds.prune_builds(index_dir)  # what a failed build left must not fill the disk for good
         state = corpus_state(corpus_dir, index_dir, model_path, chunking)
         if full:
             state = CorpusState(state.files, None, None, "a full rebuild was asked for")
@@ -146,13 +147,13 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
         passages: list[Passage] = []
         passage_vectors, sentence_vectors = [], []
         notes: list[SentenceNotes] = []
-        files: dict[str, store.FileRecord] = {}
+        files: dict[str, FileRecord] = {}
         skipped_by_source = {s.source: s for s in skipped}
         documents = {d.source: d.info for d in fresh}
         for file in state.files:
             if file.source in skipped_by_source:
-                files[file.source] = store.FileRecord(file.sha256, 0,
-                                                      skipped_by_source[file.source].reason)
+                files[file.source] = FileRecord(file.sha256, 0,
+                                                skipped_by_source[file.source].reason)
                 continue
             if file.source in new_passages:
                 chunks = new_passages[file.source]
@@ -167,10 +168,10 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
             passages.extend(chunks)
             passage_vectors.append(vectors)
             sentence_vectors.append(sentences)
-            files[file.source] = store.FileRecord(file.sha256, len(chunks), "", info.title,
-                                                  info.published, info.author)
+            files[file.source] = FileRecord(file.sha256, len(chunks), "", info.title,
+                                            info.published, info.author)
 
-        manifest = store.Manifest(
+        manifest = Manifest(
             model_name=model_name(model_path),
             model_fingerprint=encoder.model_fingerprint,
             model_weights=encoder.model_weights,
@@ -179,14 +180,14 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
             chunking=asdict(chunking),
             files=files,
             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            packages=store.package_versions(),
-            annotator=store.annotator_version(),
+            packages=package_versions(),
+            annotator=annotator_version(),
         )
         terms = vocabulary(notes)
         store.save_index(index_dir, manifest, passages, np.vstack(passage_vectors),
                          np.vstack(sentence_vectors), notes, terms,
                          _term_vectors(terms, previous, embedder, model_path))
-        store.prune_builds(index_dir)
+        builds.prune_builds(index_dir)
         embedded = sum(len(p) for p in new_passages.values())
         return BuildSummary(len(unchanged), len(changed), len(added), len(removed), skipped,
                             len(passages), embedded, time.perf_counter() - began,

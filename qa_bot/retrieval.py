@@ -121,6 +121,9 @@ class Retriever:
         for terms in self.sentence_terms:
             for term in terms:
                 frequency[term] = frequency.get(term, 0) + 1
+        # The formula of bm25s's Lucene IDF, log((N + 1) / (df + 0.5)), but over these terms:
+        # content words plus spaCy's lemmas, stemmed, which are not bm25s's tokens (its own
+        # tokenizer and stopwords, no lemmas); bm25s also keeps no per-term IDF once indexed.
         count = len(sentences)
         self.idf = {t: math.log((count + 1) / (f + 0.5)) for t, f in frequency.items()}
         self.unseen_idf = math.log((count + 1) / 0.5)

@@ -4,14 +4,14 @@ API routes are declared before Gradio is mounted at "/", which would shadow late
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import api, guards
@@ -20,6 +20,9 @@ from .config import Settings
 from .questionlog import QuestionLog
 
 STATIC = Path(__file__).parent / "static"
+# What the widget page (/widget) loads. Only these are served from STATIC under
+# /widget-assets/: the page itself is served at /widget alone, under its strict policy.
+WIDGET_ASSETS = ("widget-page.css", "widget-page.js")
 # Connections and requests one server holds at once before answering 503: every open chat keeps
 # one event stream, a question takes ~20 ms of CPU. Slow clients cannot hold more than this.
 MAX_CONCURRENCY = 256
@@ -29,7 +32,6 @@ MAX_HEADER_BYTES = 16 * 1024  # h11 refuses a request line and headers larger th
 # event streams never finish, so they are cut after this. Answers take at most a few seconds
 # (p95 0.6 s under 50 clients, BENCHMARKS.md); process managers wait about 30 s to kill.
 GRACEFUL_SHUTDOWN_SECONDS = 10
-log = logging.getLogger("qa_bot.server")
 
 
 def create_app(settings: Settings, bot: QABot) -> FastAPI:
@@ -64,7 +66,12 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     def widget_page() -> Response:
         return Response((STATIC / "widget.html").read_bytes(), media_type="text/html")
 
-    app.mount("/widget-assets", StaticFiles(directory=STATIC), name="widget-assets")
+    @app.get("/widget-assets/{name}", include_in_schema=False)
+    def widget_asset(name: str) -> FileResponse:
+        if name not in WIDGET_ASSETS:
+            raise HTTPException(404, f"There is no widget asset {name!r}; the widget page "
+                                     "is /widget.")
+        return FileResponse(STATIC / name)
 
     chat = build_chat(bot, load_examples(settings.corpus_dir), question_log)
     # No footer: "Use via API" and "Built with Gradio" offer readers nothing they need.
@@ -128,24 +135,11 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def ensure_index(settings: Settings) -> None:
-    """Build the index when there is none, so the first run of the chat just works."""
-    from .indexing import build_index, has_index
-
-    if has_index(settings.index_dir):
-        return
-    log.warning("No index yet in the index folder %s; building it from the articles in the "
-                "corpus folder %s.", settings.index_dir, settings.corpus_dir)
-    summary = build_index(settings.corpus_dir, settings.index_dir, settings.model_path)
-    print(summary.line(), flush=True)
-
-
 def serve(settings: Settings) -> None:
     """Serve until stopped. Without a usable index the server still starts and answers 503
     until a build that loads appears."""
     import uvicorn
 
-    ensure_index(settings)
     bot = QABot.from_settings(settings, require_index=False)
     app = create_app(settings, bot)
     url = f"http://{settings.host}:{settings.port}"

@@ -88,6 +88,15 @@ def test_widget_may_be_framed_only_by_allowed_origins(live_server, host_origin) 
     assert f"frame-ancestors 'self' {host_origin}" in chat_policy
 
 
+
+def test_widget_page_is_served_only_under_its_strict_policy(live_server) -> None:
+    for name in ("widget-page.js", "widget-page.css"):
+        assert httpx.get(f"{live_server.url}/widget-assets/{name}").status_code == 200
+    for name in ("widget.html", "widget.js"):
+        response = httpx.get(f"{live_server.url}/widget-assets/{name}")
+        assert response.status_code == 404 and "<html" not in response.text.lower()
+        assert "error" in response.json()
+
 def test_openapi_docs_describe_the_api_without_a_cdn(live_server) -> None:
     schema = httpx.get(f"{live_server.url}/openapi.json").json()
     assert {"/api/ask", "/api/health"} <= set(schema["paths"])

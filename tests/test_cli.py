@@ -124,6 +124,19 @@ def test_eval_prints_the_quality_table(article_index, tmp_path) -> None:
     assert len((tmp_path / "report" / "results.jsonl").read_text().splitlines()) == 2
 
 
+
+def test_eval_of_jsonl_reads_the_corpus_from_qa_bot_corpus(article_index, tmp_path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "Where did the special forces train?", '
+                         '"answers": ["Vladivostok"]}\n', encoding="utf-8")
+    environment = {**ENV, "QA_BOT_CORPUS": str(article_index.parent / "corpus")}
+    result = subprocess.run([sys.executable, "-m", "qa_bot", "eval", str(questions), "--index",
+                             str(tmp_path / "no-index")], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "answer contains gold answer  100.0%" in result.stdout
+    assert not (tmp_path / "no-index").exists()
+
 def test_ask_from_stdin_in_text_prints_each_question_before_its_answer(article_index) -> None:
     questions = ["How many North Korean special forces arrived in Vladivostok?",
                  "Who painted the Mona Lisa?"]

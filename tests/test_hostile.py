@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, settings
 
 from conftest import ARTICLE, CORPUS, ROOT, LiveServer, free_port
 from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
-from qa_bot import guards, store
+from qa_bot import builds, guards, store
 from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.corpus import scan_corpus
@@ -342,13 +342,13 @@ def test_the_manifest_records_each_index_files_size_and_checksum(copied_index) -
 
 
 def _truncate_vectors(index: Path) -> Path:
-    path = index / "builds" / store.current_build(index) / "passages.faiss"
+    path = index / "builds" / builds.current_build(index) / "passages.faiss"
     os.truncate(path, 100)
     return path
 
 
 def _flip_a_byte(index: Path) -> Path:
-    path = index / "builds" / store.current_build(index) / "sentences.npy"
+    path = index / "builds" / builds.current_build(index) / "sentences.npy"
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -379,7 +379,7 @@ def test_a_loading_server_checks_sizes(copied_index, embedder) -> None:
 
 def test_health_is_degraded_while_an_older_build_answers(copied_index, embedder) -> None:
     bot = QABot(copied_index, embedder)
-    old = store.current_build(copied_index)
+    old = builds.current_build(copied_index)
     newer = copied_index / "builds" / "29990101T000000Z-000000001"
     shutil.copytree(copied_index / "builds" / old, newer)
     (copied_index / "CURRENT").write_text(newer.name + "\n", encoding="utf-8")

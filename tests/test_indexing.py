@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot import store
+from qa_bot import builds, store
 from qa_bot.bot import QABot
 from qa_bot.chunking import ChunkingSettings
 from qa_bot.config import bundled_model_path
@@ -82,14 +82,14 @@ def test_a_rebuild_with_nothing_changed_never_loads_the_model(corpus, tmp_path, 
                                                               monkeypatch) -> None:
     index = tmp_path / "index"
     build_index(corpus, index, MODEL, embedder=embedder)
-    before = store.current_build(index)
+    before = builds.current_build(index)
     monkeypatch.setattr(Embedder, "load", lambda *a: pytest.fail("the model was loaded"))
     monkeypatch.setattr("qa_bot.embedding.hashlib.file_digest",
                         lambda *a: pytest.fail("the weights were hashed again"))
     summary = build_index(corpus, index, MODEL)
     assert not summary.rebuilt and summary.unchanged == 3
     assert "index is up to date" in summary.line()
-    assert store.current_build(index) == before
+    assert builds.current_build(index) == before
     assert corpus_state(corpus, index, MODEL, ChunkingSettings()).is_current
     write(corpus, "new.txt", "Fresh news.")
     assert not corpus_state(corpus, index, MODEL, ChunkingSettings()).is_current
@@ -197,7 +197,7 @@ def test_answers_can_be_scoped_to_one_article(corpus, tmp_path, embedder) -> Non
 
 def test_one_build_at_a_time(corpus, tmp_path, embedder) -> None:
     index = tmp_path / "index"
-    with store.build_lock(index):
+    with builds.build_lock(index):
         with pytest.raises(BuildInProgress, match="Another build of .* is running"):
             build_index(corpus, index, MODEL, embedder=embedder)
 
@@ -245,11 +245,24 @@ def test_killing_a_build_at_any_moment_leaves_a_working_index(tmp_path, embedder
     command = [sys.executable, "-m", "qa_bot", "build", "--corpus", str(corpus),
                "--index", str(index)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for delay in (4.0, 7.0):
+    before = builds.current_build(index)
+
+    def embedding(began: float) -> bool:  # a few seconds in: reading, annotating, embedding
+        return time.monotonic() - began > 4
+
+    def writing_its_folder(began: float) -> bool:
+        return any((index / "builds").glob("*.partial"))
+
+    for moment in (embedding, writing_its_folder):
         process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        began = time.monotonic()
+        while not moment(began):
+            assert process.poll() is None, f"the build ended before {moment.__name__}"
+            assert time.monotonic() - began < 300
+            time.sleep(0.002)
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        assert process.wait() == -signal.SIGKILL  # killed, not finished
+        assert builds.current_build(index) == before
         answer = QABot(index, embedder).ask("Where did the special forces train?")
         assert "Vladivostok" in answer.answer
     finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -262,7 +275,7 @@ def test_killing_a_build_at_any_moment_leaves_a_working_index(tmp_path, embedder
 def test_a_server_keeps_its_index_when_the_new_build_is_damaged(copied_index, embedder,
                                                                   caplog) -> None:
     bot = QABot(copied_index, embedder)
-    old = store.current_build(copied_index)
+    old = builds.current_build(copied_index)
     damaged = copied_index / "builds" / "29990101T000000Z-000000001"
     shutil.copytree(copied_index / "builds" / old, damaged)
     (damaged / "passages.faiss").write_bytes(b"not an index")

@@ -1,0 +1,49 @@
+"""Reading a question: plain rules, no model."""
+import pytest
+
+from qa_bot.question import (Turn, answer_type, asks_about_headline, asks_for_source,
+                             content_words, is_followup, names, previous_question)
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How many North Korean soldiers arrived?", "number"),
+    ("How long did the training last?", "duration"),
+    ("When did they arrive?", "date"),
+    ("Who leads the troops?", "person"),
+    ("Where did the special forces train?", "place"),
+    ("Which Russian region did they go to?", "place"),
+    ("What year did the war start?", "date"),
+    ("Which newspaper reported it?", "organisation"),
+    ("Why did they go?", None),
+    ("What happened in Kursk?", None),
+])
+def test_the_kind_of_answer_asked_for(question, kind) -> None:
+    assert answer_type(question) == kind
+
+
+def test_content_words_drop_stopwords_question_words_and_possessives() -> None:
+    assert content_words("According to the article, what is Russia's plan?") == ["russia", "plan"]
+
+
+def test_names_are_the_capitalised_words_after_the_first() -> None:
+    assert names("Did the White House comment on Kim Jong Un's visit?") == [
+        "White House", "Kim Jong Un"]
+    assert names("Where is Kursk?") == ["Kursk"]
+
+
+def test_questions_about_the_source_and_the_headline() -> None:
+    assert asks_for_source("Who reported the deployment?")
+    assert asks_for_source("According to which agency did they arrive?")
+    assert not asks_for_source("Who leads the troops?")
+    assert asks_about_headline("What does the headline say?")
+
+
+def test_a_followup_leans_on_the_last_question_that_stood_on_its_own() -> None:
+    history = [Turn("user", "How many soldiers arrived in Vladivostok?"),
+               Turn("assistant", "Around 1,500. [1]"),
+               Turn("user", "When?")]
+    assert is_followup("When did they arrive?") and is_followup("Where?")
+    assert not is_followup("How many soldiers arrived in Vladivostok?")
+    assert previous_question("Where?", history) == "How many soldiers arrived in Vladivostok?"
+    assert previous_question("Who leads the North Korean troops?", history) is None
+    assert previous_question("When?", []) is None
