@@ -1,0 +1,32 @@
+"""What spaCy notes of each sentence at build time: answer phrases with exact spans, headlines."""
+from qa_bot.annotation import annotate, headline_span
+from qa_bot.chunking import ChunkingSettings, chunk_document
+
+from conftest import ARTICLE
+
+
+def notes_of(text: str):  # type: ignore[no-untyped-def]
+    passages = chunk_document("a.txt", text, ChunkingSettings())
+    return [(s, n) for p, group in zip(passages, annotate(text, passages))
+            for s, n in zip(p.sentences, group)]
+
+
+def test_amounts_take_in_their_approximation_words_and_spans_slice_the_text() -> None:
+    text = ARTICLE.read_text(encoding="utf-8")
+    phrases = {text[p.start:p.end]: p.label for _, n in notes_of(text) for p in n.phrases}
+    assert phrases["around 1,500"] == "CARDINAL"
+    assert phrases["October 2024"] == "DATE"
+    assert "USAZINE" in phrases  # a proper noun spaCy's NER leaves unlabelled becomes a NAME
+
+
+def test_a_headline_and_a_tag_line_are_not_prose() -> None:
+    text = ARTICLE.read_text(encoding="utf-8")
+    notes = notes_of(text)
+    assert not notes[0][1].is_prose and notes[0][0].text.startswith("North Korea's Military")
+    assert not notes[-1][1].is_prose and notes[-1][0].text == "#WorldNews #Politics"
+    assert all(n.is_prose for _, n in notes[1:-1])
+
+
+def test_a_first_paragraph_that_reads_as_prose_is_no_headline() -> None:
+    assert headline_span("The river rose by two metres overnight.\n\nMore text.\n") is None
+    assert headline_span("# Flood in Eastfield\n\nThe river rose.\n") == (0, 20)
