@@ -5,31 +5,9 @@ from qa_bot.answer import DECLINE
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
 from qa_bot.indexing import build_index
-from qa_bot.question import Turn, answer_type, names
+from qa_bot.question import Turn
 
 from conftest import SHARED_DATA, read_jsonl
-
-
-@pytest.mark.parametrize("question, kind", [
-    ("How many North Korean special forces reached Vladivostok?", "number"),
-    ("How long since North Korean soldiers last saw combat?", "duration"),
-    ("When did they arrive?", "date"),
-    ("In what year did the incursion happen?", "date"),
-    ("Who reported the planned new deployment?", "person"),
-    ("Which Russian general trains the soldiers?", "person"),
-    ("Where do North Korean soldiers normally patrol?", "place"),
-    ("Which country's intelligence tracked the arrivals?", "place"),
-    ("What percentage of the troops were casualties?", "number"),
-    ("Why are the troops suffering such losses?", None),
-    ("What does Putin gain?", None),
-])
-def test_the_kind_of_answer_a_question_wants(question, kind) -> None:
-    assert answer_type(question) == kind
-
-
-def test_names_are_the_capitalised_phrases_after_the_first_word() -> None:
-    assert names("What did the White House say about South Korea's army?") == [
-        "White House", "South Korea"]
 
 
 def test_a_number_question_needs_a_number_in_the_quoted_sentence(bot) -> None:

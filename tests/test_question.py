@@ -6,6 +6,16 @@ from qa_bot.question import (Turn, answer_type, asks_about_headline, asks_for_so
 
 
 @pytest.mark.parametrize("question, kind", [
+    ("How many North Korean special forces reached Vladivostok?", "number"),
+    ("How long since North Korean soldiers last saw combat?", "duration"),
+    ("In what year did the incursion happen?", "date"),
+    ("Who reported the planned new deployment?", "person"),
+    ("Which Russian general trains the soldiers?", "person"),
+    ("Where do North Korean soldiers normally patrol?", "place"),
+    ("Which country's intelligence tracked the arrivals?", "place"),
+    ("What percentage of the troops were casualties?", "number"),
+    ("Why are the troops suffering such losses?", None),
+    ("What does Putin gain?", None),
     ("How many North Korean soldiers arrived?", "number"),
     ("How long did the training last?", "duration"),
     ("When did they arrive?", "date"),
@@ -28,6 +38,8 @@ def test_content_words_drop_stopwords_question_words_and_possessives() -> None:
 def test_names_are_the_capitalised_words_after_the_first() -> None:
     assert names("Did the White House comment on Kim Jong Un's visit?") == [
         "White House", "Kim Jong Un"]
+    assert names("What did the White House say about South Korea's army?") == [
+        "White House", "South Korea"]
     assert names("Where is Kursk?") == ["Kursk"]
 
 
