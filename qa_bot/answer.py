@@ -11,10 +11,11 @@ import math
 import re
 from dataclasses import asdict, dataclass, replace
 
+from .chunking import Passage
 from .corpus import DocumentInfo
 from .grounding import Evidence, ground
-from .question import (REPORTING_VERB, answer_type, asks_about_headline, asks_for_source,
-                       content_words, names, words)
+from .question import (REPORTING_VERB, asks_about_headline, asks_for_source, content_words, names,
+                       words)
 from .retrieval import Retrieval, SentenceHit
 
 DECLINE = ("Sorry, I can't find the answer to that in the article, so I won't guess. "
@@ -98,14 +99,13 @@ class ScoredSentence:
 def score_sentences(question: str, retrieval: Retrieval) -> list[ScoredSentence]:
     """Candidate sentences of article prose (not headlines or tag lines), best answer first,
     each with the evidence that it answers the question."""
-    kind = answer_type(question)
     headline_ok = asks_about_headline(question)
     candidates = [c for c in retrieval.sentences if c.notes.is_prose or headline_ok]
     base = {(c.hit.id, c.position): c.dense + OVERLAP_WEIGHT * c.overlap for c in candidates}
     wants_source = asks_for_source(question)
     scored = []
-    for candidate in candidates:
-        evidence = ground(question, kind, retrieval, candidate)
+    for evidence in ground(question, retrieval, candidates):
+        candidate = evidence.candidate
         score = base[candidate.hit.id, candidate.position]
         names_source = wants_source and bool(ATTRIBUTION.search(candidate.sentence.text))
         if names_source:
@@ -141,15 +141,13 @@ def confidence(question: str, retrieval: Retrieval, best: ScoredSentence | None)
     passage = best.candidate.hit.passage.text.lower()
     if any(w not in passage for w in words(question) if any(c.isdigit() for c in w)):
         return 0.0
-    logit = CONFIDENCE_BIAS + sum(w * x for w, x in zip(CONFIDENCE_WEIGHTS,
-                                                        features(best.evidence, retrieval)))
-    fitted = 1.0 / (1.0 + math.exp(-logit))
+    fitted = _logistic(CONFIDENCE_BIAS + sum(
+        w * x for w, x in zip(CONFIDENCE_WEIGHTS, features(best.evidence, retrieval))))
     if best.names_source:
         # "Who reported it?" is answered by the sentence naming the source whenever the question
         # is on topic: the fit data has no such questions, so this keeps the rule of the first
         # version (confidence from the best similarity, midpoint 0.25).
-        return max(fitted, 1.0 / (1.0 + math.exp(-SOURCE_SLOPE * (retrieval.on_topic
-                                                                   - SOURCE_MIDPOINT))))
+        return max(fitted, _logistic(SOURCE_SLOPE * (retrieval.on_topic - SOURCE_MIDPOINT)))
     return fitted
 
 
@@ -194,14 +192,8 @@ def decline_message(question: str, retrieval: Retrieval) -> str:
 
 def related_passages(retrieval: Retrieval) -> tuple[Citation, ...]:
     """The passages closest to the question, offered as related reading, not as an answer."""
-    related = []
-    for n, hit in enumerate(retrieval.passages[:RELATED_PASSAGES], 1):
-        document = retrieval.documents.get(hit.passage.source) or DocumentInfo("")
-        related.append(Citation(n=n, source=hit.passage.source, start=hit.passage.start,
-                                end=hit.passage.end, text=hit.passage.text, quote="",
-                                score=round(hit.dense, 4), title=document.title,
-                                published=document.published, author=document.author))
-    return tuple(related)
+    return tuple(_citation(n, hit.passage, retrieval.documents, score=hit.dense)
+                 for n, hit in enumerate(retrieval.passages[:RELATED_PASSAGES], 1))
 
 
 def _cite(question: str, chosen: list[ScoredSentence], certainty: float,
@@ -220,17 +212,26 @@ def _cite(question: str, chosen: list[ScoredSentence], certainty: float,
     citations = []
     for passage_id, n in numbers.items():
         items = sorted(used[passage_id], key=lambda i: i.candidate.position)
-        passage = items[0].candidate.hit.passage
-        document = documents.get(passage.source) or DocumentInfo("")
-        citations.append(Citation(
-            n=n, source=passage.source, start=passage.start, end=passage.end, text=passage.text,
+        citations.append(_citation(
+            n, items[0].candidate.hit.passage, documents, score=max(i.score for i in items),
             quote=_join_quotes([i.candidate for i in items]),
-            score=round(max(i.score for i in items), 4),
             quote_spans=tuple((i.candidate.sentence.start, i.candidate.sentence.end)
-                              for i in items),
-            title=document.title, published=document.published, author=document.author,
-        ))
+                              for i in items)))
     return Answer(question, " ".join(parts), True, round(certainty, 4), tuple(citations))
+
+
+def _citation(n: int, passage: Passage, documents: dict[str, DocumentInfo], *, score: float,
+              quote: str = "", quote_spans: tuple[tuple[int, int], ...] = ()) -> Citation:
+    """Passage `n` with its document's headline, date and author; quoting nothing unless told."""
+    document = documents[passage.source]
+    return Citation(n=n, source=passage.source, start=passage.start, end=passage.end,
+                    text=passage.text, quote=quote, score=round(score, 4),
+                    quote_spans=quote_spans, title=document.title,
+                    published=document.published, author=document.author)
+
+
+def _logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 def _quoted(items: list[str]) -> str:

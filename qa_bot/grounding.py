@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .annotation import Phrase
-from .question import STOPWORDS, WORD, names, words
+from .question import STOPWORDS, WORD, answer_type, names, words
 from .retrieval import Retrieval, SentenceHit
 
 # The phrase labels (spaCy's entity labels and NAME) that can answer each kind of question.
@@ -53,36 +53,41 @@ class Evidence:
         return self.type_missing and self.kind in ("number", "duration", "date")
 
 
-def ground(question: str, kind: str | None, retrieval: Retrieval,
-           candidate: SentenceHit) -> Evidence:
-    """Check one candidate sentence against what the question asks."""
+def ground(question: str, retrieval: Retrieval,
+           candidates: list[SentenceHit]) -> list[Evidence]:
+    """Check each candidate sentence against what the question asks. The question is read once,
+    and its names are looked for once per passage."""
+    kind = answer_type(question)
+    asked_words = set(words(question)) - STOPWORDS
     asked = retrieval.asked
     total = sum(asked.values()) or 1.0
-    passage_terms = retrieval.passage_terms[candidate.hit.id]
+    unknown = sum(w for t, w in asked.items() if t in retrieval.unknown) / total
+    asked_names = names(question)
+    missing_name = {hit.id: any(not _name_in(name, hit.passage.text) for name in asked_names)
+                    for hit in {c.hit.id: c.hit for c in candidates}.values()}
 
     def cover(terms: frozenset[str]) -> float:
         """IDF-weighted share of the asked stems in `terms`, by stem or by a close word."""
         return sum(w for t, w in asked.items()
                    if t in terms or retrieval.aliases.get(t) in terms) / total
 
-    return Evidence(
-        candidate=candidate,
-        sentence_cover=cover(candidate.terms),
-        passage_cover=cover(passage_terms),
-        unknown=sum(w for t, w in asked.items() if t in retrieval.unknown) / total,
-        missing_name=any(not _name_in(name, candidate.hit.passage.text) for name in names(question)),
-        kind=kind,
-        answer_phrase=best_phrase(question, kind, candidate),
-    )
+    return [Evidence(candidate=candidate,
+                     sentence_cover=cover(candidate.terms),
+                     passage_cover=cover(retrieval.passage_terms[candidate.hit.id]),
+                     unknown=unknown,
+                     missing_name=missing_name[candidate.hit.id],
+                     kind=kind,
+                     answer_phrase=best_phrase(asked_words, kind, candidate))
+            for candidate in candidates]
 
 
-def best_phrase(question: str, kind: str | None, candidate: SentenceHit) -> Phrase | None:
-    """The phrase of the asked kind in the sentence that the question does not already hold;
-    of several, the one nearest the words the sentence shares with the question."""
+def best_phrase(asked: set[str], kind: str | None, candidate: SentenceHit) -> Phrase | None:
+    """The phrase of the asked kind in the sentence that the question (its content words,
+    `asked`) does not already hold; of several, the one nearest the words the sentence shares
+    with the question."""
     if kind is None:
         return None
     passage = candidate.hit.passage
-    asked = set(words(question)) - STOPWORDS
     found = []
     for phrase in _joined([p for p in candidate.notes.phrases if p.label in ANSWER_LABELS[kind]],
                           passage.text, passage.start):

@@ -152,8 +152,9 @@ class Retriever:
         context = None
         asked = self.weighted_terms(question, previous)
         scope_terms = self.source_terms[source] if source else self.idf.keys()
-        missing = {self.stemmer.stemWord(w): w for text in (question, previous or "")
-                   for w in content_words(text) if self.stemmer.stemWord(w) not in scope_terms}
+        stems = {self.stemmer.stemWord(w): w for text in (question, previous or "")
+                 for w in content_words(text)}
+        missing = {stem: word for stem, word in stems.items() if stem not in scope_terms}
         # One encoder call: the question, the one it follows, and its words the scope lacks.
         texts = [question, *([previous] if previous else []), *missing.values()]
         vectors = self.embedder.encode(texts)
@@ -189,9 +190,9 @@ class Retriever:
             return {}
         similarity = self.stored.term_vectors[ids] @ vectors.T
         best = similarity.argmax(axis=0)
-        return {stem: self.term_stems[ids[i]] for stem, i, column in
-                zip(stems, best.tolist(), range(len(stems)))
-                if similarity[i, column] >= SEMANTIC_MATCH}
+        return {stem: self.term_stems[ids[row]]
+                for column, (stem, row) in enumerate(zip(stems, best.tolist()))
+                if similarity[row, column] >= SEMANTIC_MATCH}
 
     def weighted_terms(self, question: str, previous: str | None) -> dict[str, float]:
         """The question's stems with their IDF; a follow-up's earlier question counts at
@@ -254,7 +255,7 @@ class Retriever:
                         dtype=np.int64)
         at = np.searchsorted(signals.rows, rows)  # signals.rows is sorted
         dense = signals.dense[at]
-        context_dense = context[at] if context is not None else np.full(len(rows), np.nan)
+        context_dense = context[at].tolist() if context is not None else [None] * len(rows)
         overlap = self.overlap(question, rows)
         if previous:
             overlap = (overlap + FOLLOWUP_WEIGHT * self.overlap(previous, rows)) / (1 + FOLLOWUP_WEIGHT)
@@ -262,8 +263,7 @@ class Retriever:
         return [SentenceHit(owner[row], row - offsets[owner[row].id],
                             owner[row].passage.sentences[row - offsets[owner[row].id]],
                             float(score), float(share), self.stored.sentence_notes[row],
-                            self.sentence_terms[row],
-                            None if np.isnan(earlier) else float(earlier))
+                            self.sentence_terms[row], earlier)
                 for row, score, share, earlier in zip(rows.tolist(), dense, overlap,
                                                       context_dense)]
 
