@@ -39,7 +39,7 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     import swagger_ui_bundle
 
     from .examples import load_examples
-    from .ui import CSS, build_chat, question_fns, theme
+    from .ui import CHAT_HEAD, CSS, build_chat, question_fns, theme
 
     app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None,
                   description="Answers questions about news articles with the articles' own "
@@ -75,7 +75,8 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
 
     chat = build_chat(bot, load_examples(settings.corpus_dir), question_log)
     # No footer: "Use via API" and "Built with Gradio" offer readers nothing they need.
-    app = gr.mount_gradio_app(app, chat, path="/", theme=theme(), css=CSS, footer_links=[])
+    app = gr.mount_gradio_app(app, chat, path="/", theme=theme(), css=CSS, head=CHAT_HEAD,
+                              footer_links=[])
     # Innermost first: each add_middleware wraps the ones before it.
     app.add_middleware(guards.UnexpectedErrors)
     app.add_middleware(api.OtherMethods)

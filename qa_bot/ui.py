@@ -10,6 +10,7 @@ import html
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio builds anything
@@ -36,10 +37,24 @@ SYSTEM_FONTS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica N
 MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace")
 # Gradio dims a collapsible message's text (opacity .8, twice when nested): our sources are the
 # evidence, so they stay at full strength, the quoted sentence marked with legible contrast.
+# A marker reads "[1]" and is named "Source 1": visually hidden words, as Gradio's sanitizer
+# drops aria-label, and brackets whose alternative text is empty. The marker and the source
+# it leads to show when they have the focus.
 CSS = """
 .message-content, .message-content .prose { opacity: 1 !important; }
 .message-content mark { background: #fde68a; color: #111827; border-radius: 2px; }
+.qa-marker::before { content: "[" / ""; }
+.qa-marker::after { content: "]" / ""; }
+.qa-visually-hidden { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0;
+  overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
+.qa-source { scroll-margin: 12px; border-radius: 4px; }
+.qa-marker:focus-visible, .qa-source:focus { outline: 3px solid #f59e0b; outline-offset: 2px; }
 """
+# Brings the reader from a marker to its source. Gradio's sanitizer keeps id, href, class and
+# tabindex in our messages (not aria-* nor data-*, nor scripts); a fragment link alone reaches
+# an open source, but not one in a folded block, whose content Gradio leaves out of the page.
+CHAT_HEAD = ("<script>" + (Path(__file__).parent / "static" / "chat-links.js")
+             .read_text(encoding="utf-8") + "</script>")
 SOURCES_TITLE = "Sources"
 TYPED = "typed"  # metadata of a reader's message: the words as typed (ReaderChat)
 RELATED_TITLE = "Related in the article, not an answer"
@@ -52,18 +67,31 @@ def escape(text: str) -> str:
 
 def render_answer(answer: Answer) -> list[dict[str, Any]]:
     """The chat messages for an answer: the quoted sentences with the short answer in bold and
-    one marker per source (carrying the answer's id, for feedback), then its sources; for a
-    decline, the related passages."""
+    one marker per source, a link to it (the message carries the answer's id, for feedback),
+    then its sources; for a decline, the related passages."""
     if not answer.answered:
         messages: list[dict[str, Any]] = [{"role": "assistant", "content": escape(answer.answer),
                                            "metadata": {"id": answer.id}}]
         if answer.related:
-            messages.append(_sources_message(RELATED_TITLE, answer.related))
+            messages.append(_sources_message(RELATED_TITLE,
+                                             [render_citation(c) for c in answer.related]))
         return messages
-    quoted = " ".join(f"{_quote_markdown(c, answer.short_answer)} \\[{c.n}\\]"
+    quoted = " ".join(f"{_quote_markdown(c, answer.short_answer)} {_marker(answer.id, c.n)}"
                       for c in answer.citations)
+    sources = [_marked_source(answer.id, c) for c in answer.citations]
     return [{"role": "assistant", "content": quoted, "metadata": {"id": answer.id}},
-            _sources_message(SOURCES_TITLE, answer.citations)]
+            _sources_message(SOURCES_TITLE, sources)]
+
+
+def source_anchor(answer_id: str, n: int) -> str:
+    """The page id of an answer's source n: a chat holds several answers, each with a [1]."""
+    return f"qa-source-{answer_id}-{n}"
+
+
+def _marker(answer_id: str, n: int) -> str:
+    """A link to source n, shown "[n]" and named "Source n" (chat-links.js takes it there)."""
+    return (f'<a class="qa-marker" href="#{source_anchor(answer_id, n)}">'
+            f'<span class="qa-visually-hidden">Source </span>{n}</a>')
 
 
 def _quote_markdown(citation: Citation, short: ShortAnswer | None) -> str:
@@ -84,12 +112,17 @@ def _quote_markdown(citation: Citation, short: ShortAnswer | None) -> str:
     return "".join(pieces)
 
 
-def _sources_message(title: str, citations: tuple[Citation, ...]) -> dict[str, Any]:
+def _sources_message(title: str, blocks: list[str]) -> dict[str, Any]:
     """A collapsible block, open from the start (Gradio folds one whose status is "done"): the
     quoted passage is visible without a click; the reader may fold it."""
-    return {"role": "assistant",
-            "content": "\n\n".join(render_citation(c) for c in citations),
-            "metadata": {"title": f"{title} ({len(citations)})"}}
+    return {"role": "assistant", "content": "\n\n".join(blocks),
+            "metadata": {"title": f"{title} ({len(blocks)})"}}
+
+
+def _marked_source(answer_id: str, citation: Citation) -> str:
+    """A citation as the target of its marker: focusable by script, not by Tab."""
+    return (f'<div class="qa-source" id="{source_anchor(answer_id, citation.n)}" tabindex="-1">'
+            f"\n\n{render_citation(citation)}\n\n</div>")
 
 
 def render_citation(citation: Citation) -> str:

@@ -2,7 +2,8 @@
 import pytest
 
 from qa_bot.answer import Answer, Citation
-from qa_bot.ui import build_chat, check_question, escape, history_turns, render_answer
+from qa_bot.ui import build_chat, check_question, escape, history_turns, render_answer, \
+    source_anchor
 
 
 @pytest.fixture(scope="module")
@@ -13,10 +14,26 @@ def chat(bot):  # type: ignore[no-untyped-def]
 def test_the_chat_answers_with_a_collapsible_sources_message(chat) -> None:
     answer, sources = chat.fn("How many North Korean special forces arrived in Vladivostok?",
                               [], None)
-    assert "**around 1,500**" in answer["content"] and answer["content"].endswith("\\[1\\]")
+    assert "**around 1,500**" in answer["content"]
+    anchor = source_anchor(answer["metadata"]["id"], 1)
+    assert answer["content"].endswith(f'2024\\. <a class="qa-marker" href="#{anchor}">'
+                                      '<span class="qa-visually-hidden">Source </span>1</a>')
     assert sources["metadata"] == {"title": "Sources (1)"}  # no status: shown open
-    assert sources["content"].startswith("**\\[1\\]** North Korea's Military Involvement in")
+    assert sources["content"].startswith(f'<div class="qa-source" id="{anchor}" tabindex="-1">'
+                                         "\n\n**\\[1\\]** North Korea's Military Involvement in")
     assert "<mark>" in sources["content"] and "1,500" in sources["content"]
+
+
+def test_each_answer_links_its_markers_to_its_own_sources(chat) -> None:
+    """A chat holds several answers, each with a [1]: a marker leads to its own answer's."""
+    question = "How many North Korean special forces arrived in Vladivostok?"
+    anchors = []
+    for _ in range(2):
+        answer, sources = chat.fn(question, [], None)
+        anchor = source_anchor(answer["metadata"]["id"], 1)
+        assert f'href="#{anchor}"' in answer["content"] and f'id="{anchor}"' in sources["content"]
+        anchors.append(anchor)
+    assert anchors[0] != anchors[1]
 
 
 def test_follow_ups_work_with_the_browser_history_shape(chat) -> None:

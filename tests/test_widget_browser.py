@@ -258,6 +258,58 @@ def test_chat_thumbs_rate_the_answer_into_the_question_log(page: Page, live_serv
     assert [(q.channel, q.helpful) for q in logged] == [("chat", False)]
 
 
+def chat_answer(page: Page, question: str) -> None:
+    """Ask in the Gradio chat; returns once the answer's sources are shown and the chat has
+    stopped growing (the Sources block opens in a transition, and Gradio follows it down)."""
+    marks = page.locator("mark")
+    before = marks.count()
+    box = page.get_by_role("textbox").first
+    box.fill(question)
+    box.press("Enter")
+    marks.nth(before).wait_for(timeout=30_000)
+    log, height = page.locator("[role=log]").first, None
+    for _ in range(20):
+        if height == (height := log.evaluate("log => log.scrollHeight")):
+            return
+        page.wait_for_timeout(250)
+
+
+def test_chat_markers_take_the_reader_to_their_own_answers_source(page: Page,
+                                                                  live_server: LiveServer) -> None:
+    page.goto(f"{live_server.url}/", wait_until="load")
+    chat_answer(page, QUESTION)
+    chat_answer(page, "Which region did Ukraine enter?")  # its [1] cites the same passage
+    chat_answer(page, "Where did the North Korean special forces train?")  # scrolls the first out
+    markers = page.get_by_role("link", name="Source 1", exact=True)
+    expect(markers).to_have_count(3)
+    assert markers.first.evaluate(  # shown as "[1]", named "Source 1"
+        "m => getComputedStyle(m, '::before').content") == '"[" / ""'
+    first, second = (page.locator(f"[id='{m.get_attribute('href')[1:]}']")
+                     for m in (markers.nth(0), markers.nth(1)))
+    expect(first.locator("mark")).to_have_text(QUOTE)  # the first answer's source 1 ...
+    expect(second.locator("mark", has_text=QUOTE)).to_have_count(0)  # ... not the second's
+    log = page.locator("[role=log]").first
+
+    # A click, the chat scrolled to the end: the first answer's source is brought into view.
+    log.evaluate("log => log.scrollTop = log.scrollHeight")
+    expect(first).not_to_be_in_viewport()
+    markers.first.click()
+    expect(first).to_be_focused()
+    expect(first).to_be_in_viewport()
+    assert first.evaluate("s => getComputedStyle(s).outlineStyle") != "none"  # focus visible
+
+    # The keyboard, its Sources block folded: Enter on the marker opens it and goes there.
+    page.get_by_role("button", name="Sources (1)").first.click()
+    expect(first).to_have_count(0)  # Gradio leaves a folded block's content out of the page
+    log.evaluate("log => log.scrollTop = log.scrollHeight")
+    markers.first.focus()
+    markers.first.press("Enter")
+    expect(first).to_be_focused()
+    expect(first).to_be_in_viewport()
+    expect(second).not_to_be_focused()
+    assert "#" not in page.url  # the reader's history is not filled with markers
+
+
 # Highlighting the quote in the host page -----------------------------------------------------
 
 def highlighted_text(page: Page) -> str:
