@@ -620,12 +620,9 @@ def test_screenshot_of_the_chat(page: Page, live_server: LiveServer, tmp_path: P
                                 name: str, width: int, height: int) -> None:
     page.set_viewport_size({"width": width, "height": height})
     page.goto(f"{live_server.url}/", wait_until="load")
-    box = page.get_by_role("textbox").first
-    box.fill(QUESTION)
-    box.press("Enter")
-    expect(page.locator("mark").first).to_be_visible(timeout=30_000)  # open without a click
-    page.wait_for_timeout(300)  # the block's opening transition
-    box.blur()
+    chat_answer(page, QUESTION)
+    expect(page.locator("mark").first).to_be_visible()  # open without a click
+    page.get_by_role("textbox").first.blur()
     shot = tmp_path / f"chat-{name}.png"
     page.screenshot(path=shot)
     if os.environ.get("UPDATE_WIDGET_SCREENSHOTS"):
