@@ -25,10 +25,11 @@ APPROXIMATION = re.compile(
 HASHTAG_LINE = re.compile(r"^\s*(#[\w-]+[\s,]*)+$")
 # Parts of speech whose words can be what a question is about.
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"})
-# spaCy's entity labels, and "NAME" for a run of proper nouns spaCy's NER missed ("USAZINE").
+# spaCy's entity labels, "NAME" for a run of proper nouns spaCy's NER missed ("USAZINE"), and
+# "NP" for a noun phrase that is not an entity ("special forces", "the Dnipro river").
 ENTITY_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT",
                            "WORK_OF_ART", "LAW", "LANGUAGE", "DATE", "TIME", "PERCENT", "MONEY",
-                           "QUANTITY", "ORDINAL", "CARDINAL", "NAME"})
+                           "QUANTITY", "ORDINAL", "CARDINAL", "NAME", "NP"})
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def headline_span(text: str) -> tuple[int, int] | None:
 
 
 def _phrases(doc, offset: int, text: str) -> list[Phrase]:  # type: ignore[no-untyped-def]
-    """Entities, widened to take in their approximation words, and runs of proper nouns."""
+    """Entities, widened to take in their approximation words, runs of proper nouns, and noun
+    phrases (the parser's noun chunks)."""
     phrases = []
     covered = set()
     for entity in doc.ents:
@@ -106,7 +108,14 @@ def _phrases(doc, offset: int, text: str) -> list[Phrase]:  # type: ignore[no-un
                                offset + run[-1].idx + len(run[-1].text))
             phrases.append(Phrase(start, end, "NAME"))
             run = []
-    return sorted(phrases, key=lambda p: p.start)
+    spans = {(p.start, p.end) for p in phrases}
+    for chunk in doc.noun_chunks:
+        if chunk.root.pos_ == "PRON":
+            continue
+        start, end = _trim(text, offset + chunk.start_char, offset + chunk.end_char)
+        if end > start and (start, end) not in spans:
+            phrases.append(Phrase(start, end, "NP"))
+    return sorted(phrases, key=lambda p: (p.start, -p.end))
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -130,7 +139,7 @@ def _pipeline():  # type: ignore[no-untyped-def]
     import spacy
 
     try:
-        return spacy.load(SPACY_PIPELINE, exclude=["parser"])
+        return spacy.load(SPACY_PIPELINE)
     except OSError as error:
         raise ConfigError(f"spaCy's pipeline {SPACY_PIPELINE} is not installed; run 'make "
                           "install' (it installs requirements-spacy-model.txt).") from error

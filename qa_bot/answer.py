@@ -29,15 +29,17 @@ ATTRIBUTION_BONUS = 0.3
 NEIGHBOUR_MARGIN = 0.3  # quote the best sentence's neighbour too when it scores this close
 TYPE_BONUS = 0.15  # a sentence holding the kind of phrase asked for ranks above one without
 RELATED_PASSAGES = 3
+SHORT_ANSWER_FIT = 0.2
 # Confidence is a logistic regression over these features of the best sentence: the probability
 # that the article answers the question. Fitted by calibration/fit_confidence.py on its fit part
 # (half of Normans' paragraphs, a SQuAD 2.0 training sample, and news questions written for it,
 # weighted 3x), 2026-11-25; DECLINE_BELOW is the highest threshold that still answers 90% of
 # the fit part's answerable questions. Figures of both parts: BENCHMARKS.md, C.
 FEATURES = ("on_topic", "dense", "sentence_cover", "passage_cover", "unknown", "missing_name",
-            "type_missing")
-CONFIDENCE_WEIGHTS = (3.144, 2.083, 0.750, -0.677, -1.401, -0.666, -0.313)
-CONFIDENCE_BIAS = -2.340
+            "type_missing", "phrase_fit", "noun_match", "meaning_cover", "weakest_match")
+CONFIDENCE_WEIGHTS = (3.005, 2.116, 0.538, -0.764, -1.415, -0.650, -0.143, 0.305, -0.408, 0.062,
+                      0.467)
+CONFIDENCE_BIAS = -2.196
 DECLINE_BELOW = 0.40
 SOURCE_MIDPOINT, SOURCE_SLOPE = 0.25, 12.0  # off-topic questions score below 0.17 (first version)
 
@@ -126,7 +128,8 @@ def features(evidence: Evidence, retrieval: Retrieval) -> tuple[float, ...]:
     dense = max(candidate.dense, candidate.context or 0.0)
     return (retrieval.on_topic, dense, evidence.sentence_cover,
             evidence.passage_cover, evidence.unknown, float(evidence.missing_name),
-            float(evidence.type_missing))
+            float(evidence.type_missing), evidence.phrase_fit, evidence.noun_match,
+            evidence.meaning_cover, evidence.weakest_match)
 
 
 def confidence(question: str, retrieval: Retrieval, best: ScoredSentence | None) -> float:
@@ -171,8 +174,12 @@ def compose_answer(question: str, retrieval: Retrieval,
 
 
 def short_answer(evidence: Evidence) -> ShortAnswer | None:
-    """The phrase that answers a question asking for a number, date, name or place."""
+    """The phrase that answers the question: for a question asking for a number, date, name or
+    place, the likeliest phrase of that kind in the quoted sentence; for another, the likeliest
+    phrase of any kind when it is likely enough."""
     phrase = evidence.answer_phrase
+    if phrase is None and evidence.phrase_fit >= SHORT_ANSWER_FIT:
+        phrase = evidence.short_phrase
     if phrase is None:
         return None
     passage = evidence.candidate.hit.passage

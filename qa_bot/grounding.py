@@ -9,10 +9,16 @@ scores, into the confidence. No I/O and no model: the sentences were annotated a
 """
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import dataclass
 
+import Stemmer
+
 from .annotation import Phrase
-from .question import STOPWORDS, WORD, answer_type, names, words
+from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
+from .question import (QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun, content_words,
+                       names, words)
 from .retrieval import Retrieval, SentenceHit
 
 # The phrase labels (spaCy's entity labels and NAME) that can answer each kind of question.
@@ -39,6 +45,15 @@ class Evidence:
     missing_name: bool  # a name the question asks about is not in the passage
     kind: str | None  # what the question asks for: number, date, person, place ...
     answer_phrase: Phrase | None  # the phrase of that kind in the sentence, when there is one
+    short_phrase: Phrase | None = None  # the phrase most likely to be the answer itself
+    phrase_fit: float = 0.0  # the probability that it is (the phrase model), 0 without one
+    meaning_cover: float = 0.0  # IDF-weighted mean, over the question's words, of how close
+    #                             the sentence's closest word is to each (1 for the word itself)
+    weakest_match: float = 1.0  # the least of those: the question's word the sentence is
+    #                             furthest from ("speak", "defected")
+    noun_match: float = 1.0  # how close the sentence's closest word is to the noun the
+    #                          question asks about ("which general", "how many homes"); 1 when
+    #                          it asks about none
 
     @property
     def type_missing(self) -> bool:
@@ -59,6 +74,7 @@ def ground(question: str, retrieval: Retrieval,
     and its names are looked for once per passage."""
     kind = answer_type(question)
     asked_words = set(words(question)) - STOPWORDS
+    reading = read_for_phrases(question)
     asked = retrieval.asked
     total = sum(asked.values()) or 1.0
     unknown = sum(w for t, w in asked.items() if t in retrieval.unknown) / total
@@ -71,22 +87,141 @@ def ground(question: str, retrieval: Retrieval,
         return sum(w for t, w in asked.items()
                    if t in terms or retrieval.aliases.get(t) in terms) / total
 
-    return [Evidence(candidate=candidate,
-                     sentence_cover=cover(candidate.terms),
-                     passage_cover=cover(retrieval.passage_terms[candidate.hit.id]),
-                     unknown=unknown,
-                     missing_name=missing_name[candidate.hit.id],
-                     kind=kind,
-                     answer_phrase=best_phrase(asked_words, kind, candidate))
-            for candidate in candidates]
+    evidence = []
+    for candidate in candidates:
+        sentence = candidate.sentence
+        phrases = [p for p in candidate.notes.phrases
+                   if sentence.start <= p.start and p.end <= sentence.end]
+        short, fit = likeliest_phrase(reading, candidate, phrases)
+        typed, _ = likeliest_phrase(reading, candidate,
+                                    naming_the_noun(reading, candidate,
+                                                    typed_phrases(asked_words, kind, candidate)))
+        matches = dict(zip(retrieval.compared, candidate.word_match))
+        weighted = [(asked[stem], match) for stem, match in matches.items()]
+        meaning_cover = (sum(w * m for w, m in weighted) / (sum(w for w, _ in weighted) or 1.0)
+                         if weighted else 0.0)
+        evidence.append(Evidence(candidate=candidate,
+                                 sentence_cover=cover(candidate.terms),
+                                 passage_cover=cover(retrieval.passage_terms[candidate.hit.id]),
+                                 unknown=unknown,
+                                 missing_name=missing_name[candidate.hit.id],
+                                 kind=kind,
+                                 answer_phrase=typed,
+                                 short_phrase=short, phrase_fit=fit,
+                                 meaning_cover=meaning_cover,
+                                 weakest_match=min(matches.values(), default=1.0),
+                                 noun_match=1.0 if candidate.noun_match is None
+                                 else candidate.noun_match))
+    return evidence
 
 
-def best_phrase(asked: set[str], kind: str | None, candidate: SentenceHit) -> Phrase | None:
-    """The phrase of the asked kind in the sentence that the question (its content words,
-    `asked`) does not already hold; of several, the one nearest the words the sentence shares
-    with the question."""
+@dataclass(frozen=True)
+class PhraseReading:
+    """What the phrase model reads in a question: the kind of answer ("number", "date" ...), or
+    its question word when it asks for no kind ("what", "why"); its content words, stemmed;
+    the stem of the noun it asks about ("what river", "how many homes")."""
+
+    kind: str
+    stems: frozenset[str]
+    noun: str | None
+
+
+def read_for_phrases(question: str) -> PhraseReading:
+    match = QUESTION_WORD.search(question)
+    word = match.group(1).lower() if match else "none"
+    noun = asked_noun(question)
+    return PhraseReading(kind=answer_type(question) or word.split()[0],
+                         stems=frozenset(_stems(content_words(question))),
+                         noun=_stems([noun])[0] if noun else None)
+
+
+def likeliest_phrase(reading: PhraseReading, candidate: SentenceHit,
+                     phrases: list[Phrase]) -> tuple[Phrase | None, float]:
+    """Of `phrases` (of the candidate sentence), the one the phrase model finds likeliest to be
+    the answer, and that likelihood."""
+    passage, sentence = candidate.hit.passage, candidate.sentence
+    texts = [passage.text[p.start - passage.start:p.end - passage.start] for p in phrases]
+    fits = [_logistic(PHRASE_BIAS + sum(PHRASE_WEIGHTS.get(name, 0.0) * value
+                                        for name, value in features.items()))
+            for features in sentence_phrase_features(reading, sentence.text, sentence.start,
+                                                     phrases, texts)]
+    if not fits:
+        return None, 0.0
+    best = max(range(len(fits)), key=fits.__getitem__)
+    return phrases[best], fits[best]
+
+
+def sentence_phrase_features(reading: PhraseReading, sentence: str, offset: int,
+                             phrases: list[Phrase], texts: list[str]) -> list[dict[str, float]]:
+    """The phrase model's inputs for each phrase of a sentence (at `offset` in its source)."""
+    tokens = [(offset + m.start(), offset + m.end()) for m in WORD.finditer(sentence)]
+    token_stems = _stems([m.group(0).lower() for m in WORD.finditer(sentence)])
+    anchors = [i for i, stem in enumerate(token_stems) if stem in reading.stems]
+    rows = []
+    for phrase, text in zip(phrases, texts):
+        inside = [i for i, (start, end) in enumerate(tokens)
+                  if phrase.start <= start and end <= phrase.end]
+        inside = inside or [0]
+        rows.append(phrase_features(reading, text, phrase.label, inside, anchors,
+                                    (phrase.start - offset) / max(1, len(sentence)),
+                                    token_stems[inside[-1] + 1:inside[-1] + 1 + FOLLOWING]))
+    return rows
+
+
+def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[int],
+                    anchors: list[int], position: float,
+                    following: list[str]) -> dict[str, float]:
+    """The phrase model's inputs for one phrase of a sentence: its label (for the kind of
+    question), how much of it the question already says, how far it is from the words the
+    sentence shares with the question (`anchors`, token numbers; `inside`: the phrase's), its
+    length, and whether it holds the noun the question asks about or is followed by it
+    ("how many soldiers": "an additional 10,000" soldiers; `following`: the next stems)."""
+    stems = _stems(content_words(text))
+    said = sum(1 for s in stems if s in reading.stems) / max(1, len(stems))
+    distance = min((min(abs(i - a) for i in inside) for a in anchors), default=30)
+    before = any(a < inside[0] for a in anchors)
+    after = any(a > inside[-1] for a in anchors)
+    length = len(text.split())
+    digit = float(any(c.isdigit() for c in text))
+    capital = float(text[:1].isupper())
+    noun = float(reading.noun is not None and reading.noun in stems)
+    counted = float(reading.noun is not None and reading.noun in following)
+    kind = reading.kind
+    return {f"label={label}": 1.0, f"{kind}|label={label}": 1.0,
+            "said": said, "all said": float(said == 1.0 and bool(stems)),
+            "none said": float(said == 0.0),
+            "log distance": math.log1p(distance), f"distance={min(distance, 6)}": 1.0,
+            f"{kind}|log distance": math.log1p(distance),
+            f"length={min(length, 6)}": 1.0, f"{kind}|length={min(length, 5)}": 1.0,
+            "after anchor": float(before), "before anchor": float(after),
+            f"{kind}|anchors={before:d}{after:d}": 1.0,
+            "digit": digit, f"{kind}|digit": digit, "capital": capital,
+            f"{kind}|capital": capital, "asked noun": noun, f"{kind}|asked noun": noun,
+            "asked noun follows": counted, f"{kind}|asked noun follows": counted,
+            "position": position}
+
+
+FOLLOWING = 3  # words after a phrase where the noun it counts or names may stand
+NOUN_REACH = 40  # characters after a phrase in which the noun it names stands ("Kursk region")
+_STEMMERS = threading.local()  # a PyStemmer stemmer is not safe to share between threads
+
+
+def _stems(tokens: list[str]) -> list[str]:
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = Stemmer.Stemmer("english")
+    return stemmer.stemWords(tokens)
+
+
+def _logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def typed_phrases(asked: set[str], kind: str | None, candidate: SentenceHit) -> list[Phrase]:
+    """The phrases of the asked kind in the sentence that the question (its content words,
+    `asked`) does not already hold."""
     if kind is None:
-        return None
+        return []
     passage = candidate.hit.passage
     found = []
     for phrase in _joined([p for p in candidate.notes.phrases if p.label in ANSWER_LABELS[kind]],
@@ -95,14 +230,31 @@ def best_phrase(asked: set[str], kind: str | None, candidate: SentenceHit) -> Ph
         if all(any(_same_word(w, a) for a in asked) for w in words(text)):
             continue  # "October 2024", "Russia" (for "Russian") are what the question says
         found.append(phrase)
-    if len(found) <= 1:
-        return found[0] if found else None
-    sentence = candidate.sentence
-    anchors = [sentence.start + m.start() for m in WORD.finditer(sentence.text)
-               if words(m.group(0))[:1] and words(m.group(0))[0] in asked]
-    if not anchors:
-        return found[0]
-    return min(found, key=lambda p: min(abs(p.start - a) for a in anchors))
+    return found
+
+
+def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
+                    phrases: list[Phrase]) -> list[Phrase]:
+    """Of the phrases, those that hold the noun the question asks about or stand right before
+    it, past words the question says too ("which region": "Kursk" region; "how many special
+    forces": "around 1,500" North Korean special forces), when there are any; else all."""
+    if reading.noun is None or not phrases:
+        return phrases
+    passage = candidate.hit.passage
+
+    def names_noun(phrase: Phrase) -> bool:
+        inside = passage.text[phrase.start - passage.start:phrase.end - passage.start]
+        if reading.noun in _stems(content_words(inside)):
+            return True
+        after = passage.text[phrase.end - passage.start:phrase.end - passage.start + NOUN_REACH]
+        for stem in _stems(content_words(after)):  # past the question's own modifiers
+            if stem == reading.noun:
+                return True
+            if stem not in reading.stems:
+                return False
+        return False
+
+    return [p for p in phrases if names_noun(p)] or phrases
 
 
 def _joined(phrases: list[Phrase], text: str, offset: int) -> list[Phrase]:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 WORD = re.compile(r"[\w'’%-]+")
 # A standard English stopword list, plus question words, the words readers use to refer to
-# the article itself ("according to the article, what ...") and the verbs of "what happened?".
+# the article itself ("according to the article, what ...") and the verbs of "what happened?",
+# and the "many" and "much" of "how many", "how much".
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are aren't as at be because been before
 being below between both but by can can't cannot could couldn't did didn't do does doesn't doing
@@ -24,7 +25,7 @@ these they they'd they'll they're they've this those through to too under until 
 wasn't we we'd we'll we're we've were weren't what what's when when's where where's which while
 who who's whom why why's with won't would wouldn't you you'd you'll you're you've your yours
 yourself yourselves also s t according article say says said one
-happen happens happened happening occur occurs occurred
+happen happens happened happening occur occurs occurred many much
 """.split())
 # Words that point back to something said earlier in the conversation.
 REPORTING_VERB = (r"(report|reported|reports|say|says|said|announce[ds]?|claim(s|ed)?|"
@@ -112,6 +113,34 @@ def _asked_noun_type(rest: str) -> str | None:
             break
         kind = TYPE_OF_NOUN.get(word.removesuffix("'s"), kind)
     return kind
+
+
+def asked_noun(question: str) -> str | None:
+    """The noun a question asks about: the first content word after "what"/"which" ("What
+    river ...") or the last before the verb after "how many"/"how much" ("How many North Korean
+    soldiers speak ...": "soldiers")."""
+    match = QUESTION_WORD.search(question)
+    if not match:
+        return None
+    word = match.group(1).lower()
+    following = words(question[match.end():])
+    if word in ("which", "what"):
+        # Past names and adjectives of nationality: "which Russian general" -> "general".
+        typed = WORD.findall(question[match.end():])[:4]
+        nouns = [w for w, t in zip(following, typed) if w not in STOPWORDS]
+        common = [w for w, t in zip(following, typed) if w not in STOPWORDS and t[:1].islower()]
+        return (common or nouns or [None])[0]
+    if word in ("how many", "how much"):
+        # No parser here: the counted noun is the run's first plural ("North Korean soldiers
+        # speak" -> "soldiers"), else its first word ("how much money").
+        run = []
+        for w in following[:5]:
+            if w in STOPWORDS or w in AUXILIARIES:
+                break
+            run.append(w)
+        plurals = [w for w in run if w.endswith("s") and not w.endswith("ss")]
+        return (plurals or run or [None])[0]
+    return None
 
 
 def names(question: str) -> list[str]:

@@ -21,7 +21,7 @@ from .chunking import Passage, Sentence
 from .corpus import DocumentInfo
 from .embedding import Embedder
 from .errors import UnknownSource
-from .question import STOPWORDS, content_words
+from .question import STOPWORDS, asked_noun, content_words
 from .store import StoredIndex
 
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
@@ -58,6 +58,10 @@ class SentenceHit:
     notes: SentenceNotes
     terms: frozenset[str]  # stems of its content words and of their lemmas
     context: float | None = None  # a follow-up's: cosine similarity to the question it follows
+    noun_match: float | None = None  # how close its closest word is to the noun the question
+    #                                  asks about ("how many homes"), None when it asks none
+    word_match: tuple[float, ...] = ()  # for each of Retrieval.compared, how close its closest
+    #                                     word is (1 when it holds the word itself)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class Retrieval:
     unknown_words: frozenset[str]  # the question's own words behind those stems
     aliases: dict[str, str]  # an asked stem the scope lacks -> the stem of its closest word
     passage_terms: dict[int, frozenset[str]]  # stems of each top passage, by passage id
+    compared: tuple[str, ...] = ()  # the question's stems whose meaning is compared with each
+    #                                 sentence (not a follow-up's earlier question's)
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,7 @@ class Retriever:
                                for s, n in zip(sentences, stored.sentence_notes)]
         self.term_index = {term: i for i, term in enumerate(stored.terms)}
         self.term_stems = self.stemmer.stemWords(stored.terms)
+        self.stem_term = {stem: i for i, stem in reversed(list(enumerate(self.term_stems)))}
         self.source_term_ids = {
             source: np.unique([self.term_index[lemma]
                                for n in stored.sentence_notes[stored.sentence_offsets[first]:
@@ -155,11 +162,16 @@ class Retriever:
         stems = {self.stemmer.stemWord(w): w for text in (question, previous or "")
                  for w in content_words(text)}
         missing = {stem: word for stem, word in stems.items() if stem not in scope_terms}
-        # One encoder call: the question, the one it follows, and its words the scope lacks.
-        texts = [question, *([previous] if previous else []), *missing.values()]
+        noun = asked_noun(question)
+        # One encoder call: the question, the one it follows, its words the scope lacks, and
+        # the noun it asks about.
+        texts = [question, *([previous] if previous else []), *missing.values(),
+                 *([noun] if noun else [])]
         vectors = self.embedder.encode(texts)
         vector = vectors[0]
-        aliases = self._aliases(list(missing), vectors[len(texts) - len(missing):], source)
+        first_missing = 1 + bool(previous)
+        aliases = self._aliases(list(missing),
+                                vectors[first_missing:first_missing + len(missing)], source)
         rows = self._candidate_rows(question, vector, first, last)
         signals = self.signals(question, vector, rows)
         on_topic = float(signals.dense.max())
@@ -177,10 +189,18 @@ class Retriever:
         unknown = frozenset(asked) - scope_terms - aliases.keys()
         unknown_words = frozenset(w for w in content_words(question)
                                   if self.stemmer.stemWord(w) in unknown)
+        encoded = dict(zip(missing, vectors[first_missing:first_missing + len(missing)]))
+        # The question's own words: a follow-up's earlier question is grounded by its answer.
+        compared = [stem for stem in self.terms(question)
+                    if stem in self.stem_term or stem in encoded]
+        word_vectors = np.array([encoded[stem] if stem in encoded
+                                 else self.stored.term_vectors[self.stem_term[stem]]
+                                 for stem in compared], dtype=np.float32).reshape(-1, len(vector))
         return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous,
-                                               context),
+                                               context, vectors[-1] if noun else None,
+                                               compared, word_vectors),
                          on_topic, self.stored.documents, asked, unknown, unknown_words,
-                         aliases, passage_terms)
+                         aliases, passage_terms, tuple(compared))
 
     def _aliases(self, stems: list[str], vectors: np.ndarray,
                  source: str | None) -> dict[str, str]:
@@ -247,9 +267,12 @@ class Retriever:
                 for rank, i in enumerate(order[:RANKED_PASSAGES])]
 
     def _sentences(self, signals: Signals, top: list[PassageHit], question: str,
-                   previous: str | None, context: np.ndarray | None) -> list[SentenceHit]:
+                   previous: str | None, context: np.ndarray | None, noun: np.ndarray | None,
+                   compared: list[str], word_vectors: np.ndarray) -> list[SentenceHit]:
         """The sentences of the top passages with their dense score and word overlap; for a
-        follow-up, `context` is each row's similarity to the question it follows."""
+        follow-up, `context` is each row's similarity to the question it follows; with the
+        vector of the noun the question asks about, each sentence's closest word to it; for
+        each `compared` stem (vectors `word_vectors`), each sentence's closest word to it."""
         offsets = self.stored.sentence_offsets
         rows = np.array([row for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])],
                         dtype=np.int64)
@@ -263,9 +286,22 @@ class Retriever:
         return [SentenceHit(owner[row], row - offsets[owner[row].id],
                             owner[row].passage.sentences[row - offsets[owner[row].id]],
                             float(score), float(share), self.stored.sentence_notes[row],
-                            self.sentence_terms[row], earlier)
+                            self.sentence_terms[row], earlier,
+                            None if noun is None else float(self.closest_words(row, noun[None])[0]),
+                            tuple(1.0 if stem in self.sentence_terms[row] else float(match)
+                                  for stem, match in zip(compared,
+                                                         self.closest_words(row, word_vectors))))
                 for row, score, share, earlier in zip(rows.tolist(), dense, overlap,
                                                       context_dense)]
+
+    def closest_words(self, row: int, vectors: np.ndarray) -> np.ndarray:
+        """For each of `vectors`, the cosine similarity of the sentence's closest word (0
+        without words)."""
+        ids = [self.term_index[lemma] for lemma in self.stored.sentence_notes[row].lemmas
+               if lemma in self.term_index]
+        if not ids or not len(vectors):
+            return np.zeros(len(vectors), dtype=np.float32)
+        return (vectors @ self.stored.term_vectors[ids].T).max(axis=1)
 
 
 def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -17,6 +17,13 @@ def test_amounts_take_in_their_approximation_words_and_spans_slice_the_text() ->
     assert phrases["around 1,500"] == "CARDINAL"
     assert phrases["October 2024"] == "DATE"
     assert "USAZINE" in phrases  # a proper noun spaCy's NER leaves unlabelled becomes a NAME
+    assert phrases["a bold incursion"] == "NP"  # a noun phrase that is no entity
+
+
+def test_pronouns_are_not_noted_as_noun_phrases() -> None:
+    text = "The soldiers arrived in October. They trained for weeks.\n"
+    phrases = {text[p.start:p.end] for _, n in notes_of(text) for p in n.phrases}
+    assert "They" not in phrases and "The soldiers" in phrases
 
 
 def test_a_headline_and_a_tag_line_are_not_prose() -> None:

@@ -1,8 +1,9 @@
 """Reading a question: plain rules, no model."""
 import pytest
 
-from qa_bot.question import (Turn, answer_type, asks_about_headline, asks_for_source,
-                             content_words, is_followup, names, previous_question)
+from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_headline,
+                             asks_for_source, content_words, is_followup, names,
+                             previous_question)
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -29,6 +30,21 @@ from qa_bot.question import (Turn, answer_type, asks_about_headline, asks_for_so
 ])
 def test_the_kind_of_answer_asked_for(question, kind) -> None:
     assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize("question, noun", [
+    ("How many North Korean soldiers speak Russian?", "soldiers"),
+    ("How many special forces arrived?", "forces"),
+    ("How much money did FreshCrate lose?", "money"),
+    ("How many people live in Eastfield?", "people"),
+    ("Which Russian general trains the soldiers?", "general"),
+    ("What is the Norman religion?", "religion"),
+    ("What river bounded the duchy?", "river"),
+    ("Who leads the troops?", None),
+    ("Why did they go?", None),
+])
+def test_the_noun_a_question_asks_about(question, noun) -> None:
+    assert asked_noun(question) == noun
 
 
 def test_content_words_drop_stopwords_question_words_and_possessives() -> None:

@@ -278,7 +278,7 @@ def test_chat_markers_take_the_reader_to_their_own_answers_source(page: Page,
                                                                   live_server: LiveServer) -> None:
     page.goto(f"{live_server.url}/", wait_until="load")
     chat_answer(page, QUESTION)
-    chat_answer(page, "Which region did Ukraine enter?")  # its [1] cites the same passage
+    chat_answer(page, "Which Russian region did Ukraine enter in August 2024?")  # the same passage
     chat_answer(page, "Where did the North Korean special forces train?")  # scrolls the first out
     markers = page.get_by_role("link", name="Source 1", exact=True)
     expect(markers).to_have_count(3)
