@@ -115,7 +115,7 @@ def score_sentences(question: str, retrieval: Retrieval) -> list[ScoredSentence]
             nearby = [base.get((candidate.hit.id, candidate.position + step), score)
                       for step in (-1, 1)]
             score = max(score, *nearby) + ATTRIBUTION_BONUS
-        if evidence.answer_phrase is not None:
+        if evidence.typed:
             score += TYPE_BONUS
         scored.append(ScoredSentence(evidence, score, names_source))
     return sorted(scored, key=lambda s: -s.score)

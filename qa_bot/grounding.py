@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 
 import Stemmer
 
@@ -34,8 +35,23 @@ ANSWER_LABELS = {
 
 
 @dataclass(frozen=True)
+class PhraseReading:
+    """What the phrase model reads in a question: the kind of answer ("number", "date" ...), or
+    its question word when it asks for no kind ("what", "why"); its content words, stemmed;
+    the stem of the noun it asks about ("what river", "how many homes")."""
+
+    kind: str
+    stems: frozenset[str]
+    noun: str | None
+
+
+@dataclass(frozen=True)
 class Evidence:
-    """How well one sentence answers the question: the inputs of the confidence model."""
+    """How well one sentence answers the question: the inputs of the confidence model.
+
+    The phrase model runs only for the sentences whose phrases are asked for (the one quoted),
+    not for every candidate: `answer_phrase`, `short_phrase` and `phrase_fit` are computed on
+    first use."""
 
     candidate: SentenceHit
     sentence_cover: float  # IDF-weighted share of the question's words (or close words) in the
@@ -44,9 +60,9 @@ class Evidence:
     unknown: float  # ... found nowhere in the article(s) searched, nor any close word
     missing_name: bool  # a name the question asks about is not in the passage
     kind: str | None  # what the question asks for: number, date, person, place ...
-    answer_phrase: Phrase | None  # the phrase of that kind in the sentence, when there is one
-    short_phrase: Phrase | None = None  # the phrase most likely to be the answer itself
-    phrase_fit: float = 0.0  # the probability that it is (the phrase model), 0 without one
+    typed: tuple[Phrase, ...]  # the phrases of that kind in the sentence the question does not
+    #                            already hold
+    reading: PhraseReading
     meaning_cover: float = 0.0  # IDF-weighted mean, over the question's words, of how close
     #                             the sentence's closest word is to each (1 for the word itself)
     weakest_match: float = 1.0  # the least of those: the question's word the sentence is
@@ -55,10 +71,33 @@ class Evidence:
     #                          question asks about ("which general", "how many homes"); 1 when
     #                          it asks about none
 
+    @cached_property
+    def answer_phrase(self) -> Phrase | None:
+        """The likeliest phrase of the asked kind, preferring one that names the asked noun."""
+        return likeliest_phrase(self.reading, self.candidate,
+                                naming_the_noun(self.reading, self.candidate, list(self.typed)))[0]
+
+    @cached_property
+    def _likeliest(self) -> tuple[Phrase | None, float]:
+        sentence = self.candidate.sentence
+        return likeliest_phrase(self.reading, self.candidate,
+                                [p for p in self.candidate.notes.phrases
+                                 if sentence.start <= p.start and p.end <= sentence.end])
+
+    @property
+    def short_phrase(self) -> Phrase | None:
+        """The phrase of any kind most likely to be the answer itself."""
+        return self._likeliest[0]
+
+    @property
+    def phrase_fit(self) -> float:
+        """The probability that it is (the phrase model), 0 without phrases."""
+        return self._likeliest[1]
+
     @property
     def type_missing(self) -> bool:
         """The question asks for a kind of phrase that the sentence does not hold."""
-        return self.kind is not None and self.answer_phrase is None
+        return self.kind is not None and not self.typed
 
     @property
     def amount_missing(self) -> bool:
@@ -89,13 +128,6 @@ def ground(question: str, retrieval: Retrieval,
 
     evidence = []
     for candidate in candidates:
-        sentence = candidate.sentence
-        phrases = [p for p in candidate.notes.phrases
-                   if sentence.start <= p.start and p.end <= sentence.end]
-        short, fit = likeliest_phrase(reading, candidate, phrases)
-        typed, _ = likeliest_phrase(reading, candidate,
-                                    naming_the_noun(reading, candidate,
-                                                    typed_phrases(asked_words, kind, candidate)))
         matches = dict(zip(retrieval.compared, candidate.word_match))
         weighted = [(asked[stem], match) for stem, match in matches.items()]
         meaning_cover = (sum(w * m for w, m in weighted) / (sum(w for w, _ in weighted) or 1.0)
@@ -106,24 +138,13 @@ def ground(question: str, retrieval: Retrieval,
                                  unknown=unknown,
                                  missing_name=missing_name[candidate.hit.id],
                                  kind=kind,
-                                 answer_phrase=typed,
-                                 short_phrase=short, phrase_fit=fit,
+                                 typed=tuple(typed_phrases(asked_words, kind, candidate)),
+                                 reading=reading,
                                  meaning_cover=meaning_cover,
                                  weakest_match=min(matches.values(), default=1.0),
                                  noun_match=1.0 if candidate.noun_match is None
                                  else candidate.noun_match))
     return evidence
-
-
-@dataclass(frozen=True)
-class PhraseReading:
-    """What the phrase model reads in a question: the kind of answer ("number", "date" ...), or
-    its question word when it asks for no kind ("what", "why"); its content words, stemmed;
-    the stem of the noun it asks about ("what river", "how many homes")."""
-
-    kind: str
-    stems: frozenset[str]
-    noun: str | None
 
 
 def read_for_phrases(question: str) -> PhraseReading:

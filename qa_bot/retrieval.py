@@ -114,6 +114,9 @@ class Retriever:
         self.term_index = {term: i for i, term in enumerate(stored.terms)}
         self.term_stems = self.stemmer.stemWords(stored.terms)
         self.stem_term = {stem: i for i, stem in reversed(list(enumerate(self.term_stems)))}
+        self.sentence_term_ids = [np.array([self.term_index[lemma] for lemma in n.lemmas
+                                            if lemma in self.term_index], dtype=np.int64)
+                                  for n in stored.sentence_notes]
         self.source_term_ids = {
             source: np.unique([self.term_index[lemma]
                                for n in stored.sentence_notes[stored.sentence_offsets[first]:
@@ -163,10 +166,12 @@ class Retriever:
                  for w in content_words(text)}
         missing = {stem: word for stem, word in stems.items() if stem not in scope_terms}
         noun = asked_noun(question)
+        noun_term = self.stem_term.get(self.stemmer.stemWord(noun)) if noun else None
+        encode_noun = noun is not None and noun_term is None
         # One encoder call: the question, the one it follows, its words the scope lacks, and
-        # the noun it asks about.
+        # the noun it asks about when the corpus has no word of its stem.
         texts = [question, *([previous] if previous else []), *missing.values(),
-                 *([noun] if noun else [])]
+                 *([noun] if encode_noun else [])]
         vectors = self.embedder.encode(texts)
         vector = vectors[0]
         first_missing = 1 + bool(previous)
@@ -196,9 +201,10 @@ class Retriever:
         word_vectors = np.array([encoded[stem] if stem in encoded
                                  else self.stored.term_vectors[self.stem_term[stem]]
                                  for stem in compared], dtype=np.float32).reshape(-1, len(vector))
+        noun_vector = (None if noun is None else vectors[-1] if encode_noun
+                       else self.stored.term_vectors[noun_term])
         return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous,
-                                               context, vectors[-1] if noun else None,
-                                               compared, word_vectors),
+                                               context, noun_vector, compared, word_vectors),
                          on_topic, self.stored.documents, asked, unknown, unknown_words,
                          aliases, passage_terms, tuple(compared))
 
@@ -283,25 +289,32 @@ class Retriever:
         if previous:
             overlap = (overlap + FOLLOWUP_WEIGHT * self.overlap(previous, rows)) / (1 + FOLLOWUP_WEIGHT)
         owner = {row: hit for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])}
+        compared_vectors = word_vectors if noun is None else np.vstack([word_vectors, noun])
+        closest = self.closest_words(rows, compared_vectors)
         return [SentenceHit(owner[row], row - offsets[owner[row].id],
                             owner[row].passage.sentences[row - offsets[owner[row].id]],
                             float(score), float(share), self.stored.sentence_notes[row],
                             self.sentence_terms[row], earlier,
-                            None if noun is None else float(self.closest_words(row, noun[None])[0]),
+                            None if noun is None else float(matches[-1]),
                             tuple(1.0 if stem in self.sentence_terms[row] else float(match)
-                                  for stem, match in zip(compared,
-                                                         self.closest_words(row, word_vectors))))
-                for row, score, share, earlier in zip(rows.tolist(), dense, overlap,
-                                                      context_dense)]
+                                  for stem, match in zip(compared, matches)))
+                for row, score, share, earlier, matches in zip(rows.tolist(), dense, overlap,
+                                                               context_dense, closest.T)]
 
-    def closest_words(self, row: int, vectors: np.ndarray) -> np.ndarray:
-        """For each of `vectors`, the cosine similarity of the sentence's closest word (0
-        without words)."""
-        ids = [self.term_index[lemma] for lemma in self.stored.sentence_notes[row].lemmas
-               if lemma in self.term_index]
-        if not ids or not len(vectors):
-            return np.zeros(len(vectors), dtype=np.float32)
-        return (vectors @ self.stored.term_vectors[ids].T).max(axis=1)
+    def closest_words(self, rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """For each of `vectors` (rows of the result) and each sentence `rows` (columns), the
+        cosine similarity of the sentence's closest word (0 for a sentence without words), in
+        one product over all their words."""
+        ids = [self.sentence_term_ids[row] for row in rows.tolist()]
+        sizes = np.array([len(i) for i in ids], dtype=np.int64)
+        closest = np.zeros((len(vectors), len(ids)), dtype=np.float32)
+        if not len(vectors) or not sizes.sum():
+            return closest
+        similarity = vectors @ self.stored.term_vectors[np.concatenate(ids)].T
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        filled = sizes > 0
+        closest[:, filled] = np.maximum.reduceat(similarity, starts[filled], axis=1)
+        return closest
 
 
 def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
