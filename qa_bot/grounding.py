@@ -62,6 +62,8 @@ class Evidence:
     kind: str | None  # what the question asks for: number, date, person, place ...
     typed: tuple[Phrase, ...]  # the phrases of that kind in the sentence the question does not
     #                            already hold
+    naming: tuple[Phrase, ...]  # those of them that name the noun asked about ("Kursk" region,
+    #                             "an additional 10,000" soldiers)
     reading: PhraseReading
     meaning_cover: float = 0.0  # IDF-weighted mean, over the question's words, of how close
     #                             the sentence's closest word is to each (1 for the word itself)
@@ -75,7 +77,7 @@ class Evidence:
     def answer_phrase(self) -> Phrase | None:
         """The likeliest phrase of the asked kind, preferring one that names the asked noun."""
         return likeliest_phrase(self.reading, self.candidate,
-                                naming_the_noun(self.reading, self.candidate, list(self.typed)))[0]
+                                list(self.naming or self.typed))[0]
 
     @cached_property
     def _likeliest(self) -> tuple[Phrase | None, float]:
@@ -128,6 +130,7 @@ def ground(question: str, retrieval: Retrieval,
 
     evidence = []
     for candidate in candidates:
+        typed = typed_phrases(asked_words, kind, candidate)
         matches = dict(zip(retrieval.compared, candidate.word_match))
         weighted = [(asked[stem], match) for stem, match in matches.items()]
         meaning_cover = (sum(w * m for w, m in weighted) / (sum(w for w, _ in weighted) or 1.0)
@@ -138,7 +141,8 @@ def ground(question: str, retrieval: Retrieval,
                                  unknown=unknown,
                                  missing_name=missing_name[candidate.hit.id],
                                  kind=kind,
-                                 typed=tuple(typed_phrases(asked_words, kind, candidate)),
+                                 typed=tuple(typed),
+                                 naming=tuple(naming_the_noun(reading, candidate, typed)),
                                  reading=reading,
                                  meaning_cover=meaning_cover,
                                  weakest_match=min(matches.values(), default=1.0),
@@ -258,9 +262,9 @@ def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
                     phrases: list[Phrase]) -> list[Phrase]:
     """Of the phrases, those that hold the noun the question asks about or stand right before
     it, past words the question says too ("which region": "Kursk" region; "how many special
-    forces": "around 1,500" North Korean special forces), when there are any; else all."""
+    forces": "around 1,500" North Korean special forces)."""
     if reading.noun is None or not phrases:
-        return phrases
+        return []
     passage = candidate.hit.passage
 
     def names_noun(phrase: Phrase) -> bool:
@@ -275,7 +279,7 @@ def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
                 return False
         return False
 
-    return [p for p in phrases if names_noun(p)] or phrases
+    return [p for p in phrases if names_noun(p)]
 
 
 def _joined(phrases: list[Phrase], text: str, offset: int) -> list[Phrase]:

@@ -133,8 +133,10 @@ def asked_noun(question: str) -> str | None:
     if word in ("how many", "how much"):
         # No parser here: the counted noun is the run's first plural ("North Korean soldiers
         # speak" -> "soldiers"), else its first word ("how much money").
-        run = []
-        for w in following[:5]:
+        run: list[str] = []
+        for w in following[:6]:
+            if not run and w in ("more", "of", "the", "other"):  # "how many more soldiers"
+                continue
             if w in STOPWORDS or w in AUXILIARIES:
                 break
             run.append(w)

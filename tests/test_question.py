@@ -35,6 +35,7 @@ def test_the_kind_of_answer_asked_for(question, kind) -> None:
 @pytest.mark.parametrize("question, noun", [
     ("How many North Korean soldiers speak Russian?", "soldiers"),
     ("How many special forces arrived?", "forces"),
+    ("How many more soldiers followed the special forces?", "soldiers"),
     ("How much money did FreshCrate lose?", "money"),
     ("How many people live in Eastfield?", "people"),
     ("Which Russian general trains the soldiers?", "general"),
