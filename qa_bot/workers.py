@@ -19,6 +19,7 @@ import atexit
 import itertools
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +39,9 @@ STOP_SECONDS = 30  # to finish the questions a worker holds when the server stop
 # Questions one worker answers at once: while one thread encodes (onnxruntime releases the GIL)
 # the others gather behind it, and QueryBatcher encodes them together.
 WORKER_THREADS = 16
+# A worker's numpy (OpenBLAS) and faiss (OpenMP) run one thread each: workers already share the
+# cores, and an idle pool thread spinning cost 1.6 ms of CPU per answer (BENCHMARKS.md, E).
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 READY = -1  # the message number of a worker's "loaded, ready to answer"
 GONE = "The process answering this question stopped; ask again."
 
@@ -56,6 +60,8 @@ class PooledBot(QABot):
                          require_index=False)
         self.settings = settings
         self._lock = threading.Lock()
+        for variable, value in ONE_THREAD.items():  # read by the workers, spawned with them
+            os.environ.setdefault(variable, value)
         self._workers = [Worker(settings) for _ in range(processes)]
         # Before multiprocessing's own exit handler, which would wait for them forever.
         atexit.register(self.close)
