@@ -69,7 +69,8 @@ def phrasings(client: int):  # type: ignore[no-untyped-def]
     asked = base_phrasings()
     number = 0
     while True:
-        yield f"{asked[(client + number) % len(asked)]} (reader {letters(client)} {letters(number)})"
+        base = asked[(client + number) % len(asked)]
+        yield f"{base} (reader {letters(client)} {letters(number)})"
         number += 1
 
 
@@ -343,8 +344,8 @@ def main() -> None:
                              ms(f["cpu"] / max(1, f["answers"])),
                              f"{f['cpu'] / args.seconds:.2f}",
                              ms(f["client_cpu"] / max(1, f["answers"]))])
-            rows.append([name, "50 vs 1", "",
-                         f"**{figures['many']['per_second'] / figures['single']['per_second']:.2f}x**",
+            ratio = figures["many"]["per_second"] / figures["single"]["per_second"]
+            rows.append([name, "50 vs 1", "", f"**{ratio:.2f}x**",
                          "", "", "", "", "", ""])
             memory.append([name, figures["processes"], f"{figures['idle_rss']:.0f} MB",
                            f"{figures['rss']:.0f} MB", f"{figures['peak']:.0f} MB"])

@@ -81,8 +81,9 @@ def _parser() -> ArgumentParser:
     _paths(serve, corpus=True)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 7860)")
-    serve.add_argument("--workers", type=_processes, metavar="N", help="processes that answer questions (default: "
-                       "one per core; 0: the server process answers)")
+    serve.add_argument("--workers", type=_processes, metavar="N",
+                       help="processes that answer questions (default: one per core; 0: the "
+                       "server process answers)")
     serve.set_defaults(run=run_serve)
 
     evaluate = commands.add_parser("eval", help="measure answer quality on known questions")

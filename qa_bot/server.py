@@ -48,8 +48,8 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
         yield
         bot.close()  # after the requests held at shutdown are answered
 
-    app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None,
-                  lifespan=lifespan, description="Answers questions about news articles with the articles' own "
+    app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
+                  description="Answers questions about news articles with the articles' own "
                   "sentences and numbered citations. Errors are `{\"error\": \"...\"}`.")
     question_log = QuestionLog.from_settings(settings)
     app.include_router(api.router(bot, question_log, settings.corpus_dir))

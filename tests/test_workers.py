@@ -68,7 +68,8 @@ def server(index: Path, log: Path, **popen: object) -> Iterator[tuple[subprocess
            "QA_BOT_LOG": str(log.parent / "questions.sqlite3")}
     with open(log, "w") as output:
         process = subprocess.Popen([sys.executable, "-m", "qa_bot", "serve", "--port", str(port),
-                                    "--index", str(index), "--corpus", str(index.parent / "corpus")],
+                                    "--index", str(index), "--corpus",
+                                    str(index.parent / "corpus")],
                                    cwd=ROOT, env=env, stdout=output, stderr=output, **popen)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -115,14 +116,14 @@ def test_the_workers_answer_pick_up_a_new_build_and_stop_with_the_server(
         assert len(workers) == WORKERS and process.pid not in workers
 
         before = {pid: bytes_read(pid) for pid in workers}
-        answers = ask_many(url, [f"How many North Korean soldiers were deployed? (reader {reader(n)})"
-                                 for n in range(40)])
+        answers = ask_many(url, [f"How many North Korean soldiers were deployed? "
+                                 f"(reader {reader(n)})" for n in range(40)])
         assert all(a.status_code == 200 and a.json()["answered"] for a in answers)
         assert len({a.json()["id"] for a in answers}) == len(answers)
         assert all(bytes_read(pid) > before[pid] for pid in workers), \
             "every worker process answers some of the questions asked at once"
 
-        # A new build, with an article the old one lacks, is answered from by every worker.
+        # A new build, with an article the old one lacks: every worker answers from it.
         (tmp_path / "corpus" / NEW_FILE).write_text(NEW_ARTICLE, encoding="utf-8")
         build_index(tmp_path / "corpus", tmp_path / "index", bundled_model_path(),
                     embedder=embedder)
