@@ -5,9 +5,15 @@ run, alternating with this one, so that ratios compare like with like on a noisy
   * load: the real server (`python -m qa_bot serve`) on a free loopback port with the rate limit
     lifted (QA_BOT_RATE_LIMIT=100000/minute), driven over HTTP by 1 client, then by 50
     concurrent clients, SECONDS each (keep-alive connections, one question at a time per
-    client); every question is phrased differently, so the answer cache never answers.
-    Questions/s, p50, p95, errors, the server's CPU time per answer and its cores in use
-    (from /proc: robust to other load on the machine), and its resident memory (VmRSS);
+    client); every question is phrased differently (a reader's name of letters added: a number
+    would make the bot decline), so the answer cache never answers. The load comes from `wrk`
+    (Debian's package, a C program: `apt-get install wrk`) with ask.lua when it is installed,
+    else from an asyncio client here, whose own CPU the server then lacks. Both run on this
+    machine: the client's CPU per answer is reported beside the server's. This checkout is
+    measured as `serve` starts by default (worker processes) and with `--workers 0` (answering
+    in the server process). Questions/s, p50, p95, errors, the CPU time per answer of the
+    server and its worker processes and the cores they used (from /proc: robust to other load
+    on the machine), and their resident memory (VmRSS, summed);
   * cold: `python -m qa_bot ask` from process start to its first line of output, against
     `python -c "import sentence_transformers"`, alternating, median of REPEATS;
   * breakdown: per question in one warm process: the bare encode of the question, retrieval
@@ -23,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,20 +47,35 @@ PREFIXES = ["", "Please tell me: ", "Quick question: ", "I was wondering, ", "Do
             "Reader asks: "]
 
 
-def phrasings(client: int):  # type: ignore[no-untyped-def]
-    """Endless distinct questions: article questions with varied wording and a counter."""
+def letters(number: int) -> str:
+    """0 -> "a", 25 -> "z", 26 -> "ba": a counter without digits (as ask.lua does)."""
+    text = ""
+    while True:
+        text = chr(ord("a") + number % 26) + text
+        number //= 26
+        if number == 0:
+            return text
+
+
+def base_phrasings() -> list[str]:
+    """The article questions, each with every prefix."""
     on, off, _ = questions()
-    asked = on + off
+    return [f"{prefix}{q[0].lower() if prefix else q[0]}{q[1:]}" for prefix in PREFIXES
+            for q in on + off]
+
+
+def phrasings(client: int):  # type: ignore[no-untyped-def]
+    """Endless distinct questions: the base phrasings with the reader's name and a counter."""
+    asked = base_phrasings()
     number = 0
     while True:
         base = asked[(client + number) % len(asked)]
-        prefix = PREFIXES[number % len(PREFIXES)]
-        yield f"{prefix}{base[0].lower() if prefix else base[0]}{base[1:]} (reader {client}, {number})"
+        yield f"{base} (reader {letters(client)} {letters(number)})"
         number += 1
 
 
-def env_for(repo: Path) -> dict[str, str]:
-    return {**ENV, "PYTHONPATH": str(repo), "QA_BOT_RATE_LIMIT": "100000/minute"}
+def env_for(repo: Path, **settings: str) -> dict[str, str]:
+    return {**ENV, "PYTHONPATH": str(repo), "QA_BOT_RATE_LIMIT": "100000/minute", **settings}
 
 
 def free_port() -> int:
@@ -68,19 +90,42 @@ def build(repo: Path, index: Path) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (the server, its workers, multiprocessing's helper)."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        for task in Path(f"/proc/{tree[index]}/task").glob("*"):
+            try:
+                tree += [int(child) for child in (task / "children").read_text().split()]
+            except FileNotFoundError:
+                pass
+        index += 1
+    return tree
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a process and its descendants have used so far (all threads)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mb(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) of a process, in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
-            fields[line.split(":")[0]] = int(line.split()[1]) / 1024
-    return fields["VmRSS"], fields["VmHWM"]
+def rss_mb(pid: int) -> tuple[float, float, int]:
+    """(VmRSS, VmHWM) in MB summed over a process and its descendants, and how many they are."""
+    rss = peak = 0.0
+    tree = process_tree(pid)
+    for member in tree:
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss += int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                peak += int(line.split()[1]) / 1024
+    return rss, peak, len(tree)
 
 
 async def one_client(port: int, client: int, deadline: float, latencies: list[float],
@@ -111,10 +156,10 @@ async def one_client(port: int, client: int, deadline: float, latencies: list[fl
         writer.close()
 
 
-async def drive(port: int, clients: int, seconds: float) -> dict:
+async def drive_async(port: int, clients: int, seconds: float) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     deadline = time.monotonic() + seconds
     await asyncio.gather(*(one_client(port, n, deadline, latencies, errors)
                            for n in range(clients)))
@@ -123,44 +168,76 @@ async def drive(port: int, clients: int, seconds: float) -> dict:
     return {"clients": clients, "answers": len(latencies), "per_second": len(latencies) / elapsed,
             "p50": ordered[len(ordered) // 2],
             "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
-            "errors": len(errors), "first_error": errors[0] if errors else ""}
+            "errors": len(errors), "first_error": errors[0] if errors else "",
+            "client_cpu": time.process_time() - cpu}
 
 
-def load(repo: Path, seconds: float) -> dict:
-    with tempfile.TemporaryDirectory(prefix="qa-serving-") as scratch:
-        index = Path(scratch) / "index"
+def drive_wrk(port: int, clients: int, seconds: float, scratch: Path) -> dict:
+    phrasings_file = scratch / "phrasings.txt"
+    phrasings_file.write_text("".join(json.dumps(q)[1:-1] + "\n" for q in base_phrasings()))
+    wrk = subprocess.Popen(["wrk", "--threads", "1", "--connections", str(clients),
+                            "--duration", f"{seconds:.0f}s", "--timeout", "60s",
+                            "--script", str(Path(__file__).with_name("ask.lua")),
+                            f"http://127.0.0.1:{port}", "--", str(phrasings_file)],
+                           stdout=subprocess.PIPE, text=True)
+    output = wrk.stdout.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(wrk.pid, 0)
+    if status:
+        raise RuntimeError(f"wrk failed: {output}")
+    figures = json.loads(output.strip().splitlines()[-1])
+    return {"clients": clients, "answers": figures["answers"],
+            "per_second": figures["answers"] / (figures["microseconds"] / 1e6),
+            "p50": figures["p50"] / 1e6, "p95": figures["p95"] / 1e6,
+            "errors": figures["errors"],
+            "first_error": f"{figures['errors']} failed (wrk counts them)" if figures["errors"]
+            else "", "client_cpu": usage.ru_utime + usage.ru_stime}
+
+
+def drive(port: int, clients: int, seconds: float, scratch: Path, generator: str) -> dict:
+    if generator == "wrk":
+        return drive_wrk(port, clients, seconds, scratch)
+    return asyncio.run(drive_async(port, clients, seconds))
+
+
+def load(repo: Path, seconds: float, generator: str, **settings: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="qa-serving-") as folder:
+        scratch = Path(folder)
+        index = scratch / "index"
         build(repo, index)
         port = free_port()
-        log = open(Path(scratch) / "server.log", "w")
+        log = open(scratch / "server.log", "w")
         server = subprocess.Popen([PYTHON, "-m", "qa_bot", "serve", "--port", str(port),
                                    "--index", str(index), "--corpus", str(repo / "corpus")],
-                                  cwd=repo, env=env_for(repo), stdout=log, stderr=log)
+                                  cwd=repo, env=env_for(repo, QA_BOT_LOG=str(scratch / "log"),
+                                                        **settings),
+                                  stdout=log, stderr=log)
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 180
             while True:
                 try:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5)
                     break
                 except OSError:
                     if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError((Path(scratch) / "server.log").read_text()[-2000:])
+                        raise RuntimeError((scratch / "server.log").read_text()[-2000:])
                     time.sleep(0.2)
-            asyncio.run(drive(port, 1, 2))  # warm-up
-            idle_rss, _ = rss_mb(server.pid)
+            drive(port, 50, 3, scratch, generator)  # warm-up: every worker answers
+            idle_rss, _, processes = rss_mb(server.pid)
             used = cpu_seconds(server.pid)
-            single = asyncio.run(drive(port, 1, seconds))
+            single = drive(port, 1, seconds, scratch, generator)
             used, single["cpu"] = cpu_seconds(server.pid), cpu_seconds(server.pid) - used
-            many = asyncio.run(drive(port, 50, seconds))
+            many = drive(port, 50, seconds, scratch, generator)
             many["cpu"] = cpu_seconds(server.pid) - used
-            rss, peak = rss_mb(server.pid)
+            rss, peak, _ = rss_mb(server.pid)
         finally:
             server.send_signal(signal.SIGINT)
             try:
-                server.wait(timeout=30)
+                server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 server.kill()
             log.close()
-    return {"single": single, "many": many, "idle_rss": idle_rss, "rss": rss, "peak": peak}
+    return {"single": single, "many": many, "idle_rss": idle_rss, "rss": rss, "peak": peak,
+            "processes": processes}
 
 
 def cold(repo: Path, repeats: int) -> dict:
@@ -223,6 +300,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--parts", default="breakdown,cold,load")
+    parser.add_argument("--generator", choices=["wrk", "python"],
+                        help="what drives the load (default: wrk when installed)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -250,29 +329,36 @@ def main() -> None:
         print("Cold `ask` to first output vs `python -c \"import sentence_transformers\"`:")
         print_table(["code", "cold ask", "import sentence_transformers", "ratio"], rows)
     if "load" in parts:
+        generator = args.generator or ("wrk" if shutil.which("wrk") else "python")
+        variants = {f"{name}": (repo, {}) for name, repo in repos.items()}
+        variants["now, --workers 0"] = (ROOT, {"QA_BOT_WORKERS": "0"})
         rows, memory = [], []
-        for name, repo in repos.items():
-            figures = load(repo, args.seconds)
+        for name, (repo, settings) in variants.items():
+            print(f"load average before {name}:", " ".join(f"{x:.2f}" for x in os.getloadavg()),
+                  flush=True)
+            figures = load(repo, args.seconds, generator, **settings)
             for key in ("single", "many"):
                 f = figures[key]
                 rows.append([name, f["clients"], f["answers"], f"{f['per_second']:.1f}",
                              ms(f["p50"]), ms(f["p95"]), f["errors"],
                              ms(f["cpu"] / max(1, f["answers"])),
-                             f"{f['cpu'] / args.seconds:.2f}"])
-            rows.append([name, "50 vs 1", "",
-                         f"{figures['many']['per_second'] / figures['single']['per_second']:.2f}x",
-                         "", "", "", "", ""])
-            memory.append([name, f"{figures['idle_rss']:.0f} MB", f"{figures['rss']:.0f} MB",
-                           f"{figures['peak']:.0f} MB"])
+                             f"{f['cpu'] / args.seconds:.2f}",
+                             ms(f["client_cpu"] / max(1, f["answers"]))])
+            ratio = figures["many"]["per_second"] / figures["single"]["per_second"]
+            rows.append([name, "50 vs 1", "", f"**{ratio:.2f}x**",
+                         "", "", "", "", "", ""])
+            memory.append([name, figures["processes"], f"{figures['idle_rss']:.0f} MB",
+                           f"{figures['rss']:.0f} MB", f"{figures['peak']:.0f} MB"])
             for key in ("single", "many"):
                 if figures[key]["first_error"]:
                     print(f"{name}, {key}: first error {figures[key]['first_error']}")
-        print(f"Load over HTTP, {args.seconds:.0f} s each, rate limit lifted, every question "
-              "phrased differently:")
+        print(f"Load over HTTP from {generator}, {args.seconds:.0f} s each, rate limit lifted, "
+              "every question phrased differently:")
         print_table(["code", "clients", "answers", "answers/s", "p50", "p95", "errors",
-                     "server CPU per answer", "server cores busy"], rows)
-        print("Server process memory (one process: chat, widget and API):")
-        print_table(["code", "RSS after warm-up", "RSS after the load", "peak RSS"], memory)
+                     "server CPU per answer", "server cores busy", "client CPU per answer"], rows)
+        print("Server memory (the server process, its workers and multiprocessing's helper):")
+        print_table(["code", "processes", "RSS after warm-up", "RSS after the load",
+                     "peak RSS"], memory)
     print("load average at the end:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 

@@ -124,14 +124,22 @@ class QABot:
     def ask(self, question: str, history: Sequence[Turn] = (), source: str | None = None) -> Answer:
         """Answer one question, reading short follow-ups together with the conversation."""
         asked = validate_question(question)
-        retriever = self.retriever
         key = (" ".join(asked.split()), source)  # the same words, however spaced
-        answer = None if history else self.cache.get(retriever.stored.build_id, key)
+        answer = None if history else self.cache.get(self.retriever.stored.build_id, key)
         if answer is None:
-            answer = self._answer(retriever, asked, history, source)[0]
+            build, answer = self.answer_afresh(asked, tuple(history), source)
             if not history:
-                self.cache.put(retriever.stored.build_id, key, answer)
+                self.cache.put(build, key, answer)
         return replace(answer, question=asked, id=uuid.uuid4().hex)
+
+    def answer_afresh(self, question: str, history: tuple[Turn, ...],
+                      source: str | None) -> tuple[str, Answer]:
+        """A new answer, never the cache's, and the build it came from."""
+        retriever = self.retriever
+        return retriever.stored.build_id, self._answer(retriever, question, history, source)[0]
+
+    def close(self) -> None:
+        """Release what answering holds beyond this object: nothing here (see PooledBot)."""
 
     def ask_with_evidence(self, question: str, history: Sequence[Turn] = (),
                           source: str | None = None) -> tuple[Answer, Retrieval]:

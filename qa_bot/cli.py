@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      index_dir=getattr(args, "index", None),
                                      host=getattr(args, "host", None),
                                      port=getattr(args, "port", None),
+                                     workers=getattr(args, "workers", None),
                                      log_path=getattr(args, "log", None))
         return int(args.run(args, settings) or 0)
     except QABotError as error:
@@ -80,6 +81,9 @@ def _parser() -> ArgumentParser:
     _paths(serve, corpus=True)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 7860)")
+    serve.add_argument("--workers", type=_processes, metavar="N",
+                       help="processes that answer questions (default: one per core; 0: the "
+                       "server process answers)")
     serve.set_defaults(run=run_serve)
 
     evaluate = commands.add_parser("eval", help="measure answer quality on known questions")
@@ -107,6 +111,13 @@ def _parser() -> ArgumentParser:
 def _days(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"DAYS must be a whole number above 0, not {value!r}")
+    return int(value)
+
+
+def _processes(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"N must be a whole number of processes (0: the server "
+                                         f"process answers), not {value!r}")
     return int(value)
 
 

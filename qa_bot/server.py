@@ -4,6 +4,8 @@ API routes are declared before Gradio is mounted at "/", which would shadow late
 """
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -41,7 +43,12 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     from .examples import load_examples
     from .ui import CHAT_HEAD, CSS, build_chat, question_fns, theme
 
-    app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None,
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        bot.close()  # after the requests held at shutdown are answered
+
+    app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Answers questions about news articles with the articles' own "
                   "sentences and numbered citations. Errors are `{\"error\": \"...\"}`.")
     question_log = QuestionLog.from_settings(settings)
@@ -137,13 +144,20 @@ class SecurityHeaders:
 
 
 def serve(settings: Settings) -> None:
-    """Serve until stopped. Without a usable index the server still starts and answers 503
-    until a build that loads appears."""
+    """Serve until stopped, answering in settings.workers worker processes (none: in this
+    one). Without a usable index the server still starts and answers 503 until a build that
+    loads appears."""
     import uvicorn
 
-    bot = QABot.from_settings(settings, require_index=False)
+    from .workers import PooledBot
+
+    bot = (PooledBot(settings, settings.workers) if settings.workers else
+           QABot.from_settings(settings, require_index=False))
     app = create_app(settings, bot)
     url = f"http://{settings.host}:{settings.port}"
-    print(f"qa_bot: chat at {url}/ and API docs at {url}/docs", flush=True)
+    answering = (f"{settings.workers} worker processes" if settings.workers else
+                 "the server process")
+    print(f"qa_bot: chat at {url}/ and API docs at {url}/docs; answering in {answering}",
+          flush=True)
     uvicorn.Server(uvicorn_config(app, settings)).run()
 
