@@ -189,12 +189,18 @@ def short_answer(evidence: Evidence) -> ShortAnswer | None:
 
 def decline_message(question: str, retrieval: Retrieval) -> str:
     """The polite decline, naming what the article never mentions when the question names it."""
-    absent = [name for name in names(question)
-              if content_words(name) and set(content_words(name)) <= retrieval.unknown_words]
+    absent = absent_names(question, retrieval)
     if absent:
         return (f"The article doesn't mention {_quoted(absent)}, so I can't answer that. "
                 "The passages below are the closest it comes.")
     return DECLINE
+
+
+def absent_names(question: str, retrieval: Retrieval) -> list[str]:
+    """The names the question asks about that the article never uses, not one of their words:
+    "NATO", "the White House". A word close in meaning does not stand for a name."""
+    return [name for name in names(question)
+            if content_words(name) and set(content_words(name)) <= retrieval.unseen_words]
 
 
 def related_passages(retrieval: Retrieval) -> tuple[Citation, ...]:

@@ -10,6 +10,7 @@ Measured on the development data, scoring passages by their best sentence beat p
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 
 import bm25s
@@ -78,6 +79,8 @@ class Retrieval:
     passage_terms: dict[int, frozenset[str]]  # stems of each top passage, by passage id
     compared: tuple[str, ...] = ()  # the question's stems whose meaning is compared with each
     #                                 sentence (not a follow-up's earlier question's)
+    unseen_words: frozenset[str] = frozenset()  # the question's words the scope never uses,
+    #                                             close words or not
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,14 @@ class Retriever:
             source: frozenset().union(*self.sentence_terms[self.stored.sentence_offsets[first]:
                                                            self.stored.sentence_offsets[last]])
             for source, (first, last) in stored.source_ranges.items()}
+        # The stems of words with accents, taken off: a reader types "Herve" for "Hervé".
+        folded = [self.terms(folded_text) if (folded_text := fold_accents(text)) != text
+                  else frozenset() for text in sentences]
+        self.source_folded_terms = {
+            source: frozenset().union(*folded[self.stored.sentence_offsets[first]:
+                                              self.stored.sentence_offsets[last]])
+            for source, (first, last) in stored.source_ranges.items()}
+        self.folded_terms = frozenset().union(*folded)
         frequency: dict[str, int] = {}
         for terms in self.sentence_terms:
             for term in terms:
@@ -164,7 +175,9 @@ class Retriever:
         scope_terms = self.source_terms[source] if source else self.idf.keys()
         stems = {self.stemmer.stemWord(w): w for text in (question, previous or "")
                  for w in content_words(text)}
-        missing = {stem: word for stem, word in stems.items() if stem not in scope_terms}
+        folded_scope = self.source_folded_terms[source] if source else self.folded_terms
+        missing = {stem: word for stem, word in stems.items() if stem not in scope_terms
+                   and self.stemmer.stemWord(fold_accents(word)) not in folded_scope}
         noun = asked_noun(question)
         noun_term = self.stem_term.get(self.stemmer.stemWord(noun)) if noun else None
         encode_noun = noun is not None and noun_term is None
@@ -191,9 +204,11 @@ class Retriever:
         passage_terms = {hit.id: frozenset().union(*self.sentence_terms[offsets[hit.id]:
                                                                         offsets[hit.id + 1]])
                          for hit in hits[:TOP_PASSAGES]}
-        unknown = frozenset(asked) - scope_terms - aliases.keys()
+        unknown = frozenset(asked) & missing.keys() - aliases.keys()
         unknown_words = frozenset(w for w in content_words(question)
                                   if self.stemmer.stemWord(w) in unknown)
+        unseen_words = frozenset(w for w in content_words(question)
+                                 if self.stemmer.stemWord(w) in missing)
         encoded = dict(zip(missing, vectors[first_missing:first_missing + len(missing)]))
         # The question's own words: a follow-up's earlier question is grounded by its answer.
         compared = [stem for stem in self.terms(question)
@@ -206,7 +221,7 @@ class Retriever:
         return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous,
                                                context, noun_vector, compared, word_vectors),
                          on_topic, self.stored.documents, asked, unknown, unknown_words,
-                         aliases, passage_terms, tuple(compared))
+                         aliases, passage_terms, tuple(compared), unseen_words)
 
     def _aliases(self, stems: list[str], vectors: np.ndarray,
                  source: str | None) -> dict[str, str]:
@@ -315,6 +330,11 @@ class Retriever:
         filled = sizes > 0
         closest[:, filled] = np.maximum.reduceat(similarity, starts[filled], axis=1)
         return closest
+
+
+def fold_accents(text: str) -> str:
+    """The text without its accents: "Hervé" -> "Herve"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Grounding on the real article: each rule, with a question that gets a wrong answer without it."""
 import pytest
 
-from qa_bot.answer import DECLINE
+from qa_bot.answer import DECLINE, absent_names
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
 from qa_bot.indexing import build_index
@@ -27,6 +27,14 @@ def test_a_name_the_article_never_mentions_is_named_in_the_decline(bot) -> None:
     answer = bot.ask("What did the White House say about the North Korean soldiers?")
     assert not answer.answered
     assert "“White House”" in answer.answer
+
+
+def test_a_word_close_in_meaning_does_not_stand_for_a_name(bot) -> None:
+    # "NATO" has a close word in the article, but the article never names NATO.
+    _, retrieval = bot.ask_with_evidence("What did NATO say about the North Korean soldiers?")
+    assert "nato" in retrieval.unseen_words
+    assert absent_names("What did NATO say about the North Korean soldiers?", retrieval) == [
+        "NATO"]
 
 
 def test_a_follow_up_is_grounded_with_the_question_it_follows(bot) -> None:
@@ -91,6 +99,17 @@ def test_a_question_about_what_no_sentence_comes_close_to_is_declined(bot) -> No
     assert not answer.answered
 
 
+def test_a_name_typed_without_its_accents_is_a_name_the_article_uses(tmp_path, embedder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "herve.txt").write_text("Hervé served as a Byzantine general in 1050. He later "
+                                      "rebelled against the emperor.\n", encoding="utf-8")
+    build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
+    _, retrieval = QABot(tmp_path / "index", embedder).ask_with_evidence(
+        "When did Herve serve as a Byzantine general?")
+    assert "herve" not in retrieval.unseen_words and not retrieval.unknown
+
+
 def test_quotes_are_verbatim_where_sentences_are_split_by_a_newline(tmp_path, embedder) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -125,5 +144,7 @@ def test_most_on_topic_questions_the_article_does_not_answer_are_declined(bot) -
 
 
 def test_the_decline_is_polite_and_plain(bot) -> None:
-    answer = bot.ask("What is the capital of France?")
+    answer = bot.ask("What is the boiling point of water at sea level?")
     assert answer.answer == DECLINE and answer.short_answer is None
+    # A name the article never uses is named, whether or not a word of it comes close.
+    assert "“France”" in bot.ask("What is the capital of France?").answer

@@ -169,7 +169,7 @@ def test_launcher_position(page: Page, host: HostSite, live_server: LiveServer) 
 def test_declines_and_errors_are_shown_politely(page: Page, host: HostSite,
                                                 live_server: LiveServer) -> None:
     frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
-    declined = ask(frame, "What is the capital of France?")
+    declined = ask(frame, "What is the boiling point of water at sea level?")
     assert "can't find the answer" in declined.inner_text()
     assert declined.locator(".cite, .card:not(.related), mark").count() == 0
     assert declined.locator(".related-label").inner_text() == "Related in the article (not an answer)"
