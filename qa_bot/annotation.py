@@ -98,6 +98,17 @@ def _phrases(doc, offset: int, text: str) -> list[Phrase]:  # type: ignore[no-un
         start, end = _trim(text, start, end)
         phrases.append(Phrase(start, end, entity.label_))
         covered.update(range(entity.start, entity.end))
+    for token in doc:  # numbers spaCy's NER leaves out: "14-million-euro", "No. 3"
+        if token.i in covered or not any(c.isdigit() for c in token.text):
+            continue
+        start, end = offset + token.idx, offset + token.idx + len(token.text)
+        while start > offset and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        start, end = _trim(text, start, end)
+        if not any(p.start <= start < p.end for p in phrases):
+            phrases.append(Phrase(start, end, "CARDINAL"))
     run: list = []
     for token in [*doc, None]:
         if token is not None and token.pos_ == "PROPN" and token.i not in covered:

@@ -37,9 +37,9 @@ SHORT_ANSWER_FIT = 0.2
 # the fit part's answerable questions. Figures of both parts: BENCHMARKS.md, C.
 FEATURES = ("on_topic", "dense", "sentence_cover", "passage_cover", "unknown", "missing_name",
             "type_missing", "phrase_fit", "noun_match", "meaning_cover", "weakest_match")
-CONFIDENCE_WEIGHTS = (3.095, 2.072, 0.866, -0.677, -1.457, -0.629, -0.125, 0.305, -0.555, -0.725,
-                      0.622)
-CONFIDENCE_BIAS = -1.828
+CONFIDENCE_WEIGHTS = (3.068, 2.128, 0.600, -0.583, -1.477, -0.629, -0.066, 0.340, -0.536, -0.561,
+                      0.703)
+CONFIDENCE_BIAS = -1.944
 DECLINE_BELOW = 0.40
 SOURCE_MIDPOINT, SOURCE_SLOPE = 0.25, 12.0  # off-topic questions score below 0.17 (first version)
 

@@ -64,6 +64,7 @@ TYPE_OF_NOUN.update({noun + "s": kind for noun, kind in list(TYPE_OF_NOUN.items(
 HOW_TYPES = {"many": "number", "much": "number", "long": "duration", "far": "number",
              "old": "number", "large": "number", "big": "number", "high": "number",
              "tall": "number", "heavy": "number", "fast": "number"}
+TIME_UNITS = frozenset("seconds minutes hours days weeks months years decades centuries".split())
 AUXILIARIES = frozenset("is are was were do does did has have had can could will would should "
                         "may might must of in on at to for by from with".split())
 # Capitalised words after the first: the names a question is about ("the White House").
@@ -95,7 +96,11 @@ def answer_type(question: str) -> str | None:
         return None
     word = match.group(1).lower()
     if word.startswith("how "):
-        return HOW_TYPES[word.split()[1]]
+        kind = HOW_TYPES[word.split()[1]]
+        following = words(question[match.end():])[:1]
+        if kind == "number" and following and following[0] in TIME_UNITS:
+            return "duration"  # "how many years": "22 years", an amount of time
+        return kind
     if word in ("who", "whom", "whose"):
         return "person"
     if word in ("when", "where"):

@@ -20,6 +20,12 @@ def test_amounts_take_in_their_approximation_words_and_spans_slice_the_text() ->
     assert phrases["a bold incursion"] == "NP"  # a noun phrase that is no entity
 
 
+def test_a_number_spacy_does_not_label_is_still_a_number_phrase() -> None:
+    text = "Form A-38 must be filed.\n"
+    phrases = {text[p.start:p.end]: p.label for _, n in notes_of(text) for p in n.phrases}
+    assert phrases["A-38"] == "CARDINAL"  # the whole word, not just its digits
+
+
 def test_pronouns_are_not_noted_as_noun_phrases() -> None:
     text = "The soldiers arrived in October. They trained for weeks.\n"
     phrases = {text[p.start:p.end] for _, n in notes_of(text) for p in n.phrases}
