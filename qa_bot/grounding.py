@@ -284,10 +284,12 @@ def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
 
 def _joined(phrases: list[Phrase], text: str, offset: int) -> list[Phrase]:
     """Phrases with only a space between them as one: "Duke" + "Richard II", "Richard" + "I"
-    (spaCy's entity and the proper nouns beside it)."""
+    (spaCy's entity and the proper nouns beside it); a person and the place or house "of"
+    them, too: "William" of "Montreuil"."""
     joined: list[Phrase] = []
     for phrase in phrases:
-        if joined and not text[joined[-1].end - offset:phrase.start - offset].strip():
+        between = text[joined[-1].end - offset:phrase.start - offset] if joined else "x"
+        if not between.strip() or (between == " of " and joined[-1].label == "PERSON"):
             joined[-1] = Phrase(joined[-1].start, phrase.end, joined[-1].label)
         else:
             joined.append(phrase)

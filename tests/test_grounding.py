@@ -110,6 +110,18 @@ def test_a_name_typed_without_its_accents_is_a_name_the_article_uses(tmp_path, e
     assert "herve" not in retrieval.unseen_words and not retrieval.unknown
 
 
+def test_a_person_of_a_place_is_one_name(tmp_path, embedder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "barbastro.txt").write_text(
+        "In 1064 the papal army in the War of Barbastro was led by William of Montreuil. The "
+        "town fell after a siege of forty days.\n", encoding="utf-8")
+    build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
+    answer = QABot(tmp_path / "index", embedder).ask("Who led the papal army at Barbastro?")
+    assert answer.short_answer is not None
+    assert answer.short_answer.text == "William of Montreuil"
+
+
 def test_quotes_are_verbatim_where_sentences_are_split_by_a_newline(tmp_path, embedder) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
