@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,7 @@ class Embedder:
     dimension: int
     encoder: str  # kind and artifact hash, recorded in the index manifest
     max_tokens: int
-    session: Any  # onnxruntime.InferenceSession
+    onnx_path: Path
     tokenizer: Any  # tokenizers.Tokenizer, truncating at max_tokens and padding to the longest
     counter: Any  # the same tokenizer without truncation or padding, to count word pieces
 
@@ -156,14 +157,8 @@ class Embedder:
         """Load the exported encoder of a local model folder; nothing is downloaded."""
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         record = ensure_encoder(model_path)
-        import onnxruntime
         from tokenizers import Tokenizer
 
-        options = onnxruntime.SessionOptions()
-        options.inter_op_num_threads = 1
-        options.intra_op_num_threads = INTRA_OP_THREADS
-        session = onnxruntime.InferenceSession(str(encoder_folder(model_path) / ONNX_FILE),
-                                               options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
         counter = Tokenizer.from_str(tokenizer.to_str())
         counter.no_truncation()
@@ -173,7 +168,20 @@ class Embedder:
         tokenizer.enable_padding(pad_id=padding.get("pad_id", 0),
                                  pad_token=padding.get("pad_token", "[PAD]"))
         return cls(model_name(model_path), record.model_fingerprint, record.dimension,
-                   record.encoder, record.max_tokens, session, tokenizer, counter)
+                   record.encoder, record.max_tokens, encoder_folder(model_path) / ONNX_FILE,
+                   tokenizer, counter)
+
+    @cached_property
+    def session(self) -> Any:
+        """The onnxruntime session, made on the first encode: a server whose worker processes
+        answer never encodes, and is spared its memory (about 100 MB)."""
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = INTRA_OP_THREADS
+        return onnxruntime.InferenceSession(str(self.onnx_path), options,
+                                            providers=["CPUExecutionProvider"])
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model reads for `text` before truncation, special tokens included."""

@@ -151,8 +151,11 @@ def serve(settings: Settings) -> None:
 
     from .workers import PooledBot
 
-    bot = (PooledBot(settings, settings.workers) if settings.workers else
-           QABot.from_settings(settings, require_index=False))
+    if settings.workers:
+        bot: QABot = PooledBot(settings, settings.workers)
+    else:
+        bot = QABot.from_settings(settings, require_index=False)
+        bot.embedder.session  # the encoder loaded before the server listens
     app = create_app(settings, bot)
     url = f"http://{settings.host}:{settings.port}"
     answering = (f"{settings.workers} worker processes" if settings.workers else

@@ -164,6 +164,7 @@ def serve_questions(connection: Connection, settings: Settings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the server decides when workers stop
     bot = QABot.from_settings(settings, require_index=False)
+    bot.embedder.session  # the encoder loaded before the worker says it is ready
     send_lock = threading.Lock()
 
     def answer(number: int, request: Request) -> None:

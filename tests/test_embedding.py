@@ -106,7 +106,10 @@ def test_the_server_answers_without_torch_in_its_memory(article_index, tmp_path)
                 assert server.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
         assert "Vladivostok" in answer["answer"]
-        maps = Path(f"/proc/{server.pid}/maps").read_text()
+        # The server and its worker processes (the ones that encode).
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        maps = "".join(Path(f"/proc/{pid}/maps").read_text()
+                       for pid in [str(server.pid), *children])
         assert "onnxruntime" in maps  # the encoder is loaded, so the next line means something
         assert "libtorch" not in maps
     finally:
