@@ -73,20 +73,28 @@ def jsonl_cases(path: Path) -> list[Case]:
     return load_cases(path)[0]
 
 
-def rows_for(name: str, part: str, articles: dict[str, list[str]] | None, corpus_files: list[Path],
-             cases: list[Case], embedder: Embedder, scratch: Path) -> list[Row]:
+def bot_for(name: str, articles: dict[str, list[str]] | None, corpus_files: list[Path],
+            embedder: Embedder, scratch: Path) -> QABot:
+    """A bot over a corpus of the SQuAD `articles` or of `corpus_files`, its index built in
+    `scratch`/`name` unless an earlier run left it there."""
     folder = scratch / name
     corpus = folder / "corpus"
-    if articles:
-        write_squad_corpus(articles, corpus)
-    else:
-        corpus.mkdir(parents=True)
-        for file in corpus_files:
-            (corpus / file.name).write_text(file.read_text(encoding="utf-8"), encoding="utf-8")
     index = folder / "index"
     if not index.exists():
+        if articles:
+            write_squad_corpus(articles, corpus)
+        else:
+            corpus.mkdir(parents=True, exist_ok=True)
+            for file in corpus_files:
+                (corpus / file.name).write_text(file.read_text(encoding="utf-8"),
+                                                encoding="utf-8")
         build_index(corpus, index, bundled_model_path(), embedder=embedder)
-    bot = QABot(index, embedder)
+    return QABot(index, embedder)
+
+
+def rows_for(name: str, part: str, articles: dict[str, list[str]] | None, corpus_files: list[Path],
+             cases: list[Case], embedder: Embedder, scratch: Path) -> list[Row]:
+    bot = bot_for(name, articles, corpus_files, embedder, scratch)
     print(f"{name}: {len(cases)} questions", file=sys.stderr, flush=True)
     rows = []
     for case in cases:

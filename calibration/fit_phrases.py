@@ -22,42 +22,25 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fit_confidence import DATA, SHARED, squad_parts  # noqa: E402
+from fit_confidence import DATA, SHARED, bot_for, squad_parts  # noqa: E402
 
 from qa_bot.answer import score_sentences  # noqa: E402
-from qa_bot.bot import QABot  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.embedding import Embedder  # noqa: E402
 from qa_bot.evaluation import (SHORT_ANSWER_WORDS, Case, case_turns, load_cases,  # noqa: E402
-                               normalise, write_squad_corpus)
+                               short_contains)
 from qa_bot.grounding import read_for_phrases, sentence_phrase_features  # noqa: E402
-from qa_bot.indexing import build_index  # noqa: E402
 
 OUTPUT = ROOT / "qa_bot" / "phrase_weights.py"
 LONGEST_RIGHT_PHRASE = 6  # words: a phrase holding the answer in more is not a short answer
 ARTICLE = ROOT / "corpus" / "north-korea-troops-ukraine.txt"
 
 
-def holds(text: str, answers: tuple[str, ...]) -> bool:
-    found = f" {normalise(text)} "
-    return any(normalise(a) and f" {normalise(a)} " in found for a in answers)
-
-
 def questions_of(name: str, articles: dict[str, list[str]] | None, files: list[Path],
                  cases: list[Case], embedder: Embedder, work: Path) -> list[dict]:
     """Per short-answer question: the phrases of the sentence it would quote, their features,
     and which of them are right."""
-    folder = work / name
-    corpus = folder / "corpus"
-    if not (folder / "index").exists():
-        if articles:
-            write_squad_corpus(articles, corpus)
-        else:
-            corpus.mkdir(parents=True, exist_ok=True)
-            for file in files:
-                (corpus / file.name).write_text(file.read_text(encoding="utf-8"), encoding="utf-8")
-        build_index(corpus, folder / "index", bundled_model_path(), embedder=embedder)
-    bot = QABot(folder / "index", embedder)
+    bot = bot_for(name, articles, files, embedder, work)
     print(f"{name}: {len(cases)} questions", file=sys.stderr, flush=True)
     found = []
     for case in cases:
@@ -69,13 +52,12 @@ def questions_of(name: str, articles: dict[str, list[str]] | None, files: list[P
             continue
         candidate = ranked[0].candidate
         passage, sentence = candidate.hit.passage, candidate.sentence
-        phrases = [p for p in candidate.notes.phrases
-                   if sentence.start <= p.start and p.end <= sentence.end]
+        phrases = list(candidate.notes.phrases)
         texts = [passage.text[p.start - passage.start:p.end - passage.start] for p in phrases]
         found.append({"features": sentence_phrase_features(read_for_phrases(case.question),
                                                            sentence.text, sentence.start,
                                                            phrases, texts),
-                      "right": [holds(t, case.answers)
+                      "right": [short_contains(t, case.answers)
                                 and len(t.split()) <= LONGEST_RIGHT_PHRASE for t in texts]})
     return found
 

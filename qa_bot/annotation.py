@@ -92,19 +92,20 @@ def _phrases(doc, offset: int, text: str) -> list[Phrase]:  # type: ignore[no-un
     for entity in doc.ents:
         start = offset + entity.start_char
         if entity.label_ in ("CARDINAL", "QUANTITY", "PERCENT", "MONEY"):
-            before = APPROXIMATION.search(text[max(0, start - 40):start])
+            before = APPROXIMATION.search(text[max(offset, start - 40):start])
             start -= len(before.group(0)) if before else 0
         end = offset + entity.end_char
         start, end = _trim(text, start, end)
         phrases.append(Phrase(start, end, entity.label_))
         covered.update(range(entity.start, entity.end))
-    for token in doc:  # numbers spaCy's NER leaves out: "14-million-euro", "No. 3"
+    sentence_end = offset + len(doc.text)
+    for token in doc:  # numbers spaCy's NER leaves out: "A-38", "No. 3"
         if token.i in covered or not any(c.isdigit() for c in token.text):
             continue
         start, end = offset + token.idx, offset + token.idx + len(token.text)
-        while start > offset and not text[start - 1].isspace():
+        while start > offset and not text[start - 1].isspace():  # the whole word, in the sentence
             start -= 1
-        while end < len(text) and not text[end].isspace():
+        while end < sentence_end and not text[end].isspace():
             end += 1
         start, end = _trim(text, start, end)
         if not any(p.start <= start < p.end for p in phrases):

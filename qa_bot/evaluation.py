@@ -191,7 +191,7 @@ def evaluate(bot: QABot, cases: list[Case]) -> list[Result]:
             seconds=seconds,
             kind=case.kind or ("answerable" if case.answers else "unanswerable"),
             short_answer=short,
-            short_correct=short is not None and _short_contains(short, case.answers),
+            short_correct=short is not None and short_contains(short, case.answers),
             citation_faults=_citation_faults(undeclined),
         ))
     return results
@@ -297,7 +297,7 @@ def normalise(text: str) -> str:
     return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
 
 
-def _short_contains(short: str, answers: tuple[str, ...]) -> bool:
+def short_contains(short: str, answers: tuple[str, ...]) -> bool:
     found = f" {normalise(short)} "
     return any(normalise(a) and f" {normalise(a)} " in found for a in answers)
 

@@ -81,10 +81,7 @@ class Evidence:
 
     @cached_property
     def _likeliest(self) -> tuple[Phrase | None, float]:
-        sentence = self.candidate.sentence
-        return likeliest_phrase(self.reading, self.candidate,
-                                [p for p in self.candidate.notes.phrases
-                                 if sentence.start <= p.start and p.end <= sentence.end])
+        return likeliest_phrase(self.reading, self.candidate, list(self.candidate.notes.phrases))
 
     @property
     def short_phrase(self) -> Phrase | None:
@@ -288,12 +285,16 @@ def _joined(phrases: list[Phrase], text: str, offset: int) -> list[Phrase]:
     them, too: "William" of "Montreuil"."""
     joined: list[Phrase] = []
     for phrase in phrases:
-        between = text[joined[-1].end - offset:phrase.start - offset] if joined else "x"
-        if not between.strip() or (between == " of " and joined[-1].label == "PERSON"):
+        if joined and _one_name(joined[-1], text[joined[-1].end - offset:phrase.start - offset]):
             joined[-1] = Phrase(joined[-1].start, phrase.end, joined[-1].label)
         else:
             joined.append(phrase)
     return joined
+
+
+def _one_name(phrase: Phrase, between: str) -> bool:
+    """Whether `phrase` and the next, `between` them, are one name."""
+    return not between.strip() or (between == " of " and phrase.label == "PERSON")
 
 
 def _same_word(word: str, asked: str) -> bool:

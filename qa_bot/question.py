@@ -131,10 +131,10 @@ def asked_noun(question: str) -> str | None:
     following = words(question[match.end():])
     if word in ("which", "what"):
         # Past names and adjectives of nationality: "which Russian general" -> "general".
-        typed = WORD.findall(question[match.end():])[:4]
-        nouns = [w for w, t in zip(following, typed) if w not in STOPWORDS]
-        common = [w for w, t in zip(following, typed) if w not in STOPWORDS and t[:1].islower()]
-        return (common or nouns or [None])[0]
+        as_typed = WORD.findall(question[match.end():])[:4]
+        nouns = [(w, t) for w, t in zip(following, as_typed) if w not in STOPWORDS]
+        common = [w for w, t in nouns if t[:1].islower()]
+        return (common or [w for w, _ in nouns] or [None])[0]
     if word in ("how many", "how much"):
         # No parser here: the counted noun is the run's first plural ("North Korean soldiers
         # speak" -> "soldiers"), else its first word ("how much money").

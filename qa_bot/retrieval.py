@@ -121,18 +121,17 @@ class Retriever:
                                             if lemma in self.term_index], dtype=np.int64)
                                   for n in stored.sentence_notes]
         self.source_term_ids = {
-            source: np.unique([self.term_index[lemma]
-                               for n in stored.sentence_notes[stored.sentence_offsets[first]:
-                                                              stored.sentence_offsets[last]]
-                               for lemma in n.lemmas if lemma in self.term_index]).astype(np.int64)
+            source: np.unique(np.concatenate(
+                [np.zeros(0, dtype=np.int64), *self.sentence_term_ids[
+                    stored.sentence_offsets[first]:stored.sentence_offsets[last]]]))
             for source, (first, last) in stored.source_ranges.items()}
         self.source_terms = {
             source: frozenset().union(*self.sentence_terms[self.stored.sentence_offsets[first]:
                                                            self.stored.sentence_offsets[last]])
             for source, (first, last) in stored.source_ranges.items()}
         # The stems of words with accents, taken off: a reader types "Herve" for "Hervé".
-        folded = [self.terms(folded_text) if (folded_text := fold_accents(text)) != text
-                  else frozenset() for text in sentences]
+        folded = [frozenset() if text.isascii() else self.terms(fold_accents(text))
+                  for text in sentences]
         self.source_folded_terms = {
             source: frozenset().union(*folded[self.stored.sentence_offsets[first]:
                                               self.stored.sentence_offsets[last]])
@@ -188,8 +187,9 @@ class Retriever:
         vectors = self.embedder.encode(texts)
         vector = vectors[0]
         first_missing = 1 + bool(previous)
-        aliases = self._aliases(list(missing),
-                                vectors[first_missing:first_missing + len(missing)], source)
+        missing_vectors = vectors[first_missing:first_missing + len(missing)]
+        encoded = dict(zip(missing, missing_vectors))
+        aliases = self._aliases(list(missing), missing_vectors, source)
         rows = self._candidate_rows(question, vector, first, last)
         signals = self.signals(question, vector, rows)
         on_topic = float(signals.dense.max())
@@ -204,12 +204,11 @@ class Retriever:
         passage_terms = {hit.id: frozenset().union(*self.sentence_terms[offsets[hit.id]:
                                                                         offsets[hit.id + 1]])
                          for hit in hits[:TOP_PASSAGES]}
-        unknown = frozenset(asked) & missing.keys() - aliases.keys()
+        unknown = (frozenset(asked) & missing.keys()) - aliases.keys()
         unknown_words = frozenset(w for w in content_words(question)
                                   if self.stemmer.stemWord(w) in unknown)
         unseen_words = frozenset(w for w in content_words(question)
                                  if self.stemmer.stemWord(w) in missing)
-        encoded = dict(zip(missing, vectors[first_missing:first_missing + len(missing)]))
         # The question's own words: a follow-up's earlier question is grounded by its answer.
         compared = [stem for stem in self.terms(question)
                     if stem in self.stem_term or stem in encoded]

@@ -5,7 +5,7 @@ import pytest
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
 from qa_bot.errors import QABotError
-from qa_bot.evaluation import (Result, _short_contains, evaluate, load_cases, normalise,
+from qa_bot.evaluation import (Result, short_contains, evaluate, load_cases, normalise,
                                risk_coverage, summarise, write_squad_corpus)
 from qa_bot.indexing import build_index
 
@@ -86,7 +86,7 @@ def test_short_answers_count_after_squad_normalisation() -> None:
     def short(answers, text, kind="answerable"):  # type: ignore[no-untyped-def]
         return Result("q", tuple(answers), "a", True, 0.9, True, True, True, True, 10, 0.01,
                       kind=kind, short_answer=text,
-                      short_correct=text is not None and _short_contains(text, tuple(answers)))
+                      short_correct=text is not None and short_contains(text, tuple(answers)))
     results = [short(["The Seine"], "the Seine river"), short(["1,500"], "around 1,500"),
                short(["Rollo"], None), short(["in the north of France"], "France"),
                Result("q", (), "a", False, 0.1, False, False, False, False, 0, 0.01,

@@ -1,7 +1,6 @@
 """Retrieval logic on a tiny index built with a hashing embedder: no model, milliseconds a test
 (the index is built once per module, spaCy annotating it). Quality with the real model is
 tested through the bot (test_answer.py, test_bot.py)."""
-from pathlib import Path
 
 import numpy as np
 import pytest
