@@ -9,11 +9,13 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import json
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from importlib import metadata
 from pathlib import Path
 
+import httpx
 import pytest
 
 from qa_bot.bot import QABot
@@ -58,6 +60,20 @@ def article_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) 
 @pytest.fixture(scope="session")
 def bot(article_index: Path, embedder: Embedder) -> QABot:
     return QABot(article_index, embedder)
+
+
+def first_health(url: str, process: subprocess.Popen, log: Path | None = None,
+                 seconds: float = 120, what: str = "the server") -> httpx.Response:
+    """/api/health of a server a test started, once its port opens (it opens once the index is
+    loaded); fails when the process exits first (with its log) or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert process.poll() is None, log.read_text() if log else f"{what} exited; see above"
+        try:
+            return httpx.get(f"{url}/api/health")
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{what} did not start"
+            time.sleep(0.25)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

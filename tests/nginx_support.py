@@ -4,14 +4,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
-from conftest import ROOT
+from conftest import ROOT, first_health
 
 NGINX_MISSING = "nginx is not installed: apt-get install -y nginx-light"
 
@@ -47,15 +44,7 @@ def running_nginx(folder: Path, port: int, replicas: Sequence[str],
                                 "-g", "daemon off;"])
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                httpx.get(f"{url}/api/health")
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "nginx exited; see its log above"
-                assert time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.1)
+        first_health(url, process, seconds=10, what="nginx")
         yield url
     finally:
         process.terminate()

@@ -18,7 +18,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from conftest import ARTICLE, CORPUS, ROOT, LiveServer, free_port
+from conftest import ARTICLE, CORPUS, ROOT, LiveServer, first_health, free_port
 from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
 from qa_bot import builds, guards, store
 from qa_bot.bot import QABot
@@ -414,15 +414,7 @@ def test_a_restarted_server_with_a_damaged_index_answers_503(copied_index) -> No
                                    str(copied_index), "--corpus", str(CORPUS), "--port",
                                    str(port)], cwd=ROOT, env=ENV, stdout=output, stderr=output)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, log.read_text()
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/health")
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.25)
+        response = first_health(f"http://127.0.0.1:{port}", server, log)
         assert response.status_code == 503
         assert "passages.faiss is damaged" in response.json()["error"]
     finally:

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT, first_health, free_port
 from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
 from qa_bot.server import GRACEFUL_SHUTDOWN_SECONDS
 
@@ -103,16 +103,9 @@ def replica_processes(index: Path, folder: Path,
                     [sys.executable, "-m", "qa_bot", "serve", "--port", str(port)], cwd=ROOT,
                     env=env, stdout=output, stderr=output))
         addresses = [f"127.0.0.1:{port}" for port in ports]
-        deadline = time.monotonic() + 120
         for process, address, log in zip(processes, addresses, logs):
-            while True:  # the port opens once the index is loaded: ready means it answers
-                assert process.poll() is None, log.read_text()
-                try:
-                    health = httpx.get(f"http://{address}/api/health")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "a replica did not start"
-                    time.sleep(0.25)
+            # Ready means it answers: the port opens once the index is loaded.
+            health = first_health(f"http://{address}", process, log, what="a replica")
             assert health.status_code == 200 and health.json()["status"] == "ok"
         yield processes, addresses, logs
     finally:

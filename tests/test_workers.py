@@ -23,7 +23,7 @@ from qa_bot.embedding import Embedder
 from qa_bot.errors import ConfigError
 from qa_bot.indexing import build_index
 
-from conftest import ROOT, free_port
+from conftest import ROOT, first_health, free_port
 
 WORKERS = 2
 NEW_FILE = "harbour.txt"
@@ -73,15 +73,8 @@ def server(index: Path, log: Path, **popen: object) -> Iterator[tuple[subprocess
                                    cwd=ROOT, env=env, stdout=output, stderr=output, **popen)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:  # the port opens once the server and its workers have loaded the index
-            assert process.poll() is None, log.read_text()
-            try:
-                assert httpx.get(f"{url}/api/health").status_code == 200
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.25)
+        # The port opens once the server and its workers have loaded the index.
+        assert first_health(url, process, log, seconds=180).status_code == 200
         yield process, url
     finally:
         if process.poll() is None:
