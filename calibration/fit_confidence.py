@@ -106,7 +106,7 @@ def rows_for(name: str, part: str, articles: dict[str, list[str]] | None, corpus
         right = any(a.lower() in said for a in case.answers)
         kind = case.kind or ("answerable" if case.answers else "unanswerable")
         rows.append(Row(part, f"{name}:{kind}", case.question, features(ranked[0].evidence, retrieval),
-                        bool(case.answers), right, ranked[0].evidence.amount_missing))
+                        bool(case.answers), right, ranked[0].evidence.ruled_out))
     return rows
 
 

@@ -36,10 +36,11 @@ SHORT_ANSWER_FIT = 0.2
 # weighted 3x), 2026-11-25; DECLINE_BELOW is the highest threshold that still answers 90% of
 # the fit part's answerable questions. Figures of both parts: BENCHMARKS.md, C.
 FEATURES = ("on_topic", "dense", "sentence_cover", "passage_cover", "unknown", "missing_name",
-            "type_missing", "phrase_fit", "noun_match", "meaning_cover", "weakest_match")
-CONFIDENCE_WEIGHTS = (3.068, 2.128, 0.600, -0.583, -1.477, -0.629, -0.066, 0.340, -0.536, -0.561,
-                      0.703)
-CONFIDENCE_BIAS = -1.944
+            "type_missing", "phrase_fit", "noun_match", "meaning_cover", "weakest_match",
+            "piece_weakest", "piece_cover")
+CONFIDENCE_WEIGHTS = (3.035, 1.763, 0.293, -0.425, -1.510, -0.550, -0.075, 0.292, -0.598, -0.385,
+                      -0.058, 1.330, -0.288)
+CONFIDENCE_BIAS = -1.656
 DECLINE_BELOW = 0.40
 SOURCE_MIDPOINT, SOURCE_SLOPE = 0.25, 12.0  # off-topic questions score below 0.17 (first version)
 
@@ -129,17 +130,19 @@ def features(evidence: Evidence, retrieval: Retrieval) -> tuple[float, ...]:
     return (retrieval.on_topic, dense, evidence.sentence_cover,
             evidence.passage_cover, evidence.unknown, float(evidence.missing_name),
             float(evidence.type_missing), evidence.phrase_fit, evidence.noun_match,
-            evidence.meaning_cover, evidence.weakest_match)
+            evidence.meaning_cover, evidence.weakest_match, evidence.piece_weakest,
+            evidence.piece_cover)
 
 
 def confidence(question: str, retrieval: Retrieval, best: ScoredSentence | None) -> float:
     """The probability that the article answers the question, from 0 to 1.
 
-    Two checks are rules, not weights: a number in the question that the best passage does
-    not contain ("in 1066", "the 9th") means the article is talking about something else, and
-    a question asking for a number or a date is not answered by a sentence holding none:
-    confidence 0."""
-    if best is None or best.evidence.amount_missing:
+    Three checks are rules, not weights: a number in the question that the best passage does
+    not contain ("in 1066", "the 9th") means the article is talking about something else; a
+    question asking for a number or a date is not answered by a sentence holding none; and one
+    asking what someone said is not answered by a sentence reporting no statement: confidence
+    0."""
+    if best is None or best.evidence.ruled_out:
         return 0.0
     passage = best.candidate.hit.passage.text.lower()
     if any(w not in passage for w in words(question) if any(c.isdigit() for c in w)):

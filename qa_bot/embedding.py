@@ -141,6 +141,16 @@ def ensure_encoder(model_path: str) -> EncoderRecord:
     return record
 
 
+@dataclass(frozen=True)
+class TokenVectors:
+    """A text's vector, and its word pieces ("vladivostok", "heli", "##cop" ...) with their
+    vectors in context: the encoder's last layer, which the text's vector is the mean of."""
+
+    vector: np.ndarray  # float32, normalised
+    pieces: tuple[str, ...]  # special tokens left out
+    piece_vectors: np.ndarray  # float32, one normalised row per piece
+
+
 @dataclass
 class Embedder:
     name: str
@@ -198,15 +208,42 @@ class Embedder:
                 on_progress(done, len(texts))
         return vectors
 
+    def encode_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Each text's vector and word pieces in context, encoded in batches of similar
+        length: what a question needs, in one encoder call."""
+        found: dict[int, TokenVectors] = {}
+        for rows in similar_lengths(texts):
+            encodings, hidden = self._hidden([texts[i] for i in rows])
+            vectors = _pooled(encodings, hidden)
+            for i, encoding, states, vector in zip(rows, encodings, hidden, vectors):
+                keep = [j for j, (special, attended) in enumerate(
+                    zip(encoding.special_tokens_mask, encoding.attention_mask))
+                    if attended and not special]
+                found[i] = TokenVectors(vector, tuple(encoding.tokens[j] for j in keep),
+                                        _normalised(states[keep]))
+        return [found[i] for i in range(len(texts))]
+
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        return _pooled(*self._hidden(texts))
+
+    def _hidden(self, texts: list[str]) -> tuple[list[Any], np.ndarray]:
+        """The texts' encodings (padded to the longest) and the encoder's last layer."""
         encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
                                          "token_type_ids": np.zeros_like(ids)})[0]
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return encodings, hidden
+
+
+def _pooled(encodings: list[Any], hidden: np.ndarray) -> np.ndarray:
+    """Mean pooling over the attention mask, normalised: sentence-transformers' text vector."""
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)[:, :, None]
+    return _normalised((hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9))
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def similar_lengths(texts: Sequence[str]) -> list[list[int]]:
@@ -239,7 +276,7 @@ class QueryBatcher:
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
-        self._queue: queue.SimpleQueue[tuple[str, Future[np.ndarray]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[str, Future[TokenVectors]]] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -247,19 +284,22 @@ class QueryBatcher:
         return getattr(self.embedder, name)
 
     def encode(self, texts: Sequence[str], on_progress: Progress | None = None) -> np.ndarray:
-        futures = [self._submit(text) for text in texts]
-        if not futures:
+        if not texts:
             return np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        return np.vstack([future.result() for future in futures])
+        return np.vstack([encoded.vector for encoded in self.encode_tokens(texts)])
 
-    def _submit(self, text: str) -> Future[np.ndarray]:
+    def encode_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        futures = [self._submit(text) for text in texts]
+        return [future.result() for future in futures]
+
+    def _submit(self, text: str) -> Future[TokenVectors]:
         if self._worker is None:
             with self._start_lock:
                 if self._worker is None:
                     self._worker = threading.Thread(target=self._run, daemon=True,
                                                     name="qa_bot-encoder")
                     self._worker.start()
-        future: Future[np.ndarray] = Future()
+        future: Future[TokenVectors] = Future()
         self._queue.put((text, future))
         return future
 
@@ -275,15 +315,15 @@ class QueryBatcher:
                     except queue.Empty:
                         break
             try:
-                vectors = self.embedder.encode([text for text, _ in batch])
+                encoded = self.embedder.encode_tokens([text for text, _ in batch])
             except BaseException as error:  # noqa: BLE001 - handed to the waiting callers
                 for _, future in batch:
                     future.set_exception(error)
                 continue
-            for (_, future), vector in zip(batch, vectors):
-                future.set_result(vector)
+            for (_, future), result in zip(batch, encoded):
+                future.set_result(result)
 
-    def _take_waiting(self, batch: list[tuple[str, Future[np.ndarray]]]) -> None:
+    def _take_waiting(self, batch: list[tuple[str, Future[TokenVectors]]]) -> None:
         while len(batch) < self.MAX_BATCH:
             try:
                 batch.append(self._queue.get_nowait())

@@ -18,7 +18,8 @@ import Stemmer
 
 from .annotation import Phrase
 from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
-from .question import (QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun, content_words,
+from .question import (QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun, asks_what_was_said,
+                       content_words, reports_a_statement,
                        names, words)
 from .retrieval import Retrieval, SentenceHit
 
@@ -72,6 +73,11 @@ class Evidence:
     noun_match: float = 1.0  # how close the sentence's closest word is to the noun the
     #                          question asks about ("which general", "how many homes"); 1 when
     #                          it asks about none
+    piece_weakest: float = 1.0  # the least, over the question's content word pieces read in
+    #                             context, of how close the sentence's closest piece is
+    piece_cover: float = 1.0  # ... the mean of those
+    statement_missing: bool = False  # the question asks what someone said, and the sentence
+    #                                  reports no one saying anything
 
     @cached_property
     def answer_phrase(self) -> Phrase | None:
@@ -105,6 +111,12 @@ class Evidence:
         joined them?" "An additional 10,000 soldiers.")"""
         return self.type_missing and self.kind in ("number", "duration", "date")
 
+    @property
+    def ruled_out(self) -> bool:
+        """Never an answer, whatever the confidence model says: a question for an amount or a
+        date without one, or for what someone said without anyone saying it."""
+        return self.amount_missing or self.statement_missing
+
 
 def ground(question: str, retrieval: Retrieval,
            candidates: list[SentenceHit]) -> list[Evidence]:
@@ -117,6 +129,7 @@ def ground(question: str, retrieval: Retrieval,
     total = sum(asked.values()) or 1.0
     unknown = sum(w for t, w in asked.items() if t in retrieval.unknown) / total
     asked_names = names(question)
+    asks_statement = asks_what_was_said(question)
     missing_name = {hit.id: any(not _name_in(name, hit.passage.text) for name in asked_names)
                     for hit in {c.hit.id: c.hit for c in candidates}.values()}
 
@@ -144,7 +157,12 @@ def ground(question: str, retrieval: Retrieval,
                                  meaning_cover=meaning_cover,
                                  weakest_match=min(matches.values(), default=1.0),
                                  noun_match=1.0 if candidate.noun_match is None
-                                 else candidate.noun_match))
+                                 else candidate.noun_match,
+                                 piece_weakest=min(candidate.piece_match, default=1.0),
+                                 piece_cover=(sum(candidate.piece_match) / len(candidate.piece_match)
+                                              if candidate.piece_match else 1.0),
+                                 statement_missing=asks_statement and not reports_a_statement(
+                                     candidate.sentence.text)))
     return evidence
 
 

@@ -36,6 +36,18 @@ ASKS_FOR_SOURCE = re.compile(
     r"|\b(which|what)\s+(news\s+)?(outlet|newspaper|paper|agency|publication|site|media|source)\b"
     r"|\bsources?\s+(of|for|behind)\b",
     re.IGNORECASE)
+# "What did the White House say about ...?": a question asking what someone said, not what the
+# article itself says ("What does the article say motivates ...?").
+ASKS_WHAT_WAS_SAID = re.compile(
+    r"^\s*what\s+(did|does|do|has|have|had|was|were|is)\s+"
+    r"(?!(the|this)\s+(article|report|story|piece|headline|author)\b)"
+    r".*\b(say|said|state|stated|tell|told|report|reported|announce|announced|claim|claimed|"
+    r"comment|commented|write|wrote|argue|argued|warn|warned)\b", re.IGNORECASE)
+# What a sentence that reports a statement holds: a verb of saying, "according to", a quotation.
+STATEMENT = re.compile(
+    r"\b(" + REPORTING_VERB + r"|saying|statement|according to|argue[ds]?|warn(s|ed)?|"
+    r"describe[ds]?|call(s|ed)?|declare[ds]?|insist(s|ed)?|note[ds]?|comment(s|ed)?|"
+    r"quote[ds]?|believe[ds]?|think|thought)\b|[\"“”]", re.IGNORECASE)
 ANAPHORS = frozenset("they them their theirs it its he him his she her hers this these those "
                      "there".split())
 
@@ -167,6 +179,16 @@ def asks_about_headline(question: str) -> bool:
 def asks_for_source(question: str) -> bool:
     """Whether the question asks who reported or said something ("Who reported ...?")."""
     return bool(ASKS_FOR_SOURCE.search(question))
+
+
+def asks_what_was_said(question: str) -> bool:
+    """Whether the question asks what someone said ("What has NATO said about ...?")."""
+    return bool(ASKS_WHAT_WAS_SAID.search(question))
+
+
+def reports_a_statement(sentence: str) -> bool:
+    """Whether the sentence reports someone saying something: "X said", "according to X"."""
+    return bool(STATEMENT.search(sentence))
 
 
 def is_followup(question: str) -> bool:

@@ -10,7 +10,9 @@ Measured on the development data, scoring passages by their best sentence beat p
 from __future__ import annotations
 
 import math
+import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import bm25s
@@ -20,7 +22,7 @@ import Stemmer
 from .annotation import SentenceNotes
 from .chunking import Passage, Sentence
 from .corpus import DocumentInfo
-from .embedding import Embedder
+from .embedding import Embedder, TokenVectors
 from .errors import UnknownSource
 from .question import STOPWORDS, asked_noun, content_words
 from .store import StoredIndex
@@ -38,6 +40,9 @@ SEMANTIC_MATCH = 0.6
 # first are scored, instead of all of them.
 EXACT_SENTENCE_LIMIT = 200_000
 CANDIDATE_PASSAGES = 200
+# Sentences whose word pieces in context are kept in memory, per process: 1024 sentences of
+# 30 pieces are 47 MB of float32. An article's sentences all fit: each is encoded once.
+TOKEN_CACHE_SENTENCES = 1024
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class SentenceHit:
     #                                  asks about ("how many homes"), None when it asks none
     word_match: tuple[float, ...] = ()  # for each of Retrieval.compared, how close its closest
     #                                     word is (1 when it holds the word itself)
+    piece_match: tuple[float, ...] = ()  # for each content word piece of the question, read in
+    #                                      context, how close the sentence's closest piece is
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,10 @@ class Retriever:
         self.embedder = embedder
         self.stemmer = Stemmer.Stemmer("english")
         sentences = [s.text for p in stored.passages for s in p.sentences]
+        self.sentence_texts = sentences
+        self._sentence_pieces: OrderedDict[int, TokenVectors] = OrderedDict()  # row -> pieces,
+        #                                                    least recently used first
+        self._pieces_lock = threading.Lock()
         self.sentence_passage = np.repeat(np.arange(len(stored.passages)),
                                           np.diff(stored.sentence_offsets))
         self.bm25 = bm25s.BM25()
@@ -180,11 +191,13 @@ class Retriever:
         noun = asked_noun(question)
         noun_term = self.stem_term.get(self.stemmer.stemWord(noun)) if noun else None
         encode_noun = noun is not None and noun_term is None
-        # One encoder call: the question, the one it follows, its words the scope lacks, and
-        # the noun it asks about when the corpus has no word of its stem.
+        # One encoder call: the question (its vector and word pieces), the one it follows, its
+        # words the scope lacks, and the noun it asks about when the corpus has no word of its
+        # stem.
         texts = [question, *([previous] if previous else []), *missing.values(),
                  *([noun] if encode_noun else [])]
-        vectors = self.embedder.encode(texts)
+        read = self.embedder.encode_tokens(texts)
+        vectors = np.array([text.vector for text in read], dtype=np.float32)
         vector = vectors[0]
         first_missing = 1 + bool(previous)
         missing_vectors = vectors[first_missing:first_missing + len(missing)]
@@ -218,7 +231,8 @@ class Retriever:
         noun_vector = (None if noun is None else vectors[-1] if encode_noun
                        else self.stored.term_vectors[noun_term])
         return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous,
-                                               context, noun_vector, compared, word_vectors),
+                                               context, noun_vector, compared, word_vectors,
+                                               read[0]),
                          on_topic, self.stored.documents, asked, unknown, unknown_words,
                          aliases, passage_terms, tuple(compared), unseen_words)
 
@@ -288,11 +302,13 @@ class Retriever:
 
     def _sentences(self, signals: Signals, top: list[PassageHit], question: str,
                    previous: str | None, context: np.ndarray | None, noun: np.ndarray | None,
-                   compared: list[str], word_vectors: np.ndarray) -> list[SentenceHit]:
+                   compared: list[str], word_vectors: np.ndarray,
+                   pieces: TokenVectors) -> list[SentenceHit]:
         """The sentences of the top passages with their dense score and word overlap; for a
         follow-up, `context` is each row's similarity to the question it follows; with the
         vector of the noun the question asks about, each sentence's closest word to it; for
-        each `compared` stem (vectors `word_vectors`), each sentence's closest word to it."""
+        each `compared` stem (vectors `word_vectors`), each sentence's closest word to it; with
+        the question's word `pieces`, each sentence's closest piece to each of them."""
         offsets = self.stored.sentence_offsets
         rows = np.array([row for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])],
                         dtype=np.int64)
@@ -303,6 +319,7 @@ class Retriever:
         if previous:
             overlap = (overlap + FOLLOWUP_WEIGHT * self.overlap(previous, rows)) / (1 + FOLLOWUP_WEIGHT)
         owner = {row: hit for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])}
+        piece_match = self.piece_matches(pieces, rows)
         compared_vectors = word_vectors if noun is None else np.vstack([word_vectors, noun])
         closest = self.closest_words(rows, compared_vectors)
         return [SentenceHit(owner[row], row - offsets[owner[row].id],
@@ -311,9 +328,34 @@ class Retriever:
                             self.sentence_terms[row], earlier,
                             None if noun is None else float(matches[-1]),
                             tuple(1.0 if stem in self.sentence_terms[row] else float(match)
-                                  for stem, match in zip(compared, matches)))
-                for row, score, share, earlier, matches in zip(rows.tolist(), dense, overlap,
-                                                               context_dense, closest.T)]
+                                  for stem, match in zip(compared, matches)), pieces)
+                for row, score, share, earlier, matches, pieces in zip(
+                    rows.tolist(), dense, overlap, context_dense, closest.T, piece_match)]
+
+    def piece_matches(self, question: TokenVectors, rows: np.ndarray) -> list[tuple[float, ...]]:
+        """For each sentence `rows`, how close its closest word piece comes to each content
+        word piece of the question, both read in context: "killed" in "soldiers killed" is
+        close to "casualties" in a sentence about losses, "visited" to nothing in one about
+        sending troops. A sentence's pieces are encoded once and kept (TOKEN_CACHE_SENTENCES)."""
+        rows_list = rows.tolist()
+        with self._pieces_lock:
+            known = {row: self._sentence_pieces[row] for row in rows_list
+                     if row in self._sentence_pieces}
+        missing = [row for row in rows_list if row not in known]
+        if missing:
+            known.update(zip(missing, self.embedder.encode_tokens(
+                [self.sentence_texts[row] for row in missing])))
+        with self._pieces_lock:
+            for row in rows_list:
+                self._sentence_pieces[row] = known[row]
+                self._sentence_pieces.move_to_end(row)
+            while len(self._sentence_pieces) > TOKEN_CACHE_SENTENCES:
+                self._sentence_pieces.popitem(last=False)
+        asked = question.piece_vectors[[i for i, piece in enumerate(question.pieces)
+                                        if piece.isalpha() and piece not in STOPWORDS]]
+        sentences = [known[row] for row in rows_list]
+        return [tuple((asked @ sentence.piece_vectors.T).max(axis=1).tolist())
+                if len(asked) and sentence.pieces else () for sentence in sentences]
 
     def closest_words(self, rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """For each of `vectors` (rows of the result) and each sentence `rows` (columns), the

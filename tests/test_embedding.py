@@ -50,6 +50,20 @@ def test_every_sentence_encodes_as_sentence_transformers_does(path, embedder, re
     assert (one_by_one * expected[:60]).sum(axis=1).min() >= 0.99
 
 
+def test_word_pieces_in_context_are_the_models_last_layer(embedder, reference) -> None:
+    texts = ["How many special forces arrived in Vladivostok?", "Sheep."]
+    pieces = embedder.encode_tokens(texts)
+    assert pieces[0].pieces[-5:] == ("vlad", "##ivo", "##sto", "##k", "?")
+    assert pieces[1].pieces == ("sheep", ".")  # no [CLS], [SEP] or padding
+    for text, found in zip(texts, pieces):
+        expected = reference.encode(text, output_value="token_embeddings").cpu().numpy()[1:-1]
+        expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+        assert found.piece_vectors.shape == expected.shape
+        assert np.allclose(np.linalg.norm(found.piece_vectors, axis=1), 1, atol=1e-5)
+        assert (found.piece_vectors * expected).sum(axis=1).min() >= 0.99
+        assert float(found.vector @ embedder.encode([text])[0]) >= 0.9999
+
+
 def test_word_pieces_are_counted_and_truncated_as_sentence_transformers_does(
         embedder, reference) -> None:
     long_text = ARTICLE.read_text(encoding="utf-8")
@@ -123,10 +137,10 @@ def test_questions_asked_together_are_encoded_together(embedder) -> None:
     class Recording:
         dimension = embedder.dimension
 
-        def encode(self, texts):  # type: ignore[no-untyped-def]
+        def encode_tokens(self, texts):  # type: ignore[no-untyped-def]
             calls.append(len(texts))
             time.sleep(0.05)  # a slow encoder, so that the others queue behind the first
-            return embedder.encode(texts)
+            return embedder.encode_tokens(texts)
 
     batcher = QueryBatcher(Recording())  # type: ignore[arg-type]
     questions = ["Which region did Ukraine enter?", "Who painted the Mona Lisa?",
@@ -155,7 +169,7 @@ def test_an_encoder_failure_reaches_every_waiting_caller(embedder) -> None:
     class Broken:
         dimension = embedder.dimension
 
-        def encode(self, texts):  # type: ignore[no-untyped-def]
+        def encode_tokens(self, texts):  # type: ignore[no-untyped-def]
             raise RuntimeError("encoder broke")
 
     batcher = QueryBatcher(Broken())  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ import pytest
 from qa_bot.answer import DECLINE, absent_names
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
+from qa_bot.grounding import ground
 from qa_bot.indexing import build_index
 from qa_bot.question import Turn
 
@@ -90,6 +91,36 @@ def test_each_sentence_is_compared_in_meaning_with_each_word_of_the_question(bot
         # The article never speaks of officers or defection: no word of it comes close.
         assert match["defect"] < 0.6 and match["offic"] < 0.6
         assert sentence.noun_match is not None and sentence.noun_match < 0.6
+
+
+def test_words_are_also_compared_in_context_word_piece_by_word_piece(bot) -> None:
+    # "visited" comes close to nothing in a sentence about sending troops, read in context;
+    # "Vladivostok" and "arrived" are found in the sentence that reports the arrival.
+    _, retrieval = bot.ask_with_evidence("Has Kim Jong-un visited his troops in Russia?")
+    assert all(s.piece_match and min(s.piece_match) < 0.5 for s in retrieval.sentences)
+    _, retrieval = bot.ask_with_evidence("How many special forces arrived in Vladivostok?")
+    arrival = next(s for s in retrieval.sentences if "Vladivostok" in s.sentence.text)
+    assert len(arrival.piece_match) == 4  # special, forces, arrived, vlad(ivostok)
+    assert min(arrival.piece_match) > 0.8
+
+
+def test_a_question_whose_words_the_sentence_holds_in_context_is_answered(bot) -> None:
+    # Few of its words are the sentence's own, but each comes close to one in context: with
+    # the piece-by-piece comparison at weight zero this is declined (confidence 0.36).
+    answer = bot.ask("What could change the geopolitical landscape, according to the article?")
+    assert answer.answered and "Donald Trump" in answer.answer
+
+
+def test_what_someone_said_is_not_answered_by_a_sentence_reporting_no_statement(bot) -> None:
+    # Without the rule this quotes "The situation presents a dual strategy ..." (0.47).
+    answer = bot.ask("What has Donald Trump said about the North Korean troops?")
+    assert not answer.answered and answer.confidence == 0.0
+    # A sentence reporting a statement can answer: "As reported by USAZINE, ...".
+    question = "What did USAZINE report about a new deployment?"
+    _, retrieval = bot.ask_with_evidence(question)
+    evidence = ground(question, retrieval, retrieval.sentences)
+    assert [e.statement_missing for e in evidence
+            if "USAZINE" in e.candidate.sentence.text] == [False]
 
 
 def test_a_question_about_what_no_sentence_comes_close_to_is_declined(bot) -> None:

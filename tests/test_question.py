@@ -2,8 +2,8 @@
 import pytest
 
 from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_headline,
-                             asks_for_source, content_words, is_followup, names,
-                             previous_question)
+                             asks_for_source, asks_what_was_said, content_words, is_followup,
+                             names, previous_question, reports_a_statement)
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -59,6 +59,16 @@ def test_names_are_the_capitalised_words_after_the_first() -> None:
     assert names("What did the White House say about South Korea's army?") == [
         "White House", "South Korea"]
     assert names("Where is Kursk?") == ["Kursk"]
+
+
+def test_questions_asking_what_someone_said_and_sentences_reporting_it() -> None:
+    assert asks_what_was_said("What did the White House say about the soldiers?")
+    assert asks_what_was_said("What has NATO said?")
+    assert not asks_what_was_said("What does the article say motivates the collaboration?")
+    assert not asks_what_was_said("Who said it?")
+    assert reports_a_statement("As reported by USAZINE, a new deployment is planned.")
+    assert reports_a_statement("“We will win,” the mayor told supporters.")
+    assert not reports_a_statement("The flooding closed the Kingsway Bridge.")
 
 
 def test_questions_about_the_source_and_the_headline() -> None:

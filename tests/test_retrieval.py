@@ -77,3 +77,30 @@ def test_reciprocal_rank_fusion_adds_the_rankings() -> None:
     fused = _rank_fusion(np.array([0.9, 0.1, 0.5]), np.array([0.0, 3.0, 2.0]))
     first, second, third = 1 / (RRF_K + 1), 1 / (RRF_K + 2), 1 / (RRF_K + 3)
     assert fused.tolist() == pytest.approx([first + third, third + first, second + second])
+
+
+def test_each_sentence_is_read_piece_by_piece_once_and_compared_with_the_question(
+        retriever) -> None:
+    encoded: list[str] = []
+    embedder = retriever.embedder
+    original = embedder.encode_tokens
+
+    def counting(texts):  # type: ignore[no-untyped-def]
+        encoded.extend(texts)
+        return original(texts)
+
+    fresh = Retriever(retriever.stored, embedder)
+    embedder.encode_tokens = counting
+    try:
+        first = fresh.retrieve("Where do fishermen land herring?")
+        sentences = len(encoded) - 1
+        again = fresh.retrieve("Where do fishermen land cod?")
+    finally:
+        del embedder.encode_tokens
+    assert sentences == len(first.sentences) and encoded[-1] == "Where do fishermen land cod?"
+    assert len(encoded) == sentences + 2  # the second question's sentences were kept
+    fishermen = next(s for s in again.sentences if "Fishermen" in s.sentence.text)
+    # fishermen, land, cod: each piece is in the sentence (the hashing embedder's exact match)
+    assert fishermen.piece_match == (1.0, 1.0, 1.0)
+    harbour = next(s for s in again.sentences if "harbour" in s.sentence.text)
+    assert harbour.piece_match == (0.0, 0.0, 0.0)

@@ -12,12 +12,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from qa_bot.embedding import TokenVectors
+
 DIMENSION = 64
 WORD = re.compile(r"\w+")
 
 
 class HashingEmbedder:
-    """What indexing.build_index and retrieval.Retriever use of an Embedder: encode()."""
+    """What indexing.build_index and retrieval.Retriever use of an Embedder: encode() and
+    encode_tokens() (each word a piece, its own slot its vector)."""
 
     name = "hashing-bag-of-words"
     dimension = DIMENSION
@@ -32,3 +35,13 @@ class HashingEmbedder:
         if on_progress:
             on_progress(len(texts), len(texts))
         return vectors / np.maximum(norms, 1e-9)
+
+    def encode_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
+        found = []
+        for text, vector in zip(texts, self.encode(texts)):
+            pieces = WORD.findall(text.lower())
+            vectors = np.zeros((len(pieces), DIMENSION), dtype=np.float32)
+            for row, piece in enumerate(pieces):
+                vectors[row, zlib.crc32(piece.encode()) % DIMENSION] = 1.0
+            found.append(TokenVectors(vector, tuple(pieces), vectors))
+        return found
