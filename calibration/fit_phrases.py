@@ -58,7 +58,7 @@ def questions_of(name: str, articles: dict[str, list[str]] | None, files: list[P
             phrases = list(candidate.notes.phrases)
             texts = [passage.text[p.start - passage.start:p.end - passage.start] for p in phrases]
             features += sentence_phrase_features(reading, sentence.text, sentence.start, phrases,
-                                                 texts, neighbour=number > 0)
+                                                 texts, number > 0, phrases)
             right += [short_contains(t, case.answers) and len(t.split()) <= LONGEST_RIGHT_PHRASE
                       for t in texts]
         found.append({"features": features, "right": right})

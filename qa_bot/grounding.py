@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import Stemmer
 
@@ -80,11 +80,15 @@ class Evidence:
     #                          it asks about none
 
     @cached_property
-    def phrase_fit(self) -> float:
-        """The probability that the sentence's likeliest phrase of any kind is the answer itself
-        (the phrase model), 0 without phrases."""
+    def likeliest(self) -> tuple[Phrase | None, float]:
+        """The sentence's likeliest phrase of any kind to be the answer itself, and the
+        probability that it is (the phrase model), 0 without phrases."""
         return likeliest_phrase(self.reading, self.candidate, list(self.candidate.notes.phrases),
-                                neighbour=False)[1]
+                                neighbour=False)
+
+    @property
+    def phrase_fit(self) -> float:
+        return self.likeliest[1]
 
     @property
     def type_missing(self) -> bool:
@@ -166,7 +170,11 @@ def answer_phrase(quoted: Sequence[Evidence]) -> tuple[Phrase | None, float, boo
         phrase, fit = likeliest(of_kind)
         if phrase is not None:
             return phrase, fit, True
-    return (*likeliest(lambda e: e.candidate.notes.phrases), False)
+    best, *neighbours = quoted
+    return (*max([best.likeliest, *(likeliest_phrase(e.reading, e.candidate,
+                                                     list(e.candidate.notes.phrases),
+                                                     neighbour=True) for e in neighbours)],
+                 key=lambda found: found[1]), False)
 
 
 def person_noun(question: str) -> str | None:
@@ -181,25 +189,25 @@ def likeliest_phrase(reading: PhraseReading, candidate: SentenceHit, phrases: li
                      neighbour: bool) -> tuple[Phrase | None, float]:
     """Of `phrases` (of the candidate sentence, quoted beside the best one when `neighbour`), the
     one the phrase model finds likeliest to be the answer, and that likelihood."""
+    if not phrases:
+        return None, 0.0
     passage, sentence = candidate.hit.passage, candidate.sentence
     texts = [passage.text[p.start - passage.start:p.end - passage.start] for p in phrases]
     fits = [_logistic(PHRASE_BIAS + sum(PHRASE_WEIGHTS.get(name, 0.0) * value
                                         for name, value in features.items()))
             for features in sentence_phrase_features(reading, sentence.text, sentence.start,
-                                                     phrases, texts, neighbour)]
-    if not fits:
-        return None, 0.0
+                                                     phrases, texts, neighbour,
+                                                     candidate.notes.phrases)]
     best = max(range(len(fits)), key=fits.__getitem__)
     return phrases[best], fits[best]
 
 
 def sentence_phrase_features(reading: PhraseReading, sentence: str, offset: int,
-                             phrases: list[Phrase], texts: list[str],
-                             neighbour: bool) -> list[dict[str, float]]:
-    """The phrase model's inputs for each phrase of a sentence (at `offset` in its source;
-    `neighbour`: quoted beside the best sentence)."""
-    tokens = [(offset + m.start(), offset + m.end()) for m in WORD.finditer(sentence)]
-    token_stems = _stems([m.group(0).lower() for m in WORD.finditer(sentence)])
+                             phrases: list[Phrase], texts: list[str], neighbour: bool,
+                             noted: Sequence[Phrase]) -> list[dict[str, float]]:
+    """The phrase model's inputs for each of `phrases` of a sentence (at `offset` in its source;
+    `neighbour`: quoted beside the best sentence; `noted`: all the phrases noted in it)."""
+    tokens, token_stems = _tokens(sentence, offset)
     anchors = [i for i, stem in enumerate(token_stems) if stem in reading.stems]
     rows = []
     for phrase, text in zip(phrases, texts):
@@ -210,17 +218,28 @@ def sentence_phrase_features(reading: PhraseReading, sentence: str, offset: int,
                                     (phrase.start - offset) / max(1, len(sentence)),
                                     token_stems[inside[-1] + 1:inside[-1] + 1 + FOLLOWING],
                                     token_stems[inside[0] - 1] if inside[0] > 0 else None)
-                    | _context_features(reading, phrase, phrases, neighbour))
+                    | _context_features(reading, phrase, noted, neighbour,
+                                        sentence[phrase.end - offset:].startswith(" of ")))
     return rows
 
 
-def _context_features(reading: PhraseReading, phrase: Phrase, phrases: list[Phrase],
-                      neighbour: bool) -> dict[str, float]:
+@lru_cache(maxsize=4096)
+def _tokens(sentence: str, offset: int) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:
+    """A sentence's word spans in its source and their stems: the phrase model reads the
+    quoted sentences more than once per question."""
+    found = list(WORD.finditer(sentence))
+    return (tuple((offset + m.start(), offset + m.end()) for m in found),
+            tuple(_stems([m.group(0).lower() for m in found])))
+
+
+def _context_features(reading: PhraseReading, phrase: Phrase, noted: Sequence[Phrase],
+                      neighbour: bool, of_follows: bool) -> dict[str, float]:
     """Where a phrase stands among the others: in the neighbour quoted beside the best sentence;
     the modifier of a longer phrase ("Norman" in "Norman art", "Russian" in "Russian
-    capabilities"), rarely an answer by itself."""
-    modifier = float(any(other.start <= phrase.start and other.end > phrase.end
-                         for other in phrases))
+    capabilities"), rarely an answer by itself (but the head of "King Malcolm III of Scotland"
+    is no modifier: `of_follows`)."""
+    modifier = float(not of_follows and any(other.start <= phrase.start
+                                            and other.end > phrase.end for other in noted))
     return {"neighbour": float(neighbour), "modifier": modifier,
             f"{reading.kind}|modifier": modifier}
 

@@ -4,7 +4,8 @@ import pytest
 from qa_bot.answer import (DECLINE, absent_names, quoted_sentences, score_sentences,
                             short_answer)
 from qa_bot.bot import QABot
-from qa_bot.grounding import read_for_phrases
+from qa_bot.annotation import Phrase
+from qa_bot.grounding import read_for_phrases, sentence_phrase_features
 from qa_bot.config import bundled_model_path
 from qa_bot.indexing import build_index
 from qa_bot.question import Turn
@@ -140,8 +141,9 @@ def short_answer_about(text: str, question: str, tmp_path,  # type: ignore[no-un
 
 def test_the_short_answer_can_be_in_the_neighbour_quoted_beside_the_best_sentence(
         tmp_path, embedder) -> None:
+    # The best sentence names the tapestry, and holds no name of a person.
     quoted, short = short_answer_about(
-        "By far the most famous work of Norman art is the Bayeux Tapestry, which is not a "
+        "By far the most famous work of art of the period is the Bayeux Tapestry, which is not a "
         "tapestry but a work of embroidery. It was commissioned by Odo, the Bishop of Bayeux and "
         "first Earl of Kent.\n", "Who commissioned the Tapestry?", tmp_path, embedder)
     assert quoted.startswith("By far") and "commissioned by Odo" in quoted
@@ -223,3 +225,19 @@ def test_the_decline_is_polite_and_plain(bot) -> None:
     assert answer.answer == DECLINE and answer.short_answer is None
     # A name the article never uses is named, whether or not a word of it comes close.
     assert "“France”" in bot.ask("What is the capital of France?").answer
+
+
+def test_the_phrase_model_reads_the_preposition_before_a_phrase_and_whether_it_modifies_one(
+        ) -> None:
+    sentence = "King Malcolm III of Scotland praised Norman art, patronised by Robert Guiscard."
+    spans = {"King Malcolm III": "PERSON", "King Malcolm III of Scotland": "NP",
+             "Norman": "NORP", "Norman art": "NP", "Robert Guiscard": "PERSON"}
+    phrases = [Phrase(sentence.index(text), sentence.index(text) + len(text), label)
+               for text, label in spans.items()]
+    rows = dict(zip(spans, sentence_phrase_features(
+        read_for_phrases("Who patronized the king?"), sentence, 0, phrases, list(spans),
+        False, phrases)))
+    assert rows["Norman"]["modifier"] == 1.0 and rows["Norman art"]["modifier"] == 0.0
+    assert rows["King Malcolm III"]["modifier"] == 0.0  # the head of "... of Scotland"
+    assert rows["Robert Guiscard"]["person|after by"] == 1.0
+    assert rows["Robert Guiscard"]["neighbour"] == 0.0
