@@ -4,7 +4,7 @@ quote, predicting which phrase is the answer itself (the short answer).
     HF_HUB_OFFLINE=1 .venv/bin/python calibration/fit_phrases.py [--work DIR]
 
 For every answerable question with a short accepted answer (three words or fewer) it asks the
-bot, takes the sentence it would quote and the phrases noted in it at build time (entities,
+bot, takes the sentences it would quote and the phrases noted in them at build time (entities,
 runs of proper nouns, noun phrases), and labels a phrase right when it holds an accepted answer
 (SQuAD normalisation) in at most six words. It fits on the fit part, writes the weights to
 qa_bot/phrase_weights.py, and reports how often the likeliest phrase is right on both parts.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from fit_confidence import DATA, SHARED, bot_for, squad_parts  # noqa: E402
 
-from qa_bot.answer import score_sentences  # noqa: E402
+from qa_bot.answer import quoted_sentences, score_sentences  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.embedding import Embedder  # noqa: E402
 from qa_bot.evaluation import (SHORT_ANSWER_WORDS, Case, case_turns, load_cases,  # noqa: E402
@@ -38,8 +38,8 @@ ARTICLE = ROOT / "corpus" / "north-korea-troops-ukraine.txt"
 
 def questions_of(name: str, articles: dict[str, list[str]] | None, files: list[Path],
                  cases: list[Case], embedder: Embedder, work: Path) -> list[dict]:
-    """Per short-answer question: the phrases of the sentence it would quote, their features,
-    and which of them are right."""
+    """Per short-answer question: the phrases of the sentences it would quote (the best one and
+    a neighbour quoted with it), their features, and which of them are right."""
     bot = bot_for(name, articles, files, embedder, work)
     print(f"{name}: {len(cases)} questions", file=sys.stderr, flush=True)
     found = []
@@ -50,15 +50,18 @@ def questions_of(name: str, articles: dict[str, list[str]] | None, files: list[P
         ranked = score_sentences(case.question, retrieval)
         if not ranked:
             continue
-        candidate = ranked[0].candidate
-        passage, sentence = candidate.hit.passage, candidate.sentence
-        phrases = list(candidate.notes.phrases)
-        texts = [passage.text[p.start - passage.start:p.end - passage.start] for p in phrases]
-        found.append({"features": sentence_phrase_features(read_for_phrases(case.question),
-                                                           sentence.text, sentence.start,
-                                                           phrases, texts),
-                      "right": [short_contains(t, case.answers)
-                                and len(t.split()) <= LONGEST_RIGHT_PHRASE for t in texts]})
+        reading = read_for_phrases(case.question)
+        features, right = [], []
+        for number, quoted in enumerate(quoted_sentences(ranked)):
+            candidate = quoted.candidate
+            passage, sentence = candidate.hit.passage, candidate.sentence
+            phrases = list(candidate.notes.phrases)
+            texts = [passage.text[p.start - passage.start:p.end - passage.start] for p in phrases]
+            features += sentence_phrase_features(reading, sentence.text, sentence.start, phrases,
+                                                 texts, number > 0, phrases)
+            right += [short_contains(t, case.answers) and len(t.split()) <= LONGEST_RIGHT_PHRASE
+                      for t in texts]
+        found.append({"features": features, "right": right})
     return found
 
 

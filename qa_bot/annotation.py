@@ -86,7 +86,7 @@ def headline_span(text: str) -> tuple[int, int] | None:
 
 def _phrases(doc, offset: int, text: str) -> list[Phrase]:  # type: ignore[no-untyped-def]
     """Entities, widened to take in their approximation words, runs of proper nouns, and noun
-    phrases (the parser's noun chunks)."""
+    phrases (the parser's noun chunks, and two of them joined by "of")."""
     phrases = []
     covered = set()
     for entity in doc.ents:
@@ -121,12 +121,16 @@ def _phrases(doc, offset: int, text: str) -> list[Phrase]:  # type: ignore[no-un
             phrases.append(Phrase(start, end, "NAME"))
             run = []
     spans = {(p.start, p.end) for p in phrases}
-    for chunk in doc.noun_chunks:
-        if chunk.root.pos_ == "PRON":
-            continue
+    chunks = [chunk for chunk in doc.noun_chunks if chunk.root.pos_ != "PRON"]
+    for chunk in chunks:
         start, end = _trim(text, offset + chunk.start_char, offset + chunk.end_char)
         if end > start and (start, end) not in spans:
             phrases.append(Phrase(start, end, "NP"))
+    for head, tail in zip(chunks, chunks[1:]):  # "a work of embroidery", "the Bishop of Bayeux"
+        if doc.text[head.end_char:tail.start_char] == " of ":
+            start, end = _trim(text, offset + head.start_char, offset + tail.end_char)
+            if (start, end) not in spans:
+                phrases.append(Phrase(start, end, "NP"))
     return sorted(phrases, key=lambda p: (p.start, -p.end))
 
 

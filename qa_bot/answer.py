@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 
 from .chunking import Passage
 from .corpus import DocumentInfo
-from .grounding import Evidence, ground
+from .grounding import Evidence, answer_phrase, ground
 from .question import (REPORTING_VERB, asks_about_headline, asks_for_source, content_words, names,
                        words)
 from .retrieval import Retrieval, SentenceHit
@@ -167,25 +167,31 @@ def compose_answer(question: str, retrieval: Retrieval,
     if best is None or certainty < decline_below:
         return Answer(question, decline_message(question, retrieval), False,
                       round(certainty, 4), (), related=related_passages(retrieval))
-    chosen = [best]
+    quoted = quoted_sentences(ranked)
+    answer = _cite(question, sorted(quoted, key=lambda s: s.candidate.position), certainty,
+                   retrieval.documents)
+    return replace(answer, short_answer=short_answer([s.evidence for s in quoted]))
+
+
+def quoted_sentences(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+    """The sentences an answer quotes: the best, and its neighbour when that scores nearly as
+    well."""
+    best = ranked[0]
     neighbours = [s for s in ranked if s.candidate.hit.id == best.candidate.hit.id
                   and abs(s.candidate.position - best.candidate.position) == 1]
     if neighbours and best.score - neighbours[0].score < NEIGHBOUR_MARGIN:
-        chosen = sorted([best, neighbours[0]], key=lambda s: s.candidate.position)
-    answer = _cite(question, chosen, certainty, retrieval.documents)
-    return replace(answer, short_answer=short_answer(best.evidence))
+        return [best, neighbours[0]]
+    return [best]
 
 
-def short_answer(evidence: Evidence) -> ShortAnswer | None:
-    """The phrase that answers the question: for a question asking for a number, date, name or
-    place, the likeliest phrase of that kind in the quoted sentence; for another, the likeliest
-    phrase of any kind when it is likely enough."""
-    phrase = evidence.answer_phrase
-    if phrase is None and evidence.phrase_fit >= SHORT_ANSWER_FIT:
-        phrase = evidence.short_phrase
-    if phrase is None:
+def short_answer(quoted: list[Evidence]) -> ShortAnswer | None:
+    """The phrase that answers the question, in the quoted sentences (the best one first): for a
+    question asking for a number, date, name or place, the likeliest phrase of that kind; for
+    another, the likeliest phrase of any kind when it is likely enough."""
+    phrase, fit, of_kind = answer_phrase(quoted)
+    if phrase is None or (not of_kind and fit < SHORT_ANSWER_FIT):
         return None
-    passage = evidence.candidate.hit.passage
+    passage = quoted[0].candidate.hit.passage
     text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
     return ShortAnswer(text, passage.source, phrase.start, phrase.end)
 

@@ -10,9 +10,11 @@ scores, into the confidence. No I/O and no model: the sentences were annotated a
 from __future__ import annotations
 
 import math
+import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import Stemmer
 
@@ -34,6 +36,10 @@ ANSWER_LABELS = {
     "place": frozenset({"GPE", "LOC", "FAC", "NAME", "PRODUCT"}),
 }
 
+# The labels of names, which join into one when only a space (or a person's "of") parts them.
+NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NAME", "PRODUCT", "EVENT",
+                         "WORK_OF_ART"})
+
 
 @dataclass(frozen=True)
 class PhraseReading:
@@ -50,9 +56,9 @@ class PhraseReading:
 class Evidence:
     """How well one sentence answers the question: the inputs of the confidence model.
 
-    The phrase model runs only for the sentences whose phrases are asked for (the one quoted),
-    not for every candidate: `answer_phrase`, `short_phrase` and `phrase_fit` are computed on
-    first use."""
+    The phrase model runs only for the sentences whose phrases are asked for (the ones quoted),
+    not for every candidate: `phrase_fit` is computed on first use, `answer_phrase` on the quoted
+    sentences."""
 
     candidate: SentenceHit
     sentence_cover: float  # IDF-weighted share of the question's words (or close words) in the
@@ -80,24 +86,15 @@ class Evidence:
     #                                  reports no one saying anything
 
     @cached_property
-    def answer_phrase(self) -> Phrase | None:
-        """The likeliest phrase of the asked kind, preferring one that names the asked noun."""
-        return likeliest_phrase(self.reading, self.candidate,
-                                list(self.naming or self.typed))[0]
-
-    @cached_property
-    def _likeliest(self) -> tuple[Phrase | None, float]:
-        return likeliest_phrase(self.reading, self.candidate, list(self.candidate.notes.phrases))
-
-    @property
-    def short_phrase(self) -> Phrase | None:
-        """The phrase of any kind most likely to be the answer itself."""
-        return self._likeliest[0]
+    def likeliest(self) -> tuple[Phrase | None, float]:
+        """The sentence's likeliest phrase of any kind to be the answer itself, and the
+        probability that it is (the phrase model), 0 without phrases."""
+        return likeliest_phrase(self.reading, self.candidate, list(self.candidate.notes.phrases),
+                                neighbour=False)
 
     @property
     def phrase_fit(self) -> float:
-        """The probability that it is (the phrase model), 0 without phrases."""
-        return self._likeliest[1]
+        return self.likeliest[1]
 
     @property
     def type_missing(self) -> bool:
@@ -169,33 +166,66 @@ def ground(question: str, retrieval: Retrieval,
 def read_for_phrases(question: str) -> PhraseReading:
     match = QUESTION_WORD.search(question)
     word = match.group(1).lower() if match else "none"
-    noun = asked_noun(question)
+    noun = asked_noun(question) or person_noun(question)
     return PhraseReading(kind=answer_type(question) or word.split()[0],
                          stems=frozenset(_stems(content_words(question))),
                          noun=_stems([noun])[0] if noun else None)
 
 
-def likeliest_phrase(reading: PhraseReading, candidate: SentenceHit,
-                     phrases: list[Phrase]) -> tuple[Phrase | None, float]:
-    """Of `phrases` (of the candidate sentence), the one the phrase model finds likeliest to be
-    the answer, and that likelihood."""
+def answer_phrase(quoted: Sequence[Evidence]) -> tuple[Phrase | None, float, bool]:
+    """The likeliest answer among the phrases of the quoted sentences (the best one first, then
+    the neighbour quoted with it: "It was commissioned by Odo" after the sentence that names the
+    tapestry): one of the asked kind that names the asked noun, else one of the asked kind, else
+    one of any kind. With the phrase model's likelihood, and whether it is of the asked kind."""
+    def likeliest(phrases_of: Callable[[Evidence], Sequence[Phrase]]) -> tuple[Phrase | None,
+                                                                                 float]:
+        return max((likeliest_phrase(evidence.reading, evidence.candidate,
+                                     list(phrases_of(evidence)), neighbour=number > 0)
+                    for number, evidence in enumerate(quoted)), key=lambda found: found[1],
+                   default=(None, 0.0))
+
+    for of_kind in (lambda e: e.naming, lambda e: e.typed):
+        phrase, fit = likeliest(of_kind)
+        if phrase is not None:
+            return phrase, fit, True
+    best, *neighbours = quoted
+    return (*max([best.likeliest, *(likeliest_phrase(e.reading, e.candidate,
+                                                     list(e.candidate.notes.phrases),
+                                                     neighbour=True) for e in neighbours)],
+                 key=lambda found: found[1]), False)
+
+
+def person_noun(question: str) -> str | None:
+    """The noun a "who is the X" question asks about: "Who was the Norse leader?" "leader";
+    "Who was Margaret's brother?" "brother" (the answer often stands right after it: "their
+    leader Rollo")."""
+    match = WHO_IS.search(question)
+    return words(match.group(1))[-1] if match else None
+
+
+def likeliest_phrase(reading: PhraseReading, candidate: SentenceHit, phrases: list[Phrase],
+                     neighbour: bool) -> tuple[Phrase | None, float]:
+    """Of `phrases` (of the candidate sentence, quoted beside the best one when `neighbour`), the
+    one the phrase model finds likeliest to be the answer, and that likelihood."""
+    if not phrases:
+        return None, 0.0
     passage, sentence = candidate.hit.passage, candidate.sentence
     texts = [passage.text[p.start - passage.start:p.end - passage.start] for p in phrases]
     fits = [_logistic(PHRASE_BIAS + sum(PHRASE_WEIGHTS.get(name, 0.0) * value
                                         for name, value in features.items()))
             for features in sentence_phrase_features(reading, sentence.text, sentence.start,
-                                                     phrases, texts)]
-    if not fits:
-        return None, 0.0
+                                                     phrases, texts, neighbour,
+                                                     candidate.notes.phrases)]
     best = max(range(len(fits)), key=fits.__getitem__)
     return phrases[best], fits[best]
 
 
 def sentence_phrase_features(reading: PhraseReading, sentence: str, offset: int,
-                             phrases: list[Phrase], texts: list[str]) -> list[dict[str, float]]:
-    """The phrase model's inputs for each phrase of a sentence (at `offset` in its source)."""
-    tokens = [(offset + m.start(), offset + m.end()) for m in WORD.finditer(sentence)]
-    token_stems = _stems([m.group(0).lower() for m in WORD.finditer(sentence)])
+                             phrases: list[Phrase], texts: list[str], neighbour: bool,
+                             noted: Sequence[Phrase]) -> list[dict[str, float]]:
+    """The phrase model's inputs for each of `phrases` of a sentence (at `offset` in its source;
+    `neighbour`: quoted beside the best sentence; `noted`: all the phrases noted in it)."""
+    tokens, token_stems = _tokens(sentence, offset)
     anchors = [i for i, stem in enumerate(token_stems) if stem in reading.stems]
     rows = []
     for phrase, text in zip(phrases, texts):
@@ -204,18 +234,44 @@ def sentence_phrase_features(reading: PhraseReading, sentence: str, offset: int,
         inside = inside or [0]
         rows.append(phrase_features(reading, text, phrase.label, inside, anchors,
                                     (phrase.start - offset) / max(1, len(sentence)),
-                                    token_stems[inside[-1] + 1:inside[-1] + 1 + FOLLOWING]))
+                                    token_stems[inside[-1] + 1:inside[-1] + 1 + FOLLOWING],
+                                    token_stems[inside[0] - 1] if inside[0] > 0 else None)
+                    | _context_features(reading, phrase, noted, neighbour,
+                                        sentence[phrase.end - offset:].startswith(" of ")))
     return rows
 
 
+@lru_cache(maxsize=4096)
+def _tokens(sentence: str, offset: int) -> tuple[tuple[tuple[int, int], ...], tuple[str, ...]]:
+    """A sentence's word spans in its source and their stems: the phrase model reads the
+    quoted sentences more than once per question."""
+    found = list(WORD.finditer(sentence))
+    return (tuple((offset + m.start(), offset + m.end()) for m in found),
+            tuple(_stems([m.group(0).lower() for m in found])))
+
+
+def _context_features(reading: PhraseReading, phrase: Phrase, noted: Sequence[Phrase],
+                      neighbour: bool, of_follows: bool) -> dict[str, float]:
+    """Where a phrase stands among the others: in the neighbour quoted beside the best sentence;
+    the modifier of a longer phrase ("Norman" in "Norman art", "Russian" in "Russian
+    capabilities"), rarely an answer by itself (but the head of "King Malcolm III of Scotland"
+    is no modifier: `of_follows`)."""
+    modifier = float(not of_follows and any(other.start <= phrase.start
+                                            and other.end > phrase.end for other in noted))
+    return {"neighbour": float(neighbour), "modifier": modifier,
+            f"{reading.kind}|modifier": modifier}
+
+
 def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[int],
-                    anchors: list[int], position: float,
-                    following: list[str]) -> dict[str, float]:
+                    anchors: list[int], position: float, following: list[str],
+                    preceding: str | None) -> dict[str, float]:
     """The phrase model's inputs for one phrase of a sentence: its label (for the kind of
     question), how much of it the question already says, how far it is from the words the
     sentence shares with the question (`anchors`, token numbers; `inside`: the phrase's), its
-    length, and whether it holds the noun the question asks about or is followed by it
-    ("how many soldiers": "an additional 10,000" soldiers; `following`: the next stems)."""
+    length, whether it holds the noun the question asks about, is followed by it ("how many
+    soldiers": "an additional 10,000" soldiers; `following`: the next stems) or follows it
+    ("what river": the river "Seine"; `preceding`: the stem before it), and the preposition
+    before it ("who": patronised by "Robert Guiscard"; "where": fled to "southern Italy")."""
     stems = _stems(content_words(text))
     said = sum(1 for s in stems if s in reading.stems) / max(1, len(stems))
     distance = min((min(abs(i - a) for i in inside) for a in anchors), default=30)
@@ -226,8 +282,10 @@ def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[
     capital = float(text[:1].isupper())
     noun = float(reading.noun is not None and reading.noun in stems)
     counted = float(reading.noun is not None and reading.noun in following)
+    named = float(reading.noun is not None and reading.noun == preceding)
     kind = reading.kind
-    return {f"label={label}": 1.0, f"{kind}|label={label}": 1.0,
+    preposition = {f"{kind}|after {preceding}": 1.0} if preceding in PREPOSITIONS else {}
+    return preposition | {f"label={label}": 1.0, f"{kind}|label={label}": 1.0,
             "said": said, "all said": float(said == 1.0 and bool(stems)),
             "none said": float(said == 0.0),
             "log distance": math.log1p(distance), f"distance={min(distance, 6)}": 1.0,
@@ -238,19 +296,32 @@ def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[
             "digit": digit, f"{kind}|digit": digit, "capital": capital,
             f"{kind}|capital": capital, "asked noun": noun, f"{kind}|asked noun": noun,
             "asked noun follows": counted, f"{kind}|asked noun follows": counted,
+            "asked noun precedes": named, f"{kind}|asked noun precedes": named,
             "position": position}
 
 
 FOLLOWING = 3  # words after a phrase where the noun it counts or names may stand
+# "Who was the X", "Who is Y's X", up to a preposition or clause after the X.
+WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+((?:the|a|an)\s+[\w'’ -]+?|[\w-]+['’]s\s+"
+                    r"[\w -]+?)(?=\s+(?:in|of|at|for|on|from|to|with|during|ahead|that|who|when|"
+                    r"where|which|whose|by|after|before|named|called)\b|\s*[?.,!]|$)",
+                    re.IGNORECASE)
+LAST_WORD = re.compile(r"(\w+) $")  # the word right before a phrase, one space between them
 NOUN_REACH = 40  # characters after a phrase in which the noun it names stands ("Kursk region")
+PREPOSITIONS = frozenset({"by", "of", "in", "at", "on", "to", "from", "with", "as", "for", "under",
+                          "between", "after", "before", "dure", "than", "into", "near", "against",
+                          "sinc", "until"})  # as stemmed ("dure": during)
+BRITISH_ISE = re.compile(r"(?<=\w\w\w)is(e|ed|es|ing|ation|ations)$")
 _STEMMERS = threading.local()  # a PyStemmer stemmer is not safe to share between threads
 
 
 def _stems(tokens: list[str]) -> list[str]:
+    """Snowball stems, British "-ise" spellings as American "-ize" ones: "patronised" and
+    "patronized" are one word to the reader (Snowball makes them "patronis" and "patron")."""
     stemmer = getattr(_STEMMERS, "english", None)
     if stemmer is None:
         stemmer = _STEMMERS.english = Stemmer.Stemmer("english")
-    return stemmer.stemWords(tokens)
+    return stemmer.stemWords([BRITISH_ISE.sub(r"iz\1", token) for token in tokens])
 
 
 def _logistic(x: float) -> float:
@@ -262,10 +333,16 @@ def typed_phrases(asked: set[str], kind: str | None, candidate: SentenceHit) -> 
     `asked`) does not already hold."""
     if kind is None:
         return []
-    passage = candidate.hit.passage
+    passage, labels = candidate.hit.passage, ANSWER_LABELS[kind]
+    # Names are joined before their kind is asked: "Richard" (a person) "I" is no place.
+    names = _joined([p for p in candidate.notes.phrases if p.label in NAME_LABELS],
+                    passage.text, passage.start)
+    of_kind = sorted([p for p in names if p.label in labels]
+                     + [p for p in candidate.notes.phrases
+                        if p.label in labels and p.label not in NAME_LABELS],
+                     key=lambda p: (p.start, -p.end))
     found = []
-    for phrase in _joined([p for p in candidate.notes.phrases if p.label in ANSWER_LABELS[kind]],
-                          passage.text, passage.start):
+    for phrase in _joined(of_kind, passage.text, passage.start):
         text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
         if all(any(_same_word(w, a) for a in asked) for w in words(text)):
             continue  # "October 2024", "Russia" (for "Russian") are what the question says
@@ -275,9 +352,10 @@ def typed_phrases(asked: set[str], kind: str | None, candidate: SentenceHit) -> 
 
 def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
                     phrases: list[Phrase]) -> list[Phrase]:
-    """Of the phrases, those that hold the noun the question asks about or stand right before
-    it, past words the question says too ("which region": "Kursk" region; "how many special
-    forces": "around 1,500" North Korean special forces)."""
+    """Of the phrases, those that hold the noun the question asks about, follow it right after
+    ("what river": the river "Seine"), or stand right before it, past words the question says
+    too ("which region": "Kursk" region; "how many special forces": "around 1,500" North Korean
+    special forces)."""
     if reading.noun is None or not phrases:
         return []
     passage = candidate.hit.passage
@@ -285,6 +363,10 @@ def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
     def names_noun(phrase: Phrase) -> bool:
         inside = passage.text[phrase.start - passage.start:phrase.end - passage.start]
         if reading.noun in _stems(content_words(inside)):
+            return True
+        before = LAST_WORD.search(passage.text, max(0, phrase.start - passage.start - NOUN_REACH),
+                                  phrase.start - passage.start)
+        if before and _stems([before.group(1).lower()])[0] == reading.noun:
             return True
         after = passage.text[phrase.end - passage.start:phrase.end - passage.start + NOUN_REACH]
         for stem in _stems(content_words(after)):  # past the question's own modifiers

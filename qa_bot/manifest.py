@@ -11,8 +11,9 @@ from .corpus import DocumentInfo
 from .errors import IndexMismatch
 
 # 2: notes.json (the sentence annotations); each file's headline, date and author; HTML
-# extracted by trafilatura; 3: noun phrases ("NP") among the notes' phrases
-FORMAT_VERSION = 3
+# extracted by trafilatura; 3: noun phrases ("NP") among the notes' phrases; 4: noun phrases joined
+# by "of" ("a work of embroidery")
+FORMAT_VERSION = 4
 REBUILD = "Run 'python -m qa_bot build --full' to rebuild it."
 
 

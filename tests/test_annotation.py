@@ -43,3 +43,10 @@ def test_a_headline_and_a_tag_line_are_not_prose() -> None:
 def test_a_first_paragraph_that_reads_as_prose_is_no_headline() -> None:
     assert headline_span("The river rose by two metres overnight.\n\nMore text.\n") is None
     assert headline_span("# Flood in Eastfield\n\nThe river rose.\n") == (0, 20)
+
+
+def test_two_noun_phrases_joined_by_of_are_one_phrase_too() -> None:
+    text = "The most famous work of Norman art is not a tapestry but a work of embroidery.\n"
+    phrases = {text[p.start:p.end]: p.label for _, n in notes_of(text) for p in n.phrases}
+    assert phrases["a work of embroidery"] == "NP" and phrases["a work"] == "NP"
+    assert phrases["The most famous work of Norman art"] == "NP"

@@ -1,8 +1,11 @@
 """Grounding on the real article: each rule, with a question that gets a wrong answer without it."""
 import pytest
 
-from qa_bot.answer import DECLINE, absent_names
+from qa_bot.answer import (DECLINE, absent_names, quoted_sentences, score_sentences,
+                            short_answer)
 from qa_bot.bot import QABot
+from qa_bot.annotation import Phrase
+from qa_bot.grounding import read_for_phrases, sentence_phrase_features
 from qa_bot.config import bundled_model_path
 from qa_bot.grounding import ground
 from qa_bot.indexing import build_index
@@ -153,6 +156,68 @@ def test_a_person_of_a_place_is_one_name(tmp_path, embedder) -> None:
     assert answer.short_answer.text == "William of Montreuil"
 
 
+def short_answer_about(text: str, question: str, tmp_path,  # type: ignore[no-untyped-def]
+                       embedder) -> tuple[str, str | None]:
+    """The sentences an answer would quote from a corpus of one text, and its short answer,
+    whatever the confidence."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "story.txt").write_text(text, encoding="utf-8")
+    build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
+    _, retrieval = QABot(tmp_path / "index", embedder).ask_with_evidence(question)
+    quoted = quoted_sentences(score_sentences(question, retrieval))
+    short = short_answer([s.evidence for s in quoted])
+    return " ".join(s.candidate.sentence.text for s in quoted), short and short.text
+
+
+def test_the_short_answer_can_be_in_the_neighbour_quoted_beside_the_best_sentence(
+        tmp_path, embedder) -> None:
+    # The best sentence names the tapestry, and holds no name of a person.
+    quoted, short = short_answer_about(
+        "By far the most famous work of art of the period is the Bayeux Tapestry, which is not a "
+        "tapestry but a work of embroidery. It was commissioned by Odo, the Bishop of Bayeux and "
+        "first Earl of Kent.\n", "Who commissioned the Tapestry?", tmp_path, embedder)
+    assert quoted.startswith("By far") and "commissioned by Odo" in quoted
+    assert short == "Odo"
+
+
+def test_a_name_right_after_the_asked_noun_names_it(tmp_path, embedder) -> None:
+    _, short = short_answer_about("The area corresponded to the northern part of present-day "
+                                  "Upper Normandy down to the river Seine.\n",
+                                  "What river bounded the area?", tmp_path, embedder)
+    assert short == "Seine"
+
+
+def test_who_was_the_x_asks_about_x() -> None:
+    assert read_for_phrases("Who was the Norse leader?").noun == "leader"
+    assert read_for_phrases("Who was Margaret's brother?").noun == "brother"
+    assert read_for_phrases("Who is the mayor of Eastfield?").noun == "mayor"
+    assert read_for_phrases("Who was Rollo?").noun is None
+
+
+def test_the_leader_named_after_the_word_leader_is_the_answer(tmp_path, embedder) -> None:
+    _, short = short_answer_about("They were descended from Norse (\"Norman\" comes from "
+                                  "\"Norseman\") raiders and pirates from Denmark, Iceland and "
+                                  "Norway who, under their leader Rollo, agreed to swear fealty "
+                                  "to King Charles III of West Francia.\n",
+                                  "Who was the Norse leader?", tmp_path, embedder)
+    assert short == "Rollo"
+
+
+def test_british_and_american_spellings_are_one_word_to_the_phrase_model() -> None:
+    assert (read_for_phrases("Who patronised the monks?").stems
+            == read_for_phrases("Who patronized the monks?").stems)
+
+
+def test_names_are_joined_before_their_kind_is_asked(tmp_path, embedder) -> None:
+    # "Richard" is a person and "I" an unlabelled proper noun: "I" alone is no country.
+    _, short = short_answer_about("The Duchy of Normandy was a great fief of medieval France, "
+                                  "and under Richard I of Normandy was forged into a formidable "
+                                  "principality.\n", "In what country is Normandy located?",
+                                  tmp_path, embedder)
+    assert short == "France"
+
+
 def test_quotes_are_verbatim_where_sentences_are_split_by_a_newline(tmp_path, embedder) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -191,3 +256,19 @@ def test_the_decline_is_polite_and_plain(bot) -> None:
     assert answer.answer == DECLINE and answer.short_answer is None
     # A name the article never uses is named, whether or not a word of it comes close.
     assert "“France”" in bot.ask("What is the capital of France?").answer
+
+
+def test_the_phrase_model_reads_the_preposition_before_a_phrase_and_whether_it_modifies_one(
+        ) -> None:
+    sentence = "King Malcolm III of Scotland praised Norman art, patronised by Robert Guiscard."
+    spans = {"King Malcolm III": "PERSON", "King Malcolm III of Scotland": "NP",
+             "Norman": "NORP", "Norman art": "NP", "Robert Guiscard": "PERSON"}
+    phrases = [Phrase(sentence.index(text), sentence.index(text) + len(text), label)
+               for text, label in spans.items()]
+    rows = dict(zip(spans, sentence_phrase_features(
+        read_for_phrases("Who patronized the king?"), sentence, 0, phrases, list(spans),
+        False, phrases)))
+    assert rows["Norman"]["modifier"] == 1.0 and rows["Norman art"]["modifier"] == 0.0
+    assert rows["King Malcolm III"]["modifier"] == 0.0  # the head of "... of Scotland"
+    assert rows["Robert Guiscard"]["person|after by"] == 1.0
+    assert rows["Robert Guiscard"]["neighbour"] == 0.0
