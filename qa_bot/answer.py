@@ -38,9 +38,9 @@ SHORT_ANSWER_FIT = 0.2
 FEATURES = ("on_topic", "dense", "sentence_cover", "passage_cover", "unknown", "missing_name",
             "type_missing", "phrase_fit", "noun_match", "meaning_cover", "weakest_match",
             "piece_weakest", "piece_cover")
-CONFIDENCE_WEIGHTS = (3.035, 1.763, 0.293, -0.425, -1.510, -0.550, -0.075, 0.292, -0.598, -0.385,
-                      -0.058, 1.330, -0.288)
-CONFIDENCE_BIAS = -1.656
+CONFIDENCE_WEIGHTS = (3.007, 1.805, 0.305, -0.454, -1.504, -0.566, -0.079, 0.419, -0.611, -0.412,
+                      -0.027, 1.265, -0.280)
+CONFIDENCE_BIAS = -1.668
 DECLINE_BELOW = 0.40
 SOURCE_MIDPOINT, SOURCE_SLOPE = 0.25, 12.0  # off-topic questions score below 0.17 (first version)
 
