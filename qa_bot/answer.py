@@ -38,9 +38,9 @@ SHORT_ANSWER_FIT = 0.2
 FEATURES = ("on_topic", "dense", "sentence_cover", "passage_cover", "unknown", "missing_name",
             "type_missing", "phrase_fit", "noun_match", "meaning_cover", "weakest_match",
             "piece_weakest", "piece_cover")
-CONFIDENCE_WEIGHTS = (3.007, 1.805, 0.305, -0.454, -1.504, -0.566, -0.079, 0.419, -0.611, -0.412,
-                      -0.027, 1.265, -0.280)
-CONFIDENCE_BIAS = -1.668
+CONFIDENCE_WEIGHTS = (2.978, 1.882, 0.363, -0.447, -1.485, -0.563, -0.078, 0.430, -0.606, -0.519,
+                      0.047, 1.169, -0.274)
+CONFIDENCE_BIAS = -1.665
 DECLINE_BELOW = 0.40
 SOURCE_MIDPOINT, SOURCE_SLOPE = 0.25, 12.0  # off-topic questions score below 0.17 (first version)
 

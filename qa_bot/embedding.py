@@ -144,7 +144,8 @@ def ensure_encoder(model_path: str) -> EncoderRecord:
 @dataclass(frozen=True)
 class TokenVectors:
     """A text's vector, and its word pieces ("vladivostok", "heli", "##cop" ...) with their
-    vectors in context: the encoder's last layer, which the text's vector is the mean of."""
+    vectors in context: the encoder's last layer, which the text's vector is the mean of. A
+    text past the model's max_tokens has no pieces beyond the cut, as it has no vector of them."""
 
     vector: np.ndarray  # float32, normalised
     pieces: tuple[str, ...]  # special tokens left out
@@ -210,7 +211,8 @@ class Embedder:
 
     def encode_tokens(self, texts: Sequence[str]) -> list[TokenVectors]:
         """Each text's vector and word pieces in context, encoded in batches of similar
-        length: what a question needs, in one encoder call."""
+        length. The pieces cost no more encoding than the vector: a question gets both from
+        one encoder call."""
         found: dict[int, TokenVectors] = {}
         for rows in similar_lengths(texts):
             encodings, hidden = self._hidden([texts[i] for i in rows])
@@ -262,7 +264,8 @@ def similar_lengths(texts: Sequence[str]) -> list[list[int]]:
 
 
 class QueryBatcher:
-    """Questions that arrive together are encoded together, in one onnxruntime call.
+    """Questions that arrive together are encoded together, in one onnxruntime call (with the
+    sentences a question needs read piece by piece, the first time it needs them).
 
     Callers (request threads) queue their texts and wait; one worker thread takes the first
     text, everything queued behind it and, when more than one was waiting (the server is

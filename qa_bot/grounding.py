@@ -177,15 +177,15 @@ def answer_phrase(quoted: Sequence[Evidence]) -> tuple[Phrase | None, float, boo
     the neighbour quoted with it: "It was commissioned by Odo" after the sentence that names the
     tapestry): one of the asked kind that names the asked noun, else one of the asked kind, else
     one of any kind. With the phrase model's likelihood, and whether it is of the asked kind."""
-    def likeliest(phrases_of: Callable[[Evidence], Sequence[Phrase]]) -> tuple[Phrase | None,
-                                                                                 float]:
+    def best_of(phrases_of: Callable[[Evidence], Sequence[Phrase]]) -> tuple[Phrase | None,
+                                                                               float]:
         return max((likeliest_phrase(evidence.reading, evidence.candidate,
                                      list(phrases_of(evidence)), neighbour=number > 0)
                     for number, evidence in enumerate(quoted)), key=lambda found: found[1],
                    default=(None, 0.0))
 
     for of_kind in (lambda e: e.naming, lambda e: e.typed):
-        phrase, fit = likeliest(of_kind)
+        phrase, fit = best_of(of_kind)
         if phrase is not None:
             return phrase, fit, True
     best, *neighbours = quoted
@@ -307,7 +307,8 @@ WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+((?:the|a|an)\s+[\w'’ -]
                     r"where|which|whose|by|after|before|named|called)\b|\s*[?.,!]|$)",
                     re.IGNORECASE)
 LAST_WORD = re.compile(r"(\w+) $")  # the word right before a phrase, one space between them
-NOUN_REACH = 40  # characters after a phrase in which the noun it names stands ("Kursk region")
+NOUN_REACH = 40  # characters after a phrase in which the noun it names stands ("Kursk region"),
+#                 and before it, in which the noun it follows stands ("the river Seine")
 PREPOSITIONS = frozenset({"by", "of", "in", "at", "on", "to", "from", "with", "as", "for", "under",
                           "between", "after", "before", "dure", "than", "into", "near", "against",
                           "sinc", "until"})  # as stemmed ("dure": during)

@@ -40,8 +40,9 @@ SEMANTIC_MATCH = 0.6
 # first are scored, instead of all of them.
 EXACT_SENTENCE_LIMIT = 200_000
 CANDIDATE_PASSAGES = 200
-# Sentences whose word pieces in context are kept in memory, per process: 1024 sentences of
-# 30 pieces are 47 MB of float32. An article's sentences all fit: each is encoded once.
+# Sentences whose word pieces in context are kept in memory, in each process that answers:
+# a sentence has 30 pieces on average (the article's 20 and Normans' 176 sentences), so 1024
+# sentences are 47 MB of float32. An article's sentences all fit.
 TOKEN_CACHE_SENTENCES = 1024
 
 
@@ -196,9 +197,13 @@ class Retriever:
         # stem.
         texts = [question, *([previous] if previous else []), *missing.values(),
                  *([noun] if encode_noun else [])]
-        read = self.embedder.encode_tokens(texts)
+        read = self.embedder.encode_tokens(texts)  # only the questions' pieces are used
         vectors = np.array([text.vector for text in read], dtype=np.float32)
         vector = vectors[0]
+        asked_pieces = content_pieces(read[0])
+        if not len(asked_pieces) and previous:
+            # "What did they say?" names nothing of its own: the question it follows does.
+            asked_pieces = content_pieces(read[1])
         first_missing = 1 + bool(previous)
         missing_vectors = vectors[first_missing:first_missing + len(missing)]
         encoded = dict(zip(missing, missing_vectors))
@@ -232,7 +237,7 @@ class Retriever:
                        else self.stored.term_vectors[noun_term])
         return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous,
                                                context, noun_vector, compared, word_vectors,
-                                               read[0]),
+                                               asked_pieces),
                          on_topic, self.stored.documents, asked, unknown, unknown_words,
                          aliases, passage_terms, tuple(compared), unseen_words)
 
@@ -303,12 +308,13 @@ class Retriever:
     def _sentences(self, signals: Signals, top: list[PassageHit], question: str,
                    previous: str | None, context: np.ndarray | None, noun: np.ndarray | None,
                    compared: list[str], word_vectors: np.ndarray,
-                   pieces: TokenVectors) -> list[SentenceHit]:
+                   asked_pieces: np.ndarray) -> list[SentenceHit]:
         """The sentences of the top passages with their dense score and word overlap; for a
         follow-up, `context` is each row's similarity to the question it follows; with the
         vector of the noun the question asks about, each sentence's closest word to it; for
-        each `compared` stem (vectors `word_vectors`), each sentence's closest word to it; with
-        the question's word `pieces`, each sentence's closest piece to each of them."""
+        each `compared` stem (vectors `word_vectors`), each sentence's closest word to it; for
+        each of the question's content word pieces (`asked_pieces`, vectors in context), each
+        sentence's closest piece."""
         offsets = self.stored.sentence_offsets
         rows = np.array([row for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])],
                         dtype=np.int64)
@@ -319,7 +325,7 @@ class Retriever:
         if previous:
             overlap = (overlap + FOLLOWUP_WEIGHT * self.overlap(previous, rows)) / (1 + FOLLOWUP_WEIGHT)
         owner = {row: hit for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])}
-        piece_match = self.piece_matches(pieces, rows)
+        piece_match = self.piece_matches(asked_pieces, rows)
         compared_vectors = word_vectors if noun is None else np.vstack([word_vectors, noun])
         closest = self.closest_words(rows, compared_vectors)
         return [SentenceHit(owner[row], row - offsets[owner[row].id],
@@ -332,11 +338,13 @@ class Retriever:
                 for row, score, share, earlier, matches, pieces in zip(
                     rows.tolist(), dense, overlap, context_dense, closest.T, piece_match)]
 
-    def piece_matches(self, question: TokenVectors, rows: np.ndarray) -> list[tuple[float, ...]]:
-        """For each sentence `rows`, how close its closest word piece comes to each content
-        word piece of the question, both read in context: "killed" in "soldiers killed" is
-        close to "casualties" in a sentence about losses, "visited" to nothing in one about
-        sending troops. A sentence's pieces are encoded once and kept (TOKEN_CACHE_SENTENCES)."""
+    def piece_matches(self, asked: np.ndarray, rows: np.ndarray) -> list[tuple[float, ...]]:
+        """For each sentence `rows`, how close its closest word piece comes to each of the
+        question's content pieces (`asked`), both read in context: "killed" in "soldiers
+        killed" is close to "casualties" in a sentence about losses, "visited" to nothing in one
+        about sending troops. A sentence's pieces are encoded on its first question and kept
+        (TOKEN_CACHE_SENTENCES, least recently used dropped first); two questions missing the
+        same sentence at the same moment may both encode it, which costs time, nothing else."""
         rows_list = rows.tolist()
         with self._pieces_lock:
             known = {row: self._sentence_pieces[row] for row in rows_list
@@ -351,8 +359,6 @@ class Retriever:
                 self._sentence_pieces.move_to_end(row)
             while len(self._sentence_pieces) > TOKEN_CACHE_SENTENCES:
                 self._sentence_pieces.popitem(last=False)
-        asked = question.piece_vectors[[i for i, piece in enumerate(question.pieces)
-                                        if piece.isalpha() and piece not in STOPWORDS]]
         sentences = [known[row] for row in rows_list]
         return [tuple((asked @ sentence.piece_vectors.T).max(axis=1).tolist())
                 if len(asked) and sentence.pieces else () for sentence in sentences]
@@ -371,6 +377,14 @@ class Retriever:
         filled = sizes > 0
         closest[:, filled] = np.maximum.reduceat(similarity, starts[filled], axis=1)
         return closest
+
+
+def content_pieces(text: TokenVectors) -> np.ndarray:
+    """The vectors of a text's content word pieces: whole words or their first piece, not
+    stopwords ("didn" of "didn't" neither) nor the pieces inside a word ("##ivo")."""
+    keep = [i for i, piece in enumerate(text.pieces)
+            if piece.isalpha() and piece not in STOPWORDS and f"{piece}'t" not in STOPWORDS]
+    return text.piece_vectors[keep]
 
 
 def fold_accents(text: str) -> str:

@@ -1,13 +1,12 @@
 """Grounding on the real article: each rule, with a question that gets a wrong answer without it."""
 import pytest
 
+from qa_bot.annotation import Phrase
 from qa_bot.answer import (DECLINE, absent_names, quoted_sentences, score_sentences,
                             short_answer)
 from qa_bot.bot import QABot
-from qa_bot.annotation import Phrase
-from qa_bot.grounding import read_for_phrases, sentence_phrase_features
 from qa_bot.config import bundled_model_path
-from qa_bot.grounding import ground
+from qa_bot.grounding import ground, read_for_phrases, sentence_phrase_features
 from qa_bot.indexing import build_index
 from qa_bot.question import Turn
 

@@ -66,9 +66,13 @@ def test_questions_asking_what_someone_said_and_sentences_reporting_it() -> None
     assert asks_what_was_said("What has NATO said?")
     assert not asks_what_was_said("What does the article say motivates the collaboration?")
     assert not asks_what_was_said("Who said it?")
+    assert not asks_what_was_said("What is the state of the economy?")
+    assert not asks_what_was_said("What is reported about casualties?")
+    assert not asks_what_was_said("What was the death toll reported by officials?")
     assert reports_a_statement("As reported by USAZINE, a new deployment is planned.")
     assert reports_a_statement("“We will win,” the mayor told supporters.")
     assert not reports_a_statement("The flooding closed the Kingsway Bridge.")
+    assert not reports_a_statement("They landed at a town called Bayeux.")
 
 
 def test_questions_about_the_source_and_the_headline() -> None:

@@ -80,7 +80,7 @@ def test_reciprocal_rank_fusion_adds_the_rankings() -> None:
 
 
 def test_each_sentence_is_read_piece_by_piece_once_and_compared_with_the_question(
-        retriever) -> None:
+        retriever, monkeypatch) -> None:
     encoded: list[str] = []
     embedder = retriever.embedder
     original = embedder.encode_tokens
@@ -90,13 +90,10 @@ def test_each_sentence_is_read_piece_by_piece_once_and_compared_with_the_questio
         return original(texts)
 
     fresh = Retriever(retriever.stored, embedder)
-    embedder.encode_tokens = counting
-    try:
-        first = fresh.retrieve("Where do fishermen land herring?")
-        sentences = len(encoded) - 1
-        again = fresh.retrieve("Where do fishermen land cod?")
-    finally:
-        del embedder.encode_tokens
+    monkeypatch.setattr(embedder, "encode_tokens", counting)
+    first = fresh.retrieve("Where do fishermen land herring?")
+    sentences = len(encoded) - 1
+    again = fresh.retrieve("Where do fishermen land cod?")
     assert sentences == len(first.sentences) and encoded[-1] == "Where do fishermen land cod?"
     assert len(encoded) == sentences + 2  # the second question's sentences were kept
     fishermen = next(s for s in again.sentences if "Fishermen" in s.sentence.text)
@@ -104,3 +101,12 @@ def test_each_sentence_is_read_piece_by_piece_once_and_compared_with_the_questio
     assert fishermen.piece_match == (1.0, 1.0, 1.0)
     harbour = next(s for s in again.sentences if "harbour" in s.sentence.text)
     assert harbour.piece_match == (0.0, 0.0, 0.0)
+
+
+def test_a_follow_up_naming_nothing_is_read_with_the_pieces_of_the_question_it_follows(
+        retriever) -> None:
+    alone = retriever.retrieve("Why didn't they?")  # "didn" is no content piece
+    assert all(s.piece_match == () for s in alone.sentences)
+    followed = retriever.retrieve("Why didn't they?", previous="Where do fishermen land cod?")
+    fishermen = next(s for s in followed.sentences if "Fishermen" in s.sentence.text)
+    assert fishermen.piece_match == (1.0, 1.0, 1.0)
