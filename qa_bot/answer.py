@@ -7,13 +7,12 @@ chosen on pooled development data and checked on held-out halves (see BENCHMARKS
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass, replace
 
 from .chunking import Passage
 from .corpus import DocumentInfo
-from .grounding import Evidence, answer_phrase, ground
+from .grounding import Evidence, answer_phrase, ground, logistic
 from .question import (REPORTING_VERB, asks_about_headline, asks_for_source, content_words, names,
                        words)
 from .retrieval import Retrieval, SentenceHit
@@ -147,13 +146,13 @@ def confidence(question: str, retrieval: Retrieval, best: ScoredSentence | None)
     passage = best.candidate.hit.passage.text.lower()
     if any(w not in passage for w in words(question) if any(c.isdigit() for c in w)):
         return 0.0
-    fitted = _logistic(CONFIDENCE_BIAS + sum(
+    fitted = logistic(CONFIDENCE_BIAS + sum(
         w * x for w, x in zip(CONFIDENCE_WEIGHTS, features(best.evidence, retrieval))))
     if best.names_source:
         # "Who reported it?" is answered by the sentence naming the source whenever the question
         # is on topic: the fit data has no such questions, so this keeps the rule of the first
         # version (confidence from the best similarity, midpoint 0.25).
-        return max(fitted, _logistic(SOURCE_SLOPE * (retrieval.on_topic - SOURCE_MIDPOINT)))
+        return max(fitted, logistic(SOURCE_SLOPE * (retrieval.on_topic - SOURCE_MIDPOINT)))
     return fitted
 
 
@@ -250,10 +249,6 @@ def _citation(n: int, passage: Passage, documents: dict[str, DocumentInfo], *, s
                     text=passage.text, quote=quote, score=round(score, 4),
                     quote_spans=quote_spans, title=document.title,
                     published=document.published, author=document.author)
-
-
-def _logistic(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
 
 
 def _quoted(items: list[str]) -> str:

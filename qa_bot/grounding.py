@@ -21,8 +21,7 @@ import Stemmer
 from .annotation import Phrase
 from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
 from .question import (QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun, asks_what_was_said,
-                       content_words, reports_a_statement,
-                       names, words)
+                       content_words, names, reports_a_statement, words)
 from .retrieval import Retrieval, SentenceHit
 
 # The phrase labels (spaCy's entity labels and NAME) that can answer each kind of question.
@@ -137,6 +136,7 @@ def ground(question: str, retrieval: Retrieval,
 
     evidence = []
     for candidate in candidates:
+        pieces = candidate.piece_match
         typed = typed_phrases(asked_words, kind, candidate)
         matches = dict(zip(retrieval.compared, candidate.word_match))
         weighted = [(asked[stem], match) for stem, match in matches.items()]
@@ -155,9 +155,8 @@ def ground(question: str, retrieval: Retrieval,
                                  weakest_match=min(matches.values(), default=1.0),
                                  noun_match=1.0 if candidate.noun_match is None
                                  else candidate.noun_match,
-                                 piece_weakest=min(candidate.piece_match, default=1.0),
-                                 piece_cover=(sum(candidate.piece_match) / len(candidate.piece_match)
-                                              if candidate.piece_match else 1.0),
+                                 piece_weakest=min(pieces, default=1.0),
+                                 piece_cover=sum(pieces) / len(pieces) if pieces else 1.0,
                                  statement_missing=asks_statement and not reports_a_statement(
                                      candidate.sentence.text)))
     return evidence
@@ -211,7 +210,7 @@ def likeliest_phrase(reading: PhraseReading, candidate: SentenceHit, phrases: li
         return None, 0.0
     passage, sentence = candidate.hit.passage, candidate.sentence
     texts = [passage.text[p.start - passage.start:p.end - passage.start] for p in phrases]
-    fits = [_logistic(PHRASE_BIAS + sum(PHRASE_WEIGHTS.get(name, 0.0) * value
+    fits = [logistic(PHRASE_BIAS + sum(PHRASE_WEIGHTS.get(name, 0.0) * value
                                         for name, value in features.items()))
             for features in sentence_phrase_features(reading, sentence.text, sentence.start,
                                                      phrases, texts, neighbour,
@@ -325,7 +324,8 @@ def _stems(tokens: list[str]) -> list[str]:
     return stemmer.stemWords([BRITISH_ISE.sub(r"iz\1", token) for token in tokens])
 
 
-def _logistic(x: float) -> float:
+def logistic(x: float) -> float:
+    """The logistic function of both fitted models (the phrase model here, confidence)."""
     return 1.0 / (1.0 + math.exp(-x))
 
 
