@@ -136,11 +136,11 @@ def features(evidence: Evidence, retrieval: Retrieval) -> tuple[float, ...]:
 def confidence(question: str, retrieval: Retrieval, best: ScoredSentence | None) -> float:
     """The probability that the article answers the question, from 0 to 1.
 
-    Three checks are rules, not weights: a number in the question that the best passage does
+    Four checks are rules, not weights: a number in the question that the best passage does
     not contain ("in 1066", "the 9th") means the article is talking about something else; a
-    question asking for a number or a date is not answered by a sentence holding none; and one
-    asking what someone said is not answered by a sentence reporting no statement: confidence
-    0."""
+    question asking for a number or a date is not answered by a sentence holding none; one
+    asking what someone said, by a sentence reporting no statement; and one about what is to
+    come, by a sentence with no word of the future: confidence 0."""
     if best is None or best.evidence.ruled_out:
         return 0.0
     passage = best.candidate.hit.passage.text.lower()

@@ -20,8 +20,9 @@ import Stemmer
 
 from .annotation import Phrase
 from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
-from .question import (QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun, asks_what_was_said,
-                       content_words, names, reports_a_statement, words)
+from .question import (QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun, asks_about_future,
+                       asks_what_was_said, content_words, names, reports_a_statement,
+                       speaks_of_future, words)
 from .retrieval import Retrieval, SentenceHit
 
 # The phrase labels (spaCy's entity labels and NAME) that can answer each kind of question.
@@ -83,6 +84,8 @@ class Evidence:
     piece_cover: float = 1.0  # ... the mean of those
     statement_missing: bool = False  # the question asks what someone said, and the sentence
     #                                  reports no one saying anything
+    future_missing: bool = False  # the question asks about what is to come, and the sentence
+    #                               speaks only of what was or is
 
     @cached_property
     def likeliest(self) -> tuple[Phrase | None, float]:
@@ -110,8 +113,9 @@ class Evidence:
     @property
     def ruled_out(self) -> bool:
         """Never an answer, whatever the confidence model says: a question for an amount or a
-        date without one, or for what someone said without anyone saying it."""
-        return self.amount_missing or self.statement_missing
+        date without one, for what someone said without anyone saying it, or about what is to
+        come without a word of it."""
+        return self.amount_missing or self.statement_missing or self.future_missing
 
 
 def ground(question: str, retrieval: Retrieval,
@@ -126,6 +130,7 @@ def ground(question: str, retrieval: Retrieval,
     unknown = sum(w for t, w in asked.items() if t in retrieval.unknown) / total
     asked_names = names(question)
     asks_statement = asks_what_was_said(question)
+    asks_future = asks_about_future(question)
     missing_name = {hit.id: any(not _name_in(name, hit.passage.text) for name in asked_names)
                     for hit in {c.hit.id: c.hit for c in candidates}.values()}
 
@@ -158,6 +163,8 @@ def ground(question: str, retrieval: Retrieval,
                                  piece_weakest=min(pieces, default=1.0),
                                  piece_cover=sum(pieces) / len(pieces) if pieces else 1.0,
                                  statement_missing=asks_statement and not reports_a_statement(
+                                     candidate.sentence.text),
+                                 future_missing=asks_future and not speaks_of_future(
                                      candidate.sentence.text)))
     return evidence
 

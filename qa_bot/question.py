@@ -48,6 +48,23 @@ ASKS_WHAT_WAS_SAID = re.compile(
 STATEMENT = re.compile(
     r"\b(" + REPORTING_VERB + r"|saying|statement|according to|argue[ds]?|warn(s|ed)?|"
     r"declare[ds]?|insist(s|ed)?|comment(s|ed)?)\b|[\"“”]", re.IGNORECASE)
+# "When will ...?", "Where is the group expected to go?", "Will X cut jobs?": a question about
+# what is to come, which a sentence speaking only of the past does not answer. Limited to when,
+# where, who and yes-or-no questions: on SQuAD "what will ..." often asks what a thing does
+# ("What characters will be able to replenish arrows?"), which a sentence in the present
+# answers.
+ASKS_ABOUT_FUTURE = re.compile(
+    r"^\s*(?:(?:(?:until|by|from)\s+)?(?:when|where|who|whom)\s+(?:will|shall)\b"
+    r"|(?:when|where|who)\s+(?:is|are)\s+(?:[\w'’-]+\s+){1,6}?"
+    r"(?:expected|scheduled|slated|going|due|set|planned)\s+to\b"
+    r"|will\s)", re.IGNORECASE)
+# What a sentence speaking of what is to come holds: a future or conditional, a plan, a
+# schedule, an expectation.
+FUTURE = re.compile(
+    r"\b(will|would|shall|won't|[\w]+'ll|expect(s|ed)?|anticipated|projected|forecast|"
+    r"scheduled|planned|plans?|set to|slated|going to|due (to be|on|in|by)|to be|poised to|"
+    r"about to|ready to|prepar(e|es|ed|ing) to|next|upcoming|until|later|soon|intends?|"
+    r"aims?)\b", re.IGNORECASE)
 ANAPHORS = frozenset("they them their theirs it its he him his she her hers this these those "
                      "there".split())
 
@@ -189,6 +206,17 @@ def asks_what_was_said(question: str) -> bool:
 def reports_a_statement(sentence: str) -> bool:
     """Whether the sentence reports someone saying something: "X said", "according to X"."""
     return bool(STATEMENT.search(sentence))
+
+
+def asks_about_future(question: str) -> bool:
+    """Whether the question asks when, where or who about what is to come ("When will the
+    bridge reopen?"), or whether something will happen ("Will Halvorsen cut jobs?")."""
+    return bool(ASKS_ABOUT_FUTURE.search(question))
+
+
+def speaks_of_future(sentence: str) -> bool:
+    """Whether the sentence says something of what is to come: "will", "is expected to"."""
+    return bool(FUTURE.search(sentence))
 
 
 def is_followup(question: str) -> bool:

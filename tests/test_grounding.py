@@ -125,6 +125,21 @@ def test_what_someone_said_is_not_answered_by_a_sentence_reporting_no_statement(
             if "USAZINE" in e.candidate.sentence.text] == [False]
 
 
+def test_a_question_about_what_is_to_come_is_not_answered_by_a_sentence_of_the_past(bot) -> None:
+    # Without the rule this quotes "By early December, it became apparent that North Korean
+    # soldiers were actively engaged in combat ..." (0.47).
+    answer = bot.ask("When will the next group of North Korean soldiers leave for Russia?")
+    assert not answer.answered and answer.confidence == 0.0
+    # A sentence that speaks of what is to come may answer: "North Korea appears poised to
+    # deploy another contingent of soldiers ...".
+    question = "Where will the next group of North Korean soldiers be sent?"
+    _, retrieval = bot.ask_with_evidence(question)
+    evidence = ground(question, retrieval, retrieval.sentences)
+    assert [e.future_missing for e in evidence
+            if "poised to deploy" in e.candidate.sentence.text] == [False]
+    assert any(e.future_missing for e in evidence)
+
+
 def test_a_question_about_what_no_sentence_comes_close_to_is_declined(bot) -> None:
     # The top sentence is on North Korean soldiers and holds a number, but nothing in it comes
     # close to officers or defecting.

@@ -1,9 +1,10 @@
 """Reading a question: plain rules, no model."""
 import pytest
 
-from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_headline,
+from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_future, asks_about_headline,
                              asks_for_source, asks_what_was_said, content_words, is_followup,
-                             names, previous_question, reports_a_statement)
+                             names, previous_question, reports_a_statement,
+                             speaks_of_future)
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -73,6 +74,20 @@ def test_questions_asking_what_someone_said_and_sentences_reporting_it() -> None
     assert reports_a_statement("“We will win,” the mayor told supporters.")
     assert not reports_a_statement("The flooding closed the Kingsway Bridge.")
     assert not reports_a_statement("They landed at a town called Bayeux.")
+
+
+def test_questions_about_what_is_to_come_and_sentences_speaking_of_it() -> None:
+    assert asks_about_future("When will the Kingsway Bridge reopen?")
+    assert asks_about_future("Until when will schools stay closed?")
+    assert asks_about_future("When is the deal expected to close?")
+    assert asks_about_future("Will Halvorsen cut jobs?")
+    assert not asks_about_future("What will the remaster feature?")  # what a thing does
+    assert not asks_about_future("Who wrote in their will that she was cared for?")
+    assert not asks_about_future("When did the troops arrive?")
+    assert speaks_of_future("The line will launch in April 2016.")
+    assert speaks_of_future("Safety checks were to be carried out at schools.")
+    assert not speaks_of_future("FreshCrate cut 300 jobs last spring.")
+    assert not speaks_of_future("The delay was due to the storm.")
 
 
 def test_questions_about_the_source_and_the_headline() -> None:
