@@ -20,7 +20,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa_bot.answer import FEATURES, compose_answer, features, score_sentences  # noqa: E402
+from qa_bot.answer import (FEATURES, compose_answer, features, ruled_out,  # noqa: E402
+                           score_sentences, source_floor)
 from qa_bot.bot import QABot  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.embedding import Embedder  # noqa: E402
@@ -49,7 +50,8 @@ class Row:
     x: tuple[float, ...]
     answerable: bool
     right: bool  # the sentence(s) it would quote hold an accepted answer
-    ruled_out: bool  # declined by rule whatever the weights (answer.confidence): not fitted
+    ruled_out: bool  # declined by rule whatever the weights (answer.ruled_out): not fitted
+    floor: float = 0.0  # the confidence a rule grants whatever the weights (answer.source_floor)
 
 
 def squad_parts(path: Path) -> dict[str, tuple[dict[str, list[str]], list[Case]]]:
@@ -105,8 +107,10 @@ def rows_for(name: str, part: str, articles: dict[str, list[str]] | None, corpus
         said = compose_answer(case.question, retrieval, decline_below=0.0).answer.lower()
         right = any(a.lower() in said for a in case.answers)
         kind = case.kind or ("answerable" if case.answers else "unanswerable")
-        rows.append(Row(part, f"{name}:{kind}", case.question, features(ranked[0].evidence, retrieval),
-                        bool(case.answers), right, ranked[0].evidence.ruled_out))
+        best = ranked[0]
+        rows.append(Row(part, f"{name}:{kind}", case.question, features(best.evidence, retrieval),
+                        bool(case.answers), right, ruled_out(case.question, best),
+                        source_floor(retrieval, best)))
     return rows
 
 
@@ -150,12 +154,18 @@ def fit(rows: list[Row]) -> tuple[np.ndarray, float]:
 def threshold(rows: list[Row], weights: np.ndarray, bias: float) -> float:
     """The highest decline threshold (in steps of 0.05) that still answers ANSWERED_TARGET of
     the answerable questions of the fit part."""
-    answerable = [r for r in rows if r.part == "fit" and r.answerable]
-    p = 1 / (1 + np.exp(-(np.array([r.x for r in answerable]) @ weights + bias)))
-    kept = np.array([not r.ruled_out for r in answerable])
-    candidates = [t / 100 for t in range(5, 96, 5)
-                  if ((p >= t / 100) & kept).mean() >= ANSWERED_TARGET]
+    p = confidences([r for r in rows if r.part == "fit" and r.answerable], weights, bias)
+    candidates = [t / 100 for t in range(5, 96, 5) if (p >= t / 100).mean() >= ANSWERED_TARGET]
     return max(candidates, default=0.05)
+
+
+def confidences(rows: list[Row], weights: np.ndarray, bias: float) -> np.ndarray:
+    """The bot's confidence for each row, as answer.confidence computes it: 0 when a rule
+    declines, at least the floor a rule grants, the fitted probability otherwise."""
+    fitted = 1 / (1 + np.exp(-(np.array([r.x for r in rows]) @ weights + bias)))
+    floor = np.array([r.floor for r in rows])
+    kept = np.array([not r.ruled_out for r in rows])
+    return np.maximum(fitted, floor) * kept
 
 
 def report(rows: list[Row], weights: np.ndarray, bias: float, threshold: float) -> None:
@@ -164,8 +174,7 @@ def report(rows: list[Row], weights: np.ndarray, bias: float, threshold: float) 
         groups = sorted({r.group for r in rows if r.part == part})
         for group in groups:
             chosen = [r for r in rows if r.part == part and r.group == group]
-            p = 1 / (1 + np.exp(-(np.array([r.x for r in chosen]) @ weights + bias)))
-            answered = (p >= threshold) & np.array([not r.ruled_out for r in chosen])
+            answered = confidences(chosen, weights, bias) >= threshold
             if chosen[0].answerable:
                 right = sum(1 for r, a in zip(chosen, answered) if a and r.right)
                 print(f"  {group:<42} n={len(chosen):4}  answered {answered.mean():6.1%}  "

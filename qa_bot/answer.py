@@ -134,26 +134,34 @@ def features(evidence: Evidence, retrieval: Retrieval) -> tuple[float, ...]:
 
 
 def confidence(question: str, retrieval: Retrieval, best: ScoredSentence | None) -> float:
-    """The probability that the article answers the question, from 0 to 1.
-
-    Four checks are rules, not weights: a number in the question that the best passage does
-    not contain ("in 1066", "the 9th") means the article is talking about something else; a
-    question asking for a number or a date is not answered by a sentence holding none; one
-    asking what someone said, by a sentence reporting no statement; and one about what is to
-    come, by a sentence with no word of the future: confidence 0."""
-    if best is None or best.evidence.ruled_out:
-        return 0.0
-    passage = best.candidate.hit.passage.text.lower()
-    if any(w not in passage for w in words(question) if any(c.isdigit() for c in w)):
+    """The probability that the article answers the question, from 0 to 1: the confidence
+    model's, unless a rule decides (`ruled_out`, `source_floor`)."""
+    if best is None or ruled_out(question, best):
         return 0.0
     fitted = logistic(CONFIDENCE_BIAS + sum(
         w * x for w, x in zip(CONFIDENCE_WEIGHTS, features(best.evidence, retrieval))))
-    if best.names_source:
-        # "Who reported it?" is answered by the sentence naming the source whenever the question
-        # is on topic: the fit data has no such questions, so this keeps the rule of the first
-        # version (confidence from the best similarity, midpoint 0.25).
-        return max(fitted, logistic(SOURCE_SLOPE * (retrieval.on_topic - SOURCE_MIDPOINT)))
-    return fitted
+    return max(fitted, source_floor(retrieval, best))
+
+
+def ruled_out(question: str, best: ScoredSentence) -> bool:
+    """Whether the best sentence is no answer whatever the weights say. Four checks are rules:
+    a number in the question that the best passage does not contain ("in 1066", "the 9th")
+    means the article is talking about something else; a question asking for a number or a
+    date is not answered by a sentence holding none; one asking what someone said, by a
+    sentence reporting no statement; and one about what is to come, by a sentence with no word
+    of the future."""
+    passage = best.candidate.hit.passage.text.lower()
+    return best.evidence.ruled_out or any(
+        w not in passage for w in words(question) if any(c.isdigit() for c in w))
+
+
+def source_floor(retrieval: Retrieval, best: ScoredSentence) -> float:
+    """The least confidence of a sentence naming the source a "Who reported it?" question asks
+    for: it answers whenever the question is on topic. The fit data has no such questions, so
+    this keeps the rule of the first version (from the best similarity, midpoint 0.25)."""
+    if not best.names_source:
+        return 0.0
+    return logistic(SOURCE_SLOPE * (retrieval.on_topic - SOURCE_MIDPOINT))
 
 
 def compose_answer(question: str, retrieval: Retrieval,
