@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, replace
 from .chunking import Passage
 from .corpus import DocumentInfo
 from .grounding import Evidence, answer_phrase, ground, logistic
-from .question import (REPORTING_VERB, asks_about_headline, asks_for_source, content_words, names,
-                       words)
+from .question import (REPORTING_VERB, asks_about_headline, asks_for_source, content_words,
+                       named_numbers, names, numbers)
 from .retrieval import Retrieval, SentenceHit
 
 DECLINE = ("Sorry, I can't find the answer to that in the article, so I won't guess. "
@@ -145,14 +145,14 @@ def confidence(question: str, retrieval: Retrieval, best: ScoredSentence | None)
 
 def ruled_out(question: str, best: ScoredSentence) -> bool:
     """Whether the best sentence is no answer whatever the weights say. Four checks are rules:
-    a number in the question that the best passage does not contain ("in 1066", "the 9th")
-    means the article is talking about something else; a question asking for a number or a
+    a number the question names that the best passage does not hold ("in 1066", "the 9th
+    century", however written: "the ninth century") means the article is talking about
+    something else; a question asking for a number or a
     date is not answered by a sentence holding none; one asking what someone said, by a
     sentence reporting no statement; and one about what is to come, by a sentence with no word
     of the future."""
-    passage = best.candidate.hit.passage.text.lower()
-    return best.evidence.ruled_out or any(
-        w not in passage for w in words(question) if any(c.isdigit() for c in w))
+    return best.evidence.ruled_out or not named_numbers(question) <= numbers(
+        best.candidate.hit.passage.text)
 
 
 def source_floor(retrieval: Retrieval, best: ScoredSentence) -> float:

@@ -65,6 +65,15 @@ FUTURE = re.compile(
     r"scheduled|planned|plans?|set to|slated|going to|due (to be|on|in|by)|to be|poised to|"
     r"about to|ready to|prepar(e|es|ed|ing) to|next|upcoming|until|later|soon|intends?|"
     r"aims?)\b", re.IGNORECASE)
+# A number as written: "1,500", "9th", "1990s", "100m", "DB10"; a hyphen or a dash parts two
+# ("2013-14", "6th-generation").
+NUMBER = re.compile(r"[A-Za-z]*\d[\d,]*(?:\.\d+)?[A-Za-z]*")
+NUMBER_WORDS = {word: str(value) for words_ in (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty",
+    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth")
+    for value, word in enumerate(words_.split())}
 ANAPHORS = frozenset("they them their theirs it its he him his she her hers this these those "
                      "there".split())
 
@@ -217,6 +226,32 @@ def asks_about_future(question: str) -> bool:
 def speaks_of_future(sentence: str) -> bool:
     """Whether the sentence says something of what is to come: "will", "is expected to"."""
     return bool(FUTURE.search(sentence))
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers a text holds, in digits or in words, each as its digits: "6th-generation"
+    and "sixth" are 6, "1,500" is 1500, "the 1990s" 1990, "100m" 100; a code keeps its letters
+    ("DB10s" is db10, "MI6" mi6)."""
+    return _written_in_digits(text) | {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower())
+                                        if w in NUMBER_WORDS}
+
+
+def named_numbers(question: str) -> set[str]:
+    """The numbers a question writes in digits, which its answer's passage must hold ("in
+    1066", "the 9th century", "the MI66 building"). A lone digit is left out: "which 3
+    musicians" counts what the passage may list without saying how many. Words are left out
+    too: "the first troops" names no number."""
+    return {n for n in _written_in_digits(question)
+            if not (len(n) == 1 and re.search(rf"(?<![\w.,]){n}(?![\w.,])", question))}
+
+
+def _written_in_digits(text: str) -> set[str]:
+    found = set()
+    for token in NUMBER.findall(text):
+        token = token.lower().replace(",", "")
+        found.add(re.sub(r"[a-z]+$", "", token) if token[0].isdigit()
+                  else re.sub(r"(?<=\d)s$", "", token))
+    return found
 
 
 def is_followup(question: str) -> bool:

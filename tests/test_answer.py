@@ -119,6 +119,13 @@ def test_a_number_the_article_does_not_have_means_decline(bot) -> None:
     assert answer.confidence == 0.0
 
 
+def test_a_number_written_another_way_is_still_the_articles(bot) -> None:
+    # The article writes "1,500": matching the question's text, "1500" was not found and the
+    # question declined.
+    answer = bot.ask("How many more soldiers followed the 1500 special forces?")
+    assert answer.answered and "10,000" in answer.answer
+
+
 def test_questions_can_be_limited_to_one_source(bot) -> None:
     answer = bot.ask("Where did the special forces train?",
                      source="north-korea-troops-ukraine.txt")

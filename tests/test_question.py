@@ -3,7 +3,7 @@ import pytest
 
 from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_future, asks_about_headline,
                              asks_for_source, asks_what_was_said, content_words, is_followup,
-                             names, previous_question, reports_a_statement,
+                             named_numbers, names, numbers, previous_question, reports_a_statement,
                              speaks_of_future)
 
 
@@ -88,6 +88,15 @@ def test_questions_about_what_is_to_come_and_sentences_speaking_of_it() -> None:
     assert speaks_of_future("Safety checks were to be carried out at schools.")
     assert not speaks_of_future("FreshCrate cut 300 jobs last spring.")
     assert not speaks_of_future("The delay was due to the storm.")
+
+
+def test_numbers_are_compared_as_numbers_however_written() -> None:
+    assert numbers("The sixth-generation iPod, 2013–14, 1,500 men, the 1990s, 100m") == {
+        "6", "2013", "14", "1500", "1990", "100"}
+    assert numbers("two DB10s near the MI6 building") == {"2", "db10", "mi6"}
+    assert named_numbers("What did 6th-generation iPods limit in the 1990s?") == {"6", "1990"}
+    assert named_numbers("Which 3 musicians joined in 1855?") == {"1855"}  # a count, unsaid
+    assert named_numbers("Who is taken to the old MI66 building?") == {"mi66"}
 
 
 def test_questions_about_the_source_and_the_headline() -> None:
