@@ -102,7 +102,9 @@ TYPE_OF_NOUN.update({noun + "s": kind for noun, kind in list(TYPE_OF_NOUN.items(
 HOW_TYPES = {"many": "number", "much": "number", "long": "duration", "far": "number",
              "old": "number", "large": "number", "big": "number", "high": "number",
              "tall": "number", "heavy": "number", "fast": "number"}
-TIME_UNITS = frozenset("seconds minutes hours days weeks months years decades centuries".split())
+# Singular too: readers type "how many day did filming take".
+TIME_UNITS = frozenset("second seconds minute minutes hour hours day days week weeks month months "
+                       "year years decade decades century centuries".split())
 AUXILIARIES = frozenset("is are was were do does did has have had can could will would should "
                         "may might must of in on at to for by from with".split())
 # Capitalised words after the first: the names a question is about ("the White House").

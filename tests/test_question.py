@@ -21,6 +21,7 @@ from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_future, a
     ("How many North Korean soldiers arrived?", "number"),
     ("How long did the training last?", "duration"),
     ("How many years did Whitfield teach?", "duration"),
+    ("How many day did filming take", "duration"),  # a unit typed in the singular
     ("When did they arrive?", "date"),
     ("Who leads the troops?", "person"),
     ("Where did the special forces train?", "place"),
