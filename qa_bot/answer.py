@@ -14,7 +14,7 @@ from .chunking import Passage
 from .corpus import DocumentInfo
 from .grounding import Evidence, answer_phrase, ground, logistic
 from .question import (REPORTING_VERB, asks_about_headline, asks_for_source, content_words,
-                       named_numbers, names, numbers)
+                       missing_numbers, names)
 from .retrieval import Retrieval, SentenceHit
 
 DECLINE = ("Sorry, I can't find the answer to that in the article, so I won't guess. "
@@ -151,8 +151,8 @@ def ruled_out(question: str, best: ScoredSentence) -> bool:
     date is not answered by a sentence holding none; one asking what someone said, by a
     sentence reporting no statement; and one about what is to come, by a sentence with no word
     of the future."""
-    return best.evidence.ruled_out or not named_numbers(question) <= numbers(
-        best.candidate.hit.passage.text)
+    return best.evidence.ruled_out or bool(missing_numbers(question,
+                                                          best.candidate.hit.passage.text))
 
 
 def source_floor(retrieval: Retrieval, best: ScoredSentence) -> float:

@@ -73,7 +73,15 @@ NUMBER_WORDS = {word: str(value) for words_ in (
     "fifteen sixteen seventeen eighteen nineteen twenty",
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
     "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth")
-    for value, word in enumerate(words_.split())}
+    for value, word in enumerate(words_.split())} | {
+    word: str(10 * tens) for tens, word in enumerate(
+        "thirty forty fifty sixty seventy eighty ninety".split(), 3)}
+# Numbers written short: the second year of a range ("2013-14", "2004–05"), a decade ("the
+# '60s"), a quarter ("Q2").
+SHORT_RANGE = re.compile(r"\b(\d\d)(\d\d)(\s*[-–]\s*)(\d\d?)\b")
+SHORT_DECADE = re.compile(r"[’']\s?(\d)0s\b")
+QUARTER = re.compile(r"\bQ([1-4])\b")
+DECADE = re.compile(r"^\d{3}0s$")
 ANAPHORS = frozenset("they them their theirs it its he him his she her hers this these those "
                      "there".split())
 
@@ -232,8 +240,9 @@ def speaks_of_future(sentence: str) -> bool:
 
 def numbers(text: str) -> set[str]:
     """The numbers a text holds, in digits or in words, each as its digits: "6th-generation"
-    and "sixth" are 6, "1,500" is 1500, "the 1990s" 1990, "100m" 100; a code keeps its letters
-    ("DB10s" is db10, "MI6" mi6)."""
+    and "sixth" are 6, "1,500" is 1500, "100m" 100, "2013-14" 2013 and 2014; a code keeps its
+    letters ("DB10s" is db10, "MI6" mi6); a decade is its first three digits and "*" ("the
+    1970s", "the '70s": 197*)."""
     return _written_in_digits(text) | {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower())
                                         if w in NUMBER_WORDS}
 
@@ -247,12 +256,27 @@ def named_numbers(question: str) -> set[str]:
             if not (len(n) == 1 and re.search(rf"(?<![\w.,]){n}(?![\w.,])", question))}
 
 
+def missing_numbers(question: str, passage: str) -> set[str]:
+    """The numbers the question names that the passage does not hold, however either writes
+    them; a decade is held by any year in it ("the 1970s": "1973")."""
+    held = numbers(passage)
+    return {n for n in named_numbers(question) if n not in held and not (
+        n.endswith("*") and any(len(h) == 4 and h.startswith(n[:3]) for h in held))}
+
+
 def _written_in_digits(text: str) -> set[str]:
+    text = SHORT_RANGE.sub(lambda m: m[1] + m[2] + m[3] + m[1] + (m[4] if len(m[4]) == 2
+                                                                  else m[2][0] + m[4]), text)
+    text = QUARTER.sub(r"quarter \1", SHORT_DECADE.sub(r"19\g<1>0s", text))
     found = set()
     for token in NUMBER.findall(text):
         token = token.lower().replace(",", "")
-        found.add(re.sub(r"[a-z]+$", "", token) if token[0].isdigit()
-                  else re.sub(r"(?<=\d)s$", "", token))
+        if DECADE.match(token):
+            found.add(token[:3] + "*")
+        elif token[0].isdigit():
+            found.add(re.sub(r"[a-z]+$", "", token))
+        else:
+            found.add(re.sub(r"(?<=\d)s$", "", token))
     return found
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_future, asks_about_headline,
                              asks_for_source, asks_what_was_said, content_words, is_followup,
-                             named_numbers, names, numbers, previous_question, reports_a_statement,
+                             missing_numbers, named_numbers, names, numbers, previous_question, reports_a_statement,
                              speaks_of_future)
 
 
@@ -92,12 +92,16 @@ def test_questions_about_what_is_to_come_and_sentences_speaking_of_it() -> None:
 
 
 def test_numbers_are_compared_as_numbers_however_written() -> None:
-    assert numbers("The sixth-generation iPod, 2013–14, 1,500 men, the 1990s, 100m") == {
-        "6", "2013", "14", "1500", "1990", "100"}
-    assert numbers("two DB10s near the MI6 building") == {"2", "db10", "mi6"}
-    assert named_numbers("What did 6th-generation iPods limit in the 1990s?") == {"6", "1990"}
+    assert numbers("The sixth-generation iPod, 2013–14, 1,500 men, over eighty, 100m") == {
+        "6", "2013", "2014", "1500", "80", "100"}
+    assert numbers("two DB10s near the MI6 building in the 1970s") == {"2", "db10", "mi6", "197*"}
+    assert named_numbers("What did 6th-generation iPods limit in the '90s?") == {"6", "199*"}
     assert named_numbers("Which 3 musicians joined in 1855?") == {"1855"}  # a count, unsaid
-    assert named_numbers("Who is taken to the old MI66 building?") == {"mi66"}
+    assert missing_numbers("Who sold iPods in 2004-05?", "From 2004 until 2005 HP sold") == set()
+    assert missing_numbers("What revenue in Q2 2007?", "Second quarter revenue in 2007") == set()
+    assert missing_numbers("What began in the 1970s?", "The 1973 oil embargo began") == set()
+    assert missing_numbers("Who is taken to the old MI66 building?", "the old MI6 building") == {
+        "mi66"}
 
 
 def test_questions_about_the_source_and_the_headline() -> None:
