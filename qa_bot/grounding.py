@@ -22,7 +22,7 @@ from .annotation import Phrase
 from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
 from .question import (QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun, asks_what_was_said,
                        content_words, names, reports_a_statement, words)
-from .retrieval import Retrieval, SentenceHit
+from .retrieval import Retrieval, SentenceHit, fold_accents
 
 # The phrase labels (spaCy's entity labels and NAME) that can answer each kind of question.
 ANSWER_LABELS = {
@@ -36,6 +36,12 @@ ANSWER_LABELS = {
 }
 
 # The labels of names, which join into one when only a space (or a person's "of") parts them.
+PLACE_LABELS = frozenset({"GPE", "LOC"})
+AMOUNT_LABELS = frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY", "DATE", "TIME"})
+RANGE = frozenset({" to ", "-", "–", " – ", " - "})  # "3,000 to 5,000", "1066–1071"
+# A name or number with a comma or "and" between it and the next, as in a list of three or more.
+LIST_BEFORE = re.compile(r"[A-Z0-9][\w.-]*, $")
+LIST_AFTER = re.compile(r",? (?:and )?[A-Z0-9]|, (?:the |The )")
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NAME", "PRODUCT", "EVENT",
                          "WORK_OF_ART"})
 
@@ -183,7 +189,12 @@ def answer_phrase(quoted: Sequence[Evidence]) -> tuple[Phrase | None, float, boo
                     for number, evidence in enumerate(quoted)), key=lambda found: found[1],
                    default=(None, 0.0))
 
-    for of_kind in (lambda e: e.naming, lambda e: e.typed):
+    def typed_or_common(e: Evidence) -> list[Phrase]:
+        if e.kind not in ("person", "organisation") or e.reading.noun is not None:
+            return list(e.typed)
+        return [*e.typed, *(p for p in e.candidate.notes.phrases if p.label == "NP")]
+
+    for of_kind in (lambda e: e.naming, typed_or_common):
         phrase, fit = best_of(of_kind)
         if phrase is not None:
             return phrase, fit, True
@@ -234,7 +245,7 @@ def sentence_phrase_features(reading: PhraseReading, sentence: str, offset: int,
         rows.append(phrase_features(reading, text, phrase.label, inside, anchors,
                                     (phrase.start - offset) / max(1, len(sentence)),
                                     token_stems[inside[-1] + 1:inside[-1] + 1 + FOLLOWING],
-                                    token_stems[inside[0] - 1] if inside[0] > 0 else None)
+                                    token_stems[max(0, inside[0] - FOLLOWING):inside[0]])
                     | _context_features(reading, phrase, noted, neighbour,
                                         sentence[phrase.end - offset:].startswith(" of ")))
     return rows
@@ -263,15 +274,20 @@ def _context_features(reading: PhraseReading, phrase: Phrase, noted: Sequence[Ph
 
 def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[int],
                     anchors: list[int], position: float, following: list[str],
-                    preceding: str | None) -> dict[str, float]:
+                    preceding_words: list[str]) -> dict[str, float]:
     """The phrase model's inputs for one phrase of a sentence: its label (for the kind of
     question), how much of it the question already says, how far it is from the words the
     sentence shares with the question (`anchors`, token numbers; `inside`: the phrase's), its
     length, whether it holds the noun the question asks about, is followed by it ("how many
     soldiers": "an additional 10,000" soldiers; `following`: the next stems) or follows it
-    ("what river": the river "Seine"; `preceding`: the stem before it), and the preposition
-    before it ("who": patronised by "Robert Guiscard"; "where": fled to "southern Italy")."""
+    ("what river": the river "Seine"; `preceding_words`: the stems before it), the preposition
+    before it ("who": patronised by "Robert Guiscard"; "where": fled to "southern Italy"), and
+    how many of the question's words stand right before and right after it (the words around
+    the asked phrase in the question: "gave a tribute award to" "Michael Jackson")."""
     stems = _stems(content_words(text))
+    preceding = preceding_words[-1] if preceding_words else None
+    asked_before = len(reading.stems.intersection(preceding_words))
+    asked_after = len(reading.stems.intersection(following))
     said = sum(1 for s in stems if s in reading.stems) / max(1, len(stems))
     distance = min((min(abs(i - a) for i in inside) for a in anchors), default=30)
     before = any(a < inside[0] for a in anchors)
@@ -296,7 +312,9 @@ def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[
             f"{kind}|capital": capital, "asked noun": noun, f"{kind}|asked noun": noun,
             "asked noun follows": counted, f"{kind}|asked noun follows": counted,
             "asked noun precedes": named, f"{kind}|asked noun precedes": named,
-            "position": position}
+            "position": position, f"asked before={asked_before}": 1.0,
+            f"asked after={asked_after}": 1.0, f"{kind}|asked before={min(asked_before, 2)}": 1.0,
+            f"{kind}|asked after={min(asked_after, 2)}": 1.0}
 
 
 FOLLOWING = 3  # words after a phrase where the noun it counts or names may stand
@@ -317,11 +335,12 @@ _STEMMERS = threading.local()  # a PyStemmer stemmer is not safe to share betwee
 
 def _stems(tokens: list[str]) -> list[str]:
     """Snowball stems, British "-ise" spellings as American "-ize" ones: "patronised" and
-    "patronized" are one word to the reader (Snowball makes them "patronis" and "patron")."""
+    "patronized" are one word to the reader (Snowball makes them "patronis" and "patron"), and
+    without accents: a reader types "Beyonce" for "Beyoncé"."""
     stemmer = getattr(_STEMMERS, "english", None)
     if stemmer is None:
         stemmer = _STEMMERS.english = Stemmer.Stemmer("english")
-    return stemmer.stemWords([BRITISH_ISE.sub(r"iz\1", token) for token in tokens])
+    return stemmer.stemWords([BRITISH_ISE.sub(r"iz\1", fold_accents(token)) for token in tokens])
 
 
 def logistic(x: float) -> float:
@@ -345,7 +364,8 @@ def typed_phrases(asked: set[str], kind: str | None, candidate: SentenceHit) -> 
     found = []
     for phrase in _joined(of_kind, passage.text, passage.start):
         text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
-        if all(any(_same_word(w, a) for a in asked) for w in words(text)):
+        if all(any(_same_word(w, fold_accents(a)) for a in asked)
+               for w in words(fold_accents(text))):
             continue  # "October 2024", "Russia" (for "Russian") are what the question says
         found.append(phrase)
     return found
@@ -386,16 +406,24 @@ def _joined(phrases: list[Phrase], text: str, offset: int) -> list[Phrase]:
     them, too: "William" of "Montreuil"."""
     joined: list[Phrase] = []
     for phrase in phrases:
-        if joined and _one_name(joined[-1], text[joined[-1].end - offset:phrase.start - offset]):
+        if joined and _one_name(joined[-1], phrase, text, offset):
             joined[-1] = Phrase(joined[-1].start, phrase.end, joined[-1].label)
         else:
             joined.append(phrase)
     return joined
 
 
-def _one_name(phrase: Phrase, between: str) -> bool:
-    """Whether `phrase` and the next, `between` them, are one name."""
-    return not between.strip() or (between == " of " and phrase.label == "PERSON")
+def _one_name(phrase: Phrase, following: Phrase, text: str, offset: int) -> bool:
+    """Whether `phrase` and the `following` one are one name, or a pair a reader wants whole
+    ("Glasgow, Scotland", "Liszt and Hiller", "2013 and 2014"), though not two items of a
+    longer list ("China, Mexico, Guyana")."""
+    between = text[phrase.end - offset:following.start - offset]
+    listed = bool(LIST_BEFORE.search(text, 0, phrase.start - offset)
+                  or LIST_AFTER.match(text, following.end - offset))
+    return (not between.strip() or (between == " of " and phrase.label == "PERSON")
+            or (not listed and between == ", " and {phrase.label, following.label} <= PLACE_LABELS)
+            or (not listed and between == " and " and phrase.label == following.label)
+            or (between in RANGE and phrase.label == following.label in AMOUNT_LABELS))
 
 
 def _same_word(word: str, asked: str) -> bool:
