@@ -172,9 +172,21 @@ def read_for_phrases(question: str) -> PhraseReading:
     match = QUESTION_WORD.search(question)
     word = match.group(1).lower() if match else "none"
     noun = asked_noun(question) or person_noun(question)
-    return PhraseReading(kind=answer_type(question) or word.split()[0],
-                         stems=frozenset(_stems(content_words(question))),
+    kind = answer_type(question) or word.split()[0]
+    named = NAME_OF.search(question) if noun == "name" else None
+    if named:  # "What was the name of the count of Apulia?" asks for a name of a count
+        kind, noun = "name", content_words(named.group(1))[0]
+    return PhraseReading(kind=kind,
+                         stems=frozenset(_stems([*content_words(question),
+                                                 *_name_parts(question)])),
                          noun=_stems([noun])[0] if noun else None)
+
+
+def _name_parts(question: str) -> list[str]:
+    """The names joined by a hyphen in the question: "the North Korea-Russia collaboration"
+    says "Korea" and "Russia"."""
+    return [part.lower() for token in WORD.findall(question) if "-" in token
+            for part in token.split("-") if part[:1].isupper()]
 
 
 def answer_phrase(quoted: Sequence[Evidence]) -> tuple[Phrase | None, float, bool]:
@@ -317,6 +329,8 @@ def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[
             f"{kind}|asked after={min(asked_after, 2)}": 1.0}
 
 
+NAME_OF = re.compile(r"\bname\s+of\s+(?:(?:the|a|an|his|her|their|its)\s+)?([\w'’-]+)",
+                     re.IGNORECASE)
 FOLLOWING = 3  # words after a phrase where the noun it counts or names may stand
 # "Who was the X", "Who is Y's X", up to a preposition or clause after the X.
 WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+((?:the|a|an)\s+[\w'’ -]+?|[\w-]+['’]s\s+"

@@ -320,3 +320,19 @@ def test_a_range_of_numbers_is_one_answer(tmp_path, embedder) -> None:
                                   "county.\n", "How many residents were killed?", tmp_path,
                                   embedder)
     assert short == "3,000 to 5,000"
+
+
+def test_names_joined_by_a_hyphen_in_the_question_are_what_it_already_says(tmp_path,
+                                                                          embedder) -> None:
+    assert {"korea", "russia"} <= read_for_phrases("Why is the North Korea-Russia partnership "
+                                                   "close?").stems
+    _, short = short_answer_about("Analysts say the partnership of North Korea and Russia rests "
+                                  "on shared economic needs.\n", "What does the North "
+                                  "Korea-Russia partnership rest on?", tmp_path, embedder)
+    assert short == "shared economic needs"
+
+
+def test_what_is_the_name_of_the_x_asks_for_a_name_of_an_x() -> None:
+    reading = read_for_phrases("What was the name of the count of Apulia?")
+    assert (reading.kind, reading.noun) == ("name", "count")
+    assert read_for_phrases("What was the count's name?").kind == "what"
