@@ -39,6 +39,8 @@ ANSWER_LABELS = {
 PLACE_LABELS = frozenset({"GPE", "LOC"})
 AMOUNT_LABELS = frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY", "DATE", "TIME"})
 RANGE = frozenset({" to ", "-", "–", " – ", " - "})  # "3,000 to 5,000", "1066–1071"
+COMPASS = frozenset("north south east west northern southern eastern western central northeastern "
+                    "northwestern southeastern southwestern".split())
 # A name or number with a comma or "and" between it and the next, as in a list of three or more.
 LIST_BEFORE = re.compile(r"[A-Z0-9][\w.-]*, $")
 LIST_AFTER = re.compile(r",? (?:and )?[A-Z0-9]|, (?:the |The )")
@@ -377,12 +379,23 @@ def typed_phrases(asked: set[str], kind: str | None, candidate: SentenceHit) -> 
                      key=lambda p: (p.start, -p.end))
     found = []
     for phrase in _joined(of_kind, passage.text, passage.start):
+        phrase = _with_its_part(phrase, passage.text, passage.start)
         text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
         if all(any(_same_word(w, fold_accents(a)) for a in asked)
                for w in words(fold_accents(text))):
             continue  # "October 2024", "Russia" (for "Russian") are what the question says
         found.append(phrase)
     return found
+
+
+def _with_its_part(phrase: Phrase, text: str, offset: int) -> Phrase:
+    """A place with the part of it the sentence names: "southern" Italy, "western" Tibet."""
+    if phrase.label not in PLACE_LABELS:
+        return phrase
+    before = LAST_WORD.search(text, max(0, phrase.start - offset - 20), phrase.start - offset)
+    if before is None or before.group(1).lower() not in COMPASS:
+        return phrase
+    return Phrase(offset + before.start(1), phrase.end, phrase.label)
 
 
 def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
