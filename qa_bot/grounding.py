@@ -178,6 +178,8 @@ def read_for_phrases(question: str) -> PhraseReading:
     named = NAME_OF.search(question) if noun == "name" else None
     if named:  # "What was the name of the count of Apulia?" asks for a name of a count
         kind, noun = "name", content_words(named.group(1))[0]
+    elif kind in ("what", "which") and CALLED.search(question):
+        kind = "name"  # "What was the naval base called?"
     return PhraseReading(kind=kind,
                          stems=frozenset(_stems([*content_words(question),
                                                  *_name_parts(question)])),
@@ -261,7 +263,8 @@ def sentence_phrase_features(reading: PhraseReading, sentence: str, offset: int,
                                     token_stems[inside[-1] + 1:inside[-1] + 1 + FOLLOWING],
                                     token_stems[max(0, inside[0] - FOLLOWING):inside[0]])
                     | _context_features(reading, phrase, noted, neighbour,
-                                        sentence[phrase.end - offset:].startswith(" of ")))
+                                        sentence[:phrase.start - offset],
+                                        sentence[phrase.end - offset:]))
     return rows
 
 
@@ -275,15 +278,21 @@ def _tokens(sentence: str, offset: int) -> tuple[tuple[tuple[int, int], ...], tu
 
 
 def _context_features(reading: PhraseReading, phrase: Phrase, noted: Sequence[Phrase],
-                      neighbour: bool, of_follows: bool) -> dict[str, float]:
+                      neighbour: bool, before: str, after: str) -> dict[str, float]:
     """Where a phrase stands among the others: in the neighbour quoted beside the best sentence;
     the modifier of a longer phrase ("Norman" in "Norman art", "Russian" in "Russian
     capabilities"), rarely an answer by itself (but the head of "King Malcolm III of Scotland"
     is no modifier: `of_follows`)."""
-    modifier = float(not of_follows and any(other.start <= phrase.start
-                                            and other.end > phrase.end for other in noted))
-    return {"neighbour": float(neighbour), "modifier": modifier,
-            f"{reading.kind}|modifier": modifier}
+    modifier = float(not after.startswith(" of ") and any(
+        other.start <= phrase.start and other.end > phrase.end for other in noted))
+    kind = reading.kind
+    possessive = float(after.startswith(("'s", "’s")))
+    described = float(bool(DESCRIBED.match(after)))
+    apposed = float(bool(APPOSED.search(before)) and not LIST_BEFORE.search(before))
+    return {"neighbour": float(neighbour), "modifier": modifier, f"{kind}|modifier": modifier,
+            "possessive": possessive, f"{kind}|possessive": possessive,
+            "described": described, f"{kind}|described": described,
+            "apposed": apposed, f"{kind}|apposed": apposed}
 
 
 def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[int],
@@ -302,6 +311,7 @@ def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[
     preceding = preceding_words[-1] if preceding_words else None
     asked_before = len(reading.stems.intersection(preceding_words))
     asked_after = len(reading.stems.intersection(following))
+    closeness = sum(1.0 / (1 + min(abs(i - a) for i in inside)) for a in anchors)
     said = sum(1 for s in stems if s in reading.stems) / max(1, len(stems))
     distance = min((min(abs(i - a) for i in inside) for a in anchors), default=30)
     before = any(a < inside[0] for a in anchors)
@@ -328,11 +338,15 @@ def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[
             "asked noun precedes": named, f"{kind}|asked noun precedes": named,
             "position": position, f"asked before={asked_before}": 1.0,
             f"asked after={asked_after}": 1.0, f"{kind}|asked before={min(asked_before, 2)}": 1.0,
-            f"{kind}|asked after={min(asked_after, 2)}": 1.0}
+            f"{kind}|asked after={min(asked_after, 2)}": 1.0,
+            "closeness": closeness, f"{kind}|closeness": closeness}
 
 
 NAME_OF = re.compile(r"\bname\s+of\s+(?:(?:the|a|an|his|her|their|its)\s+)?([\w'’-]+)",
                      re.IGNORECASE)
+CALLED = re.compile(r"\b(?:called|named|known as)\W*$", re.IGNORECASE)
+DESCRIBED = re.compile(r", (?:the |a |an |their |his |her |its )?[a-z]")  # "Calpurnia, their cook"
+APPOSED = re.compile(r", (?:the |a |an )?$")  # "a local couple, the Canuts"
 FOLLOWING = 3  # words after a phrase where the noun it counts or names may stand
 # "Who was the X", "Who is Y's X", up to a preposition or clause after the X.
 WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+((?:the|a|an)\s+[\w'’ -]+?|[\w-]+['’]s\s+"

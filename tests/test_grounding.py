@@ -285,6 +285,9 @@ def test_the_phrase_model_counts_the_question_words_right_around_a_phrase() -> N
     assert rows["Michael Jackson"]["asked before=2"] == 1.0
     assert rows["Michael Jackson"]["asked after=0"] == 1.0
     assert rows["2006"]["asked after=2"] == 1.0  # "Beyoncé gave", though spelt "Beyonce"
+    # How close all the question's words stand: "Beyoncé" 6 words away, "gave" 5, "tribute"
+    # 3, "award" 2.
+    assert rows["Michael Jackson"]["closeness"] == pytest.approx(1 / 7 + 1 / 6 + 1 / 4 + 1 / 3)
 
 
 def test_a_name_the_question_spells_without_accents_is_what_it_already_says() -> None:
@@ -343,3 +346,17 @@ def test_a_place_keeps_the_part_of_it_the_sentence_names(tmp_path, embedder) -> 
                                   "Spain by boat.\n", "Where did the villagers escape to?",
                                   tmp_path, embedder)
     assert short == "northern Spain"
+
+
+def test_the_phrase_model_reads_a_possessive_and_a_description_beside_a_phrase() -> None:
+    sentence = ("Walter Cunningham's lunch was forgotten, and Calpurnia, their cook, scolded a "
+                "local couple, the Canuts.")
+    spans = {"Walter Cunningham": "PERSON", "Calpurnia": "PERSON", "Canuts": "NAME"}
+    phrases = [Phrase(sentence.index(text), sentence.index(text) + len(text), label)
+               for text, label in spans.items()]
+    rows = dict(zip(spans, sentence_phrase_features(
+        read_for_phrases("Who did the cooking?"), sentence, 0, phrases, list(spans), False,
+        phrases)))
+    assert rows["Walter Cunningham"]["possessive"] == 1.0
+    assert rows["Calpurnia"]["described"] == 1.0 and rows["Calpurnia"]["possessive"] == 0.0
+    assert rows["Canuts"]["apposed"] == 1.0 and rows["Calpurnia"]["apposed"] == 0.0
