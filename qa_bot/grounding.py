@@ -264,8 +264,23 @@ def sentence_phrase_features(reading: PhraseReading, sentence: str, offset: int,
                                     token_stems[max(0, inside[0] - FOLLOWING):inside[0]])
                     | _context_features(reading, phrase, noted, neighbour,
                                         sentence[:phrase.start - offset],
-                                        sentence[phrase.end - offset:]))
+                                        sentence[phrase.end - offset:])
+                    | _clause_features(reading, sentence, offset, tokens, inside, anchors))
     return rows
+
+
+def _clause_features(reading: PhraseReading, sentence: str, offset: int,
+                     tokens: Sequence[tuple[int, int]], inside: list[int],
+                     anchors: list[int]) -> dict[str, float]:
+    """Whether punctuation parts the phrase from the nearest of the question's words in the
+    sentence: an answer usually stands in the clause that says what the question asks."""
+    if not anchors:
+        return {}
+    nearest = min(anchors, key=lambda a: min(abs(a - i) for i in inside))
+    first, last = sorted((nearest, inside[0] if nearest < inside[0] else inside[-1]))
+    between = sentence[tokens[first][1] - offset:tokens[last][0] - offset]
+    parted = float(any(c in between for c in ",;:()–—"))
+    return {"parted": parted, f"{reading.kind}|parted": parted}
 
 
 @lru_cache(maxsize=4096)

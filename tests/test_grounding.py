@@ -360,3 +360,16 @@ def test_the_phrase_model_reads_a_possessive_and_a_description_beside_a_phrase()
     assert rows["Walter Cunningham"]["possessive"] == 1.0
     assert rows["Calpurnia"]["described"] == 1.0 and rows["Calpurnia"]["possessive"] == 0.0
     assert rows["Canuts"]["apposed"] == 1.0 and rows["Calpurnia"]["apposed"] == 0.0
+
+
+def test_the_phrase_model_reads_whether_punctuation_parts_a_phrase_from_the_question_words(
+        ) -> None:
+    sentence = "Henry Roussel directed the film, and Pierre Blanchar played Chopin in it."
+    spans = {"Henry Roussel": "PERSON", "Pierre Blanchar": "PERSON"}
+    phrases = [Phrase(sentence.index(text), sentence.index(text) + len(text), label)
+               for text, label in spans.items()]
+    rows = dict(zip(spans, sentence_phrase_features(
+        read_for_phrases("Who played Chopin?"), sentence, 0, phrases, list(spans), False,
+        phrases)))
+    assert rows["Pierre Blanchar"]["parted"] == 0.0
+    assert rows["Henry Roussel"]["person|parted"] == 1.0
