@@ -41,6 +41,10 @@ AMOUNT_LABELS = frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY", "DATE", "
 RANGE = frozenset({" to ", "-", "–", " – ", " - "})  # "3,000 to 5,000", "1066–1071"
 COMPASS = frozenset("north south east west northern southern eastern western central northeastern "
                     "northwestern southeastern southwestern".split())
+UNIT = re.compile(r" (?:(?:square|cubic) )?(?:(?:milli|centi|kilo)?met(?:re|er)s?|km|cm|mm|m|miles?|"
+                  r"feet|foot|ft|inch(?:es)?|tonnes?|tons?|kilograms?|kg|grams?|g|pounds?|lbs?|"
+                  r"lit(?:re|er)s?|gallons?|hectares?|ha|acres?|degrees?|percent|per cent|"
+                  r"knots|mph|km/h)\b")
 # A name or number with a comma or "and" between it and the next, as in a list of three or more.
 LIST_BEFORE = re.compile(r"[A-Z0-9][\w.-]*, $")
 LIST_AFTER = re.compile(r",? (?:and )?[A-Z0-9]|, (?:the |The )")
@@ -408,7 +412,8 @@ def typed_phrases(asked: set[str], kind: str | None, candidate: SentenceHit) -> 
                      key=lambda p: (p.start, -p.end))
     found = []
     for phrase in _joined(of_kind, passage.text, passage.start):
-        phrase = _with_its_part(phrase, passage.text, passage.start)
+        phrase = _with_its_unit(_with_its_part(phrase, passage.text, passage.start),
+                                passage.text, passage.start)
         text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
         if all(any(_same_word(w, fold_accents(a)) for a in asked)
                for w in words(fold_accents(text))):
@@ -425,6 +430,14 @@ def _with_its_part(phrase: Phrase, text: str, offset: int) -> Phrase:
     if before is None or before.group(1).lower() not in COMPASS:
         return phrase
     return Phrase(offset + before.start(1), phrase.end, phrase.label)
+
+
+def _with_its_unit(phrase: Phrase, text: str, offset: int) -> Phrase:
+    """A number with the unit of measure after it: "142" millimetres."""
+    if phrase.label != "CARDINAL":
+        return phrase
+    unit = UNIT.match(text, phrase.end - offset)
+    return Phrase(phrase.start, offset + unit.end(), phrase.label) if unit else phrase
 
 
 def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,

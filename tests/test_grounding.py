@@ -373,3 +373,10 @@ def test_the_phrase_model_reads_whether_punctuation_parts_a_phrase_from_the_ques
         phrases)))
     assert rows["Pierre Blanchar"]["parted"] == 0.0
     assert rows["Henry Roussel"]["person|parted"] == 1.0
+
+
+def test_a_number_keeps_the_unit_of_measure_after_it(tmp_path, embedder) -> None:
+    _, short = short_answer_about("Forecasters said 95 millimetres of rain fell on the valley "
+                                  "overnight.\n", "How much rain fell on the valley?", tmp_path,
+                                  embedder)
+    assert short == "95 millimetres"
