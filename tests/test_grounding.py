@@ -339,6 +339,8 @@ def test_what_is_the_name_of_the_x_asks_for_a_name_of_an_x() -> None:
     reading = read_for_phrases("What was the name of the count of Apulia?")
     assert (reading.kind, reading.noun) == ("name", "count")
     assert read_for_phrases("What was the count's name?").kind == "what"
+    assert read_for_phrases("What is the new bridge called?").kind == "name"
+    assert read_for_phrases("What is the new bridge made of?").kind == "what"
 
 
 def test_a_place_keeps_the_part_of_it_the_sentence_names(tmp_path, embedder) -> None:
