@@ -23,7 +23,7 @@ from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
 from .question import (QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun, asks_about_future,
                        asks_what_was_said, content_words, names, reports_a_statement,
                        speaks_of_future, words)
-from .retrieval import Retrieval, SentenceHit
+from .retrieval import Retrieval, SentenceHit, fold_accents
 
 # The phrase labels (spaCy's entity labels and NAME) that can answer each kind of question.
 ANSWER_LABELS = {
@@ -37,6 +37,18 @@ ANSWER_LABELS = {
 }
 
 # The labels of names, which join into one when only a space (or a person's "of") parts them.
+PLACE_LABELS = frozenset({"GPE", "LOC"})
+AMOUNT_LABELS = frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY", "DATE", "TIME"})
+RANGE = frozenset({" to ", "-", "–", " – ", " - "})  # "3,000 to 5,000", "1066–1071"
+COMPASS = frozenset("north south east west northern southern eastern western central northeastern "
+                    "northwestern southeastern southwestern".split())
+UNIT = re.compile(r" (?:(?:square|cubic) )?(?:(?:milli|centi|kilo)?met(?:re|er)s?|km|cm|mm|m|miles?|"
+                  r"feet|foot|ft|inch(?:es)?|tonnes?|tons?|kilograms?|kg|grams?|g|pounds?|lbs?|"
+                  r"lit(?:re|er)s?|gallons?|hectares?|ha|acres?|degrees?|percent|per cent|"
+                  r"knots|mph|km/h)\b")
+# A name or number with a comma or "and" between it and the next, as in a list of three or more.
+LIST_BEFORE = re.compile(r"[A-Z0-9][\w.-]*, $")
+LIST_AFTER = re.compile(r",? (?:and )?[A-Z0-9]|, (?:the |The )")
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NAME", "PRODUCT", "EVENT",
                          "WORK_OF_ART"})
 
@@ -173,9 +185,23 @@ def read_for_phrases(question: str) -> PhraseReading:
     match = QUESTION_WORD.search(question)
     word = match.group(1).lower() if match else "none"
     noun = asked_noun(question) or person_noun(question)
-    return PhraseReading(kind=answer_type(question) or word.split()[0],
-                         stems=frozenset(_stems(content_words(question))),
+    kind = answer_type(question) or word.split()[0]
+    named = NAME_OF.search(question) if noun == "name" else None
+    if named:  # "What was the name of the count of Apulia?" asks for a name of a count
+        kind, noun = "name", content_words(named.group(1))[0]
+    elif kind in ("what", "which") and CALLED.search(question):
+        kind = "name"  # "What was the naval base called?"
+    return PhraseReading(kind=kind,
+                         stems=frozenset(_stems([*content_words(question),
+                                                 *_name_parts(question)])),
                          noun=_stems([noun])[0] if noun else None)
+
+
+def _name_parts(question: str) -> list[str]:
+    """The names joined by a hyphen in the question: "the North Korea-Russia collaboration"
+    says "Korea" and "Russia"."""
+    return [part.lower() for token in WORD.findall(question) if "-" in token
+            for part in token.split("-") if part[:1].isupper()]
 
 
 def answer_phrase(quoted: Sequence[Evidence]) -> tuple[Phrase | None, float, bool]:
@@ -190,7 +216,12 @@ def answer_phrase(quoted: Sequence[Evidence]) -> tuple[Phrase | None, float, boo
                     for number, evidence in enumerate(quoted)), key=lambda found: found[1],
                    default=(None, 0.0))
 
-    for of_kind in (lambda e: e.naming, lambda e: e.typed):
+    def typed_or_common(e: Evidence) -> list[Phrase]:
+        if e.kind not in ("person", "organisation") or e.reading.noun is not None:
+            return list(e.typed)
+        return [*e.typed, *(p for p in e.candidate.notes.phrases if p.label == "NP")]
+
+    for of_kind in (lambda e: e.naming, typed_or_common):
         phrase, fit = best_of(of_kind)
         if phrase is not None:
             return phrase, fit, True
@@ -241,10 +272,26 @@ def sentence_phrase_features(reading: PhraseReading, sentence: str, offset: int,
         rows.append(phrase_features(reading, text, phrase.label, inside, anchors,
                                     (phrase.start - offset) / max(1, len(sentence)),
                                     token_stems[inside[-1] + 1:inside[-1] + 1 + FOLLOWING],
-                                    token_stems[inside[0] - 1] if inside[0] > 0 else None)
+                                    token_stems[max(0, inside[0] - FOLLOWING):inside[0]])
                     | _context_features(reading, phrase, noted, neighbour,
-                                        sentence[phrase.end - offset:].startswith(" of ")))
+                                        sentence[:phrase.start - offset],
+                                        sentence[phrase.end - offset:])
+                    | _clause_features(reading, sentence, offset, tokens, inside, anchors))
     return rows
+
+
+def _clause_features(reading: PhraseReading, sentence: str, offset: int,
+                     tokens: Sequence[tuple[int, int]], inside: list[int],
+                     anchors: list[int]) -> dict[str, float]:
+    """Whether punctuation parts the phrase from the nearest of the question's words in the
+    sentence: an answer usually stands in the clause that says what the question asks."""
+    if not anchors:
+        return {}
+    nearest = min(anchors, key=lambda a: min(abs(a - i) for i in inside))
+    first, last = sorted((nearest, inside[0] if nearest < inside[0] else inside[-1]))
+    between = sentence[tokens[first][1] - offset:tokens[last][0] - offset]
+    parted = float(any(c in between for c in ",;:()–—"))
+    return {"parted": parted, f"{reading.kind}|parted": parted}
 
 
 @lru_cache(maxsize=4096)
@@ -257,28 +304,40 @@ def _tokens(sentence: str, offset: int) -> tuple[tuple[tuple[int, int], ...], tu
 
 
 def _context_features(reading: PhraseReading, phrase: Phrase, noted: Sequence[Phrase],
-                      neighbour: bool, of_follows: bool) -> dict[str, float]:
+                      neighbour: bool, before: str, after: str) -> dict[str, float]:
     """Where a phrase stands among the others: in the neighbour quoted beside the best sentence;
     the modifier of a longer phrase ("Norman" in "Norman art", "Russian" in "Russian
     capabilities"), rarely an answer by itself (but the head of "King Malcolm III of Scotland"
     is no modifier: `of_follows`)."""
-    modifier = float(not of_follows and any(other.start <= phrase.start
-                                            and other.end > phrase.end for other in noted))
-    return {"neighbour": float(neighbour), "modifier": modifier,
-            f"{reading.kind}|modifier": modifier}
+    modifier = float(not after.startswith(" of ") and any(
+        other.start <= phrase.start and other.end > phrase.end for other in noted))
+    kind = reading.kind
+    possessive = float(after.startswith(("'s", "’s")))
+    described = float(bool(DESCRIBED.match(after)))
+    apposed = float(bool(APPOSED.search(before)) and not LIST_BEFORE.search(before))
+    return {"neighbour": float(neighbour), "modifier": modifier, f"{kind}|modifier": modifier,
+            "possessive": possessive, f"{kind}|possessive": possessive,
+            "described": described, f"{kind}|described": described,
+            "apposed": apposed, f"{kind}|apposed": apposed}
 
 
 def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[int],
                     anchors: list[int], position: float, following: list[str],
-                    preceding: str | None) -> dict[str, float]:
+                    preceding_words: list[str]) -> dict[str, float]:
     """The phrase model's inputs for one phrase of a sentence: its label (for the kind of
     question), how much of it the question already says, how far it is from the words the
     sentence shares with the question (`anchors`, token numbers; `inside`: the phrase's), its
     length, whether it holds the noun the question asks about, is followed by it ("how many
     soldiers": "an additional 10,000" soldiers; `following`: the next stems) or follows it
-    ("what river": the river "Seine"; `preceding`: the stem before it), and the preposition
-    before it ("who": patronised by "Robert Guiscard"; "where": fled to "southern Italy")."""
+    ("what river": the river "Seine"; `preceding_words`: the stems before it), the preposition
+    before it ("who": patronised by "Robert Guiscard"; "where": fled to "southern Italy"), and
+    how many of the question's words stand right before and right after it (the words around
+    the asked phrase in the question: "gave a tribute award to" "Michael Jackson")."""
     stems = _stems(content_words(text))
+    preceding = preceding_words[-1] if preceding_words else None
+    asked_before = len(reading.stems.intersection(preceding_words))
+    asked_after = len(reading.stems.intersection(following))
+    closeness = sum(1.0 / (1 + min(abs(i - a) for i in inside)) for a in anchors)
     said = sum(1 for s in stems if s in reading.stems) / max(1, len(stems))
     distance = min((min(abs(i - a) for i in inside) for a in anchors), default=30)
     before = any(a < inside[0] for a in anchors)
@@ -303,9 +362,17 @@ def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[
             f"{kind}|capital": capital, "asked noun": noun, f"{kind}|asked noun": noun,
             "asked noun follows": counted, f"{kind}|asked noun follows": counted,
             "asked noun precedes": named, f"{kind}|asked noun precedes": named,
-            "position": position}
+            "position": position, f"asked before={asked_before}": 1.0,
+            f"asked after={asked_after}": 1.0, f"{kind}|asked before={min(asked_before, 2)}": 1.0,
+            f"{kind}|asked after={min(asked_after, 2)}": 1.0,
+            "closeness": closeness, f"{kind}|closeness": closeness}
 
 
+NAME_OF = re.compile(r"\bname\s+of\s+(?:(?:the|a|an|his|her|their|its)\s+)?([\w'’-]+)",
+                     re.IGNORECASE)
+CALLED = re.compile(r"\b(?:called|named|known as)\W*$", re.IGNORECASE)
+DESCRIBED = re.compile(r", (?:the |a |an |their |his |her |its )?[a-z]")  # "Calpurnia, their cook"
+APPOSED = re.compile(r", (?:the |a |an )?$")  # "a local couple, the Canuts"
 FOLLOWING = 3  # words after a phrase where the noun it counts or names may stand
 # "Who was the X", "Who is Y's X", up to a preposition or clause after the X.
 WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+((?:the|a|an)\s+[\w'’ -]+?|[\w-]+['’]s\s+"
@@ -324,11 +391,12 @@ _STEMMERS = threading.local()  # a PyStemmer stemmer is not safe to share betwee
 
 def _stems(tokens: list[str]) -> list[str]:
     """Snowball stems, British "-ise" spellings as American "-ize" ones: "patronised" and
-    "patronized" are one word to the reader (Snowball makes them "patronis" and "patron")."""
+    "patronized" are one word to the reader (Snowball makes them "patronis" and "patron"), and
+    without accents: a reader types "Beyonce" for "Beyoncé"."""
     stemmer = getattr(_STEMMERS, "english", None)
     if stemmer is None:
         stemmer = _STEMMERS.english = Stemmer.Stemmer("english")
-    return stemmer.stemWords([BRITISH_ISE.sub(r"iz\1", token) for token in tokens])
+    return stemmer.stemWords([BRITISH_ISE.sub(r"iz\1", fold_accents(token)) for token in tokens])
 
 
 def logistic(x: float) -> float:
@@ -351,11 +419,32 @@ def typed_phrases(asked: set[str], kind: str | None, candidate: SentenceHit) -> 
                      key=lambda p: (p.start, -p.end))
     found = []
     for phrase in _joined(of_kind, passage.text, passage.start):
+        phrase = _with_its_unit(_with_its_part(phrase, passage.text, passage.start),
+                                passage.text, passage.start)
         text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
-        if all(any(_same_word(w, a) for a in asked) for w in words(text)):
+        if all(any(_same_word(w, fold_accents(a)) for a in asked)
+               for w in words(fold_accents(text))):
             continue  # "October 2024", "Russia" (for "Russian") are what the question says
         found.append(phrase)
     return found
+
+
+def _with_its_part(phrase: Phrase, text: str, offset: int) -> Phrase:
+    """A place with the part of it the sentence names: "southern" Italy, "western" Tibet."""
+    if phrase.label not in PLACE_LABELS:
+        return phrase
+    before = LAST_WORD.search(text, max(0, phrase.start - offset - 20), phrase.start - offset)
+    if before is None or before.group(1).lower() not in COMPASS:
+        return phrase
+    return Phrase(offset + before.start(1), phrase.end, phrase.label)
+
+
+def _with_its_unit(phrase: Phrase, text: str, offset: int) -> Phrase:
+    """A number with the unit of measure after it: "142" millimetres."""
+    if phrase.label != "CARDINAL":
+        return phrase
+    unit = UNIT.match(text, phrase.end - offset)
+    return Phrase(phrase.start, offset + unit.end(), phrase.label) if unit else phrase
 
 
 def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
@@ -393,16 +482,24 @@ def _joined(phrases: list[Phrase], text: str, offset: int) -> list[Phrase]:
     them, too: "William" of "Montreuil"."""
     joined: list[Phrase] = []
     for phrase in phrases:
-        if joined and _one_name(joined[-1], text[joined[-1].end - offset:phrase.start - offset]):
+        if joined and _one_name(joined[-1], phrase, text, offset):
             joined[-1] = Phrase(joined[-1].start, phrase.end, joined[-1].label)
         else:
             joined.append(phrase)
     return joined
 
 
-def _one_name(phrase: Phrase, between: str) -> bool:
-    """Whether `phrase` and the next, `between` them, are one name."""
-    return not between.strip() or (between == " of " and phrase.label == "PERSON")
+def _one_name(phrase: Phrase, following: Phrase, text: str, offset: int) -> bool:
+    """Whether `phrase` and the `following` one are one name, or a pair a reader wants whole
+    ("Glasgow, Scotland", "Liszt and Hiller", "2013 and 2014"), though not two items of a
+    longer list ("China, Mexico, Guyana")."""
+    between = text[phrase.end - offset:following.start - offset]
+    listed = bool(LIST_BEFORE.search(text, 0, phrase.start - offset)
+                  or LIST_AFTER.match(text, following.end - offset))
+    return (not between.strip() or (between == " of " and phrase.label == "PERSON")
+            or (not listed and between == ", " and {phrase.label, following.label} <= PLACE_LABELS)
+            or (not listed and between == " and " and phrase.label == following.label)
+            or (between in RANGE and phrase.label == following.label in AMOUNT_LABELS))
 
 
 def _same_word(word: str, asked: str) -> bool:

@@ -286,3 +286,114 @@ def test_the_phrase_model_reads_the_preposition_before_a_phrase_and_whether_it_m
     assert rows["King Malcolm III"]["modifier"] == 0.0  # the head of "... of Scotland"
     assert rows["Robert Guiscard"]["person|after by"] == 1.0
     assert rows["Robert Guiscard"]["neighbour"] == 0.0
+
+
+def test_the_phrase_model_counts_the_question_words_right_around_a_phrase() -> None:
+    # "gave a tribute award to" Michael Jackson: the question's words stand right before it.
+    sentence = "In 2006 Beyoncé gave a tribute award to Michael Jackson at the ceremony."
+    spans = {"2006": "DATE", "Beyoncé": "PERSON", "Michael Jackson": "PERSON"}
+    phrases = [Phrase(sentence.index(text), sentence.index(text) + len(text), label)
+               for text, label in spans.items()]
+    rows = dict(zip(spans, sentence_phrase_features(
+        read_for_phrases("Beyonce gave a tribute award to whom?"), sentence, 0, phrases,
+        list(spans), False, phrases)))
+    assert rows["Michael Jackson"]["asked before=2"] == 1.0
+    assert rows["Michael Jackson"]["asked after=0"] == 1.0
+    assert rows["2006"]["asked after=2"] == 1.0  # "Beyoncé gave", though spelt "Beyonce"
+    # How close all the question's words stand: "Beyoncé" 6 words away, "gave" 5, "tribute"
+    # 3, "award" 2.
+    assert rows["Michael Jackson"]["closeness"] == pytest.approx(1 / 7 + 1 / 6 + 1 / 4 + 1 / 3)
+
+
+def test_a_name_the_question_spells_without_accents_is_what_it_already_says() -> None:
+    assert (read_for_phrases("Who did Beyonce thank?").stems
+            == read_for_phrases("Who did Beyoncé thank?").stems)
+
+
+def test_a_who_question_about_no_noun_can_be_answered_by_a_common_noun(tmp_path,
+                                                                      embedder) -> None:
+    # The only name in the sentence is a place: the ones who rebuilt it are "the volunteers".
+    _, short = short_answer_about("In Eastfield the firefighters rescued the family from the "
+                                  "roof.\n", "Who rescued the family?", tmp_path, embedder)
+    assert short == "the firefighters"
+
+
+def test_a_place_and_the_region_it_is_in_are_one_answer(tmp_path, embedder) -> None:
+    _, short = short_answer_about("The first solar thermal power station was built at "
+                                  "Maadi, Egypt, in 1913.\n",
+                                  "Where was the first solar power station built?", tmp_path,
+                                  embedder)
+    assert short == "Maadi, Egypt"
+
+
+def test_places_in_a_list_are_not_joined_into_one_answer(tmp_path, embedder) -> None:
+    _, short = short_answer_about("The company ships its machines to Mexico, Brazil, Chile and "
+                                  "Peru every month.\n", "Where does the company ship its "
+                                  "machines?", tmp_path, embedder)
+    assert short is not None and "," not in short and " and " not in short
+
+
+def test_a_range_of_numbers_is_one_answer(tmp_path, embedder) -> None:
+    _, short = short_answer_about("Officials said 3,000 to 5,000 residents were killed in the "
+                                  "county.\n", "How many residents were killed?", tmp_path,
+                                  embedder)
+    assert short == "3,000 to 5,000"
+
+
+def test_names_joined_by_a_hyphen_in_the_question_are_what_it_already_says(tmp_path,
+                                                                          embedder) -> None:
+    assert {"korea", "russia"} <= read_for_phrases("Why is the North Korea-Russia partnership "
+                                                   "close?").stems
+    _, short = short_answer_about("Analysts say the partnership of North Korea and Russia rests "
+                                  "on shared economic needs.\n", "What does the North "
+                                  "Korea-Russia partnership rest on?", tmp_path, embedder)
+    assert short == "shared economic needs"
+
+
+def test_what_is_the_name_of_the_x_asks_for_a_name_of_an_x() -> None:
+    reading = read_for_phrases("What was the name of the count of Apulia?")
+    assert (reading.kind, reading.noun) == ("name", "count")
+    assert read_for_phrases("What was the count's name?").kind == "what"
+    assert read_for_phrases("What is the new bridge called?").kind == "name"
+    assert read_for_phrases("What is the new bridge made of?").kind == "what"
+
+
+def test_a_place_keeps_the_part_of_it_the_sentence_names(tmp_path, embedder) -> None:
+    _, short = short_answer_about("After the raid of 1602 the villagers escaped to northern "
+                                  "Spain by boat.\n", "Where did the villagers escape to?",
+                                  tmp_path, embedder)
+    assert short == "northern Spain"
+
+
+def test_the_phrase_model_reads_a_possessive_and_a_description_beside_a_phrase() -> None:
+    sentence = ("Walter Cunningham's lunch was forgotten, and Calpurnia, their cook, scolded a "
+                "local couple, the Canuts.")
+    spans = {"Walter Cunningham": "PERSON", "Calpurnia": "PERSON", "Canuts": "NAME"}
+    phrases = [Phrase(sentence.index(text), sentence.index(text) + len(text), label)
+               for text, label in spans.items()]
+    rows = dict(zip(spans, sentence_phrase_features(
+        read_for_phrases("Who did the cooking?"), sentence, 0, phrases, list(spans), False,
+        phrases)))
+    assert rows["Walter Cunningham"]["possessive"] == 1.0
+    assert rows["Calpurnia"]["described"] == 1.0 and rows["Calpurnia"]["possessive"] == 0.0
+    assert rows["Canuts"]["apposed"] == 1.0 and rows["Calpurnia"]["apposed"] == 0.0
+
+
+def test_the_phrase_model_reads_whether_punctuation_parts_a_phrase_from_the_question_words(
+        ) -> None:
+    sentence = "Henry Roussel directed the film, and Pierre Blanchar played Chopin in it."
+    spans = {"Henry Roussel": "PERSON", "Pierre Blanchar": "PERSON"}
+    phrases = [Phrase(sentence.index(text), sentence.index(text) + len(text), label)
+               for text, label in spans.items()]
+    rows = dict(zip(spans, sentence_phrase_features(
+        read_for_phrases("Who played Chopin?"), sentence, 0, phrases, list(spans), False,
+        phrases)))
+    assert rows["Pierre Blanchar"]["parted"] == 0.0
+    assert rows["Henry Roussel"]["person|parted"] == 1.0
+
+
+def test_a_number_keeps_the_unit_of_measure_after_it(tmp_path, embedder) -> None:
+    _, short = short_answer_about("Forecasters said 95 millimetres of rain fell on the valley "
+                                  "overnight.\n", "How much rain fell on the valley?", tmp_path,
+                                  embedder)
+    assert short == "95 millimetres"
