@@ -20,9 +20,9 @@ import Stemmer
 
 from .annotation import Phrase
 from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
-from .question import (QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun, asks_about_future,
-                       asks_what_was_said, content_words, names, reports_a_statement,
-                       speaks_of_future, words)
+from .question import (CARDINAL_WORDS, QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun,
+                       asks_about_future, asks_what_was_said, content_words, names, numbers,
+                       reports_a_statement, speaks_of_future, words)
 from .retrieval import Retrieval, SentenceHit, fold_accents
 
 # The phrase labels (spaCy's entity labels and NAME) that can answer each kind of question.
@@ -35,6 +35,10 @@ ANSWER_LABELS = {
     # spaCy's small pipeline often takes a place for a product ("Russia's Kursk region").
     "place": frozenset({"GPE", "LOC", "FAC", "NAME", "PRODUCT"}),
 }
+
+# Times a question may ask for that are often named rather than dated ("the Romantic era",
+# "the Wisconsinan glaciation", "triple time"): the stems of the asked noun.
+NAMED_TIMES = frozenset({"era", "period", "time", "season", "age"})
 
 # The labels of names, which join into one when only a space (or a person's "of") parts them.
 PLACE_LABELS = frozenset({"GPE", "LOC"})
@@ -120,7 +124,9 @@ class Evidence:
         """The question asks for a number, an amount of time or a date, and the sentence holds
         none: never an answer. (A "who" or "where" can be answered by a common noun: "Who
         joined them?" "An additional 10,000 soldiers.")"""
-        return self.type_missing and self.kind in ("number", "duration", "date")
+        return (self.type_missing and self.kind in ("number", "duration", "date")
+                and self.reading.noun not in NAMED_TIMES
+                and not holds_amount(self.kind, self.candidate.sentence.text))
 
     @property
     def ruled_out(self) -> bool:
@@ -179,6 +185,17 @@ def ground(question: str, retrieval: Retrieval,
                                  future_missing=asks_future and not speaks_of_future(
                                      candidate.sentence.text)))
     return evidence
+
+
+def holds_amount(kind: str, sentence: str) -> bool:
+    """Whether the sentence writes an amount of the kind asked for where spaCy's entities missed
+    it: a count in words ("at age seven", "four nights"; not "one", which is seldom a count:
+    "one of the ..."), or for a date a year ("(r. 1521–1567)")."""
+    if kind == "date":
+        return any(n.endswith("*") or (n.isdigit() and len(n) in (3, 4))
+                   for n in numbers(sentence))
+    return any(CARDINAL_WORDS.get(w, "1") not in ("0", "1")
+               for w in re.findall(r"[a-z]+", sentence.lower()))
 
 
 def read_for_phrases(question: str) -> PhraseReading:

@@ -68,14 +68,15 @@ FUTURE = re.compile(
 # A number as written: "1,500", "9th", "1990s", "100m", "DB10"; a hyphen or a dash parts two
 # ("2013-14", "6th-generation").
 NUMBER = re.compile(r"[A-Za-z]*\d[\d,]*(?:\.\d+)?[A-Za-z]*")
-NUMBER_WORDS = {word: str(value) for words_ in (
+CARDINAL_WORDS = {word: str(value) for value, word in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty",
-    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
-    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth")
-    for value, word in enumerate(words_.split())} | {
+    "fifteen sixteen seventeen eighteen nineteen twenty".split())} | {
     word: str(10 * tens) for tens, word in enumerate(
         "thirty forty fifty sixty seventy eighty ninety".split(), 3)}
+NUMBER_WORDS = CARDINAL_WORDS | {word: str(value) for value, word in enumerate(
+    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
+    .split())}
 # Numbers written short: the second year of a range ("2013-14", "2004–05"), a decade ("the
 # '60s"), a quarter ("Q2").
 SHORT_RANGE = re.compile(r"\b(\d\d)(\d\d)(\s*[-–]\s*)(\d\d?)\b")
@@ -92,8 +93,9 @@ QUESTION_WORD = re.compile(
     r"\b(how (?:many|much|long|far|old|large|big|high|tall|heavy|fast)|when|where|whom|whose|"
     r"who|which|what|why|how)\b", re.IGNORECASE)
 NOUN_TYPES = {
-    "number": "number percentage percent proportion share amount fraction rate total figure "
-              "sum count quantity size population",
+    # Not "figure": "which Amiibo figure", "which historical figure" ask for a name.
+    "number": "number percentage percent proportion share amount fraction rate total sum count "
+              "quantity size population",
     "date": "year month day date decade century time period era season week",
     "person": "person people man woman men women leader president general king queen emperor "
               "commander minister official officer author writer founder ruler pope duke count "

@@ -6,7 +6,7 @@ from qa_bot.answer import (DECLINE, absent_names, quoted_sentences, score_senten
                             short_answer)
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
-from qa_bot.grounding import ground, read_for_phrases, sentence_phrase_features
+from qa_bot.grounding import ground, holds_amount, read_for_phrases, sentence_phrase_features
 from qa_bot.indexing import build_index
 from qa_bot.question import Turn
 
@@ -138,6 +138,30 @@ def test_a_question_about_what_is_to_come_is_not_answered_by_a_sentence_of_the_p
     assert [e.future_missing for e in evidence
             if "poised to deploy" in e.candidate.sentence.text] == [False]
     assert any(e.future_missing for e in evidence)
+
+
+def test_an_amount_spacy_leaves_unlabelled_still_counts_for_the_rule() -> None:
+    # spaCy's small pipeline labels neither "seven" in "at age seven" nor the years of
+    # "(r. 1521–1567)": the rule declined both right sentences.
+    assert holds_amount("number", "She won a school talent show at age seven.")
+    assert holds_amount("date", "During the reign of the Jiajing Emperor (r. 1521–1567), ...")
+    assert not holds_amount("number", "It was one of the reasons, in August 2024.")
+    assert not holds_amount("date", "The deal gave Halvorsen 40 percent of the market.")
+
+
+def test_a_time_asked_for_by_name_is_not_held_to_the_date_rule(tmp_path, embedder) -> None:
+    # "What era" is answered by "the Romantic era", which is no date.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "chopin.txt").write_text(
+        "Chopin was a Polish composer and virtuoso pianist. His music belongs to the Romantic "
+        "era and remains popular.\n", encoding="utf-8")
+    build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
+    question = "Chopin's music belongs to what era?"
+    _, retrieval = QABot(tmp_path / "index", embedder).ask_with_evidence(question)
+    best = score_sentences(question, retrieval)[0].evidence
+    assert "Romantic" in best.candidate.sentence.text
+    assert best.kind == "date" and best.type_missing and not best.amount_missing
 
 
 def test_a_question_about_what_no_sentence_comes_close_to_is_declined(bot) -> None:
