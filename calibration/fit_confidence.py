@@ -5,7 +5,8 @@ the bot would quote, predicting whether the article answers the question.
 
 Fitted on one part of the development data and reported on another (README.md beside this
 file); prints the coefficients to copy into qa_bot/answer.py, and the figures of both parts.
-With --current it reports the coefficients qa_bot/answer.py holds instead of fitting.
+With --current it reports the coefficients and the threshold qa_bot/answer.py holds instead
+of fitting.
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa_bot.answer import (CONFIDENCE_BIAS, CONFIDENCE_WEIGHTS, FEATURES,  # noqa: E402
-                           compose_answer, features, ruled_out, score_sentences,
+from qa_bot.answer import (CONFIDENCE_BIAS, CONFIDENCE_WEIGHTS, DECLINE_BELOW,  # noqa: E402
+                           FEATURES, compose_answer, features, ruled_out, score_sentences,
                            source_floor)
 from qa_bot.bot import QABot  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
@@ -53,7 +54,7 @@ class Row:
     answerable: bool
     right: bool  # the sentence(s) it would quote hold an accepted answer
     ruled_out: bool  # declined by rule whatever the weights (answer.ruled_out): not fitted
-    floor: float = 0.0  # the confidence a rule grants whatever the weights (answer.source_floor)
+    floor: float  # the confidence a rule grants whatever the weights (answer.source_floor)
 
 
 def squad_parts(path: Path) -> dict[str, tuple[dict[str, list[str]], list[Case]]]:
@@ -207,7 +208,7 @@ def main() -> None:
     print("FEATURES =", FEATURES)
     print("CONFIDENCE_WEIGHTS = (" + ", ".join(f"{w:.3f}" for w in weights) + ")")
     print(f"CONFIDENCE_BIAS = {bias:.3f}")
-    chosen = args.threshold or threshold(rows, weights, bias)
+    chosen = args.threshold or (DECLINE_BELOW if args.current else threshold(rows, weights, bias))
     print(f"DECLINE_BELOW = {chosen:.2f}")
     report(rows, weights, bias, chosen)
 

@@ -151,12 +151,11 @@ def ruled_out(question: str, best: ScoredSentence) -> bool:
     """Whether the best sentence is no answer whatever the weights say. Four checks are rules:
     a number the question names that the best passage does not hold ("in 1066", "the 9th
     century", however written: "the ninth century") means the article is talking about
-    something else; a question asking for a number or a
-    date is not answered by a sentence holding none; one asking what someone said, by a
-    sentence reporting no statement; and one about what is to come, by a sentence with no word
-    of the future."""
-    return best.evidence.ruled_out or bool(missing_numbers(question,
-                                                          best.candidate.hit.passage.text))
+    something else; a question asking for a number or a date is not answered by a sentence
+    holding none; one asking what someone said, by a sentence reporting no statement; and one
+    about what is to come, by a sentence with no word of the future."""
+    passage = best.candidate.hit.passage.text
+    return best.evidence.ruled_out or bool(missing_numbers(question, passage))
 
 
 def source_floor(retrieval: Retrieval, best: ScoredSentence) -> float:

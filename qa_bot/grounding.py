@@ -37,22 +37,29 @@ ANSWER_LABELS = {
 }
 
 # Times a question may ask for that are often named rather than dated ("the Romantic era",
-# "the Wisconsinan glaciation", "triple time"): the stems of the asked noun.
-NAMED_TIMES = frozenset({"era", "period", "time", "season", "age"})
+# "the Wisconsinan glaciation", "winter"): the stems of the asked noun. Not "time": "how many
+# times" asks for a number.
+NAMED_TIMES = frozenset({"era", "period", "season"})
 
-# The labels of names, which join into one when only a space (or a person's "of") parts them.
+# A year, or a decade, as a date writes it: not part of a longer number, an amount of money
+# or a count ("1,500", "$2000", "2.5").
+YEAR = re.compile(r"(?<![\d,.$€£])\b(1\d{3}|20\d{2})(s\b|\b(?![,.]\d))")
+
+# A place and the region it is in join into one answer ("Maadi, Egypt"), as do two amounts of a
+# range ("3,000 to 5,000") and a place with the compass word before it ("southern Italy").
 PLACE_LABELS = frozenset({"GPE", "LOC"})
 AMOUNT_LABELS = frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY", "DATE", "TIME"})
 RANGE = frozenset({" to ", "-", "–", " – ", " - "})  # "3,000 to 5,000", "1066–1071"
 COMPASS = frozenset("north south east west northern southern eastern western central northeastern "
                     "northwestern southeastern southwestern".split())
-UNIT = re.compile(r" (?:(?:square|cubic) )?(?:(?:milli|centi|kilo)?met(?:re|er)s?|km|cm|mm|m|miles?|"
-                  r"feet|foot|ft|inch(?:es)?|tonnes?|tons?|kilograms?|kg|grams?|g|pounds?|lbs?|"
+UNIT = re.compile(r" (?:(?:square|cubic) )?(?:(?:milli|centi|kilo)?met(?:re|er)s?|km|cm|mm|m|"
+                  r"miles?|feet|foot|ft|inch(?:es)?|tonnes?|tons?|kilograms?|kg|grams?|g|pounds?|lbs?|"
                   r"lit(?:re|er)s?|gallons?|hectares?|ha|acres?|degrees?|percent|per cent|"
                   r"knots|mph|km/h)\b")
 # A name or number with a comma or "and" between it and the next, as in a list of three or more.
 LIST_BEFORE = re.compile(r"[A-Z0-9][\w.-]*, $")
 LIST_AFTER = re.compile(r",? (?:and )?[A-Z0-9]|, (?:the |The )")
+# The labels of names, which join into one when only a space (or a person's "of") parts them.
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NAME", "PRODUCT", "EVENT",
                          "WORK_OF_ART"})
 
@@ -190,11 +197,11 @@ def ground(question: str, retrieval: Retrieval,
 def holds_amount(kind: str, sentence: str) -> bool:
     """Whether the sentence writes an amount of the kind asked for where spaCy's entities missed
     it: a count in words ("at age seven", "four nights"; not "one", which is seldom a count:
-    "one of the ..."), or for a date a year ("(r. 1521–1567)")."""
+    "one of the ..."), or for a date a year or a decade ("(r. 1521–1567)", "the 1990s"), not
+    a count ("1,500 soldiers", "$2000")."""
     if kind == "date":
-        return any(n.endswith("*") or (n.isdigit() and len(n) in (3, 4))
-                   for n in numbers(sentence))
-    return any(CARDINAL_WORDS.get(w, "1") not in ("0", "1")
+        return bool(YEAR.search(sentence))
+    return any(w in CARDINAL_WORDS and w not in ("zero", "one")
                for w in re.findall(r"[a-z]+", sentence.lower()))
 
 
@@ -204,8 +211,9 @@ def read_for_phrases(question: str) -> PhraseReading:
     noun = asked_noun(question) or person_noun(question)
     kind = answer_type(question) or word.split()[0]
     named = NAME_OF.search(question) if noun == "name" else None
-    if named:  # "What was the name of the count of Apulia?" asks for a name of a count
-        kind, noun = "name", content_words(named.group(1))[0]
+    named_noun = content_words(named.group(1)) if named else []  # none in "the name of it"
+    if named_noun:  # "What was the name of the count of Apulia?" asks for a name of a count
+        kind, noun = "name", named_noun[0]
     elif kind in ("what", "which") and CALLED.search(question):
         kind = "name"  # "What was the naval base called?"
     return PhraseReading(kind=kind,
@@ -322,16 +330,19 @@ def _tokens(sentence: str, offset: int) -> tuple[tuple[tuple[int, int], ...], tu
 
 def _context_features(reading: PhraseReading, phrase: Phrase, noted: Sequence[Phrase],
                       neighbour: bool, before: str, after: str) -> dict[str, float]:
-    """Where a phrase stands among the others: in the neighbour quoted beside the best sentence;
-    the modifier of a longer phrase ("Norman" in "Norman art", "Russian" in "Russian
-    capabilities"), rarely an answer by itself (but the head of "King Malcolm III of Scotland"
-    is no modifier: `of_follows`)."""
+    """Where a phrase stands among the others and the words around it: in the neighbour quoted
+    beside the best sentence; the modifier of a longer phrase ("Norman" in "Norman art",
+    "Russian" in "Russian capabilities"), rarely an answer by itself (but the head of "King
+    Malcolm III of Scotland", with "of" after it, is no modifier); a possessive ("Peck's");
+    followed by a description ("Calpurnia, their cook"); in apposition ("a local couple, the
+    Canuts")."""
     modifier = float(not after.startswith(" of ") and any(
         other.start <= phrase.start and other.end > phrase.end for other in noted))
     kind = reading.kind
     possessive = float(after.startswith(("'s", "’s")))
     described = float(bool(DESCRIBED.match(after)))
-    apposed = float(bool(APPOSED.search(before)) and not LIST_BEFORE.search(before))
+    apposed = float(bool(APPOSED.search(before)) and not LIST_BEFORE.search(before)
+                    and not OPENING.match(before))
     return {"neighbour": float(neighbour), "modifier": modifier, f"{kind}|modifier": modifier,
             "possessive": possessive, f"{kind}|possessive": possessive,
             "described": described, f"{kind}|described": described,
@@ -388,8 +399,17 @@ def phrase_features(reading: PhraseReading, text: str, label: str, inside: list[
 NAME_OF = re.compile(r"\bname\s+of\s+(?:(?:the|a|an|his|her|their|its)\s+)?([\w'’-]+)",
                      re.IGNORECASE)
 CALLED = re.compile(r"\b(?:called|named|known as)\W*$", re.IGNORECASE)
-DESCRIBED = re.compile(r", (?:the |a |an |their |his |her |its )?[a-z]")  # "Calpurnia, their cook"
-APPOSED = re.compile(r", (?:the |a |an )?$")  # "a local couple, the Canuts"
+# A description after a comma ("Calpurnia, their cook"), not a clause or a list going on
+# (", and ...", ", which ...", ", in 1066").
+DESCRIBED = re.compile(r", (?!(?:and|or|but|nor|so|yet|which|who|whom|whose|where|when|while|as|"
+                       r"if|in|on|at|of|to|for|with|by|from|after|before|since|although|though|"
+                       r"because)\b)(?:the |a |an |their |his |her |its )?[a-z]")
+# A phrase in apposition after a comma ("a local couple, the Canuts"), not the subject after an
+# opening phrase ("After the war, Rollo").
+APPOSED = re.compile(r", (?:the |a |an )?$")
+OPENING = re.compile(r"^(?:in|on|at|after|before|during|by|from|with|for|since|following|under|"
+                     r"over|through|as|when|while|although|though|because|if|once|until)\b[^,]*, "
+                     r"(?:the |a |an )?$", re.IGNORECASE)
 FOLLOWING = 3  # words after a phrase where the noun it counts or names may stand
 # "Who was the X", "Who is Y's X", up to a preposition or clause after the X.
 WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+((?:the|a|an)\s+[\w'’ -]+?|[\w-]+['’]s\s+"
@@ -494,9 +514,11 @@ def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
 
 
 def _joined(phrases: list[Phrase], text: str, offset: int) -> list[Phrase]:
-    """Phrases with only a space between them as one: "Duke" + "Richard II", "Richard" + "I"
-    (spaCy's entity and the proper nouns beside it); a person and the place or house "of"
-    them, too: "William" of "Montreuil"."""
+    """Phrases that make one answer, as one (`_one_name`): names with only a space between
+    them ("Duke" + "Richard II", "Richard" + "I": spaCy's entity and the proper nouns beside
+    it); a person and the place or house "of" them ("William" of "Montreuil"); a place and its
+    region ("Maadi, Egypt"); a pair ("Liszt and Hiller") that is no list of three or more; a
+    range ("3,000 to 5,000")."""
     joined: list[Phrase] = []
     for phrase in phrases:
         if joined and _one_name(joined[-1], phrase, text, offset):
@@ -516,7 +538,8 @@ def _one_name(phrase: Phrase, following: Phrase, text: str, offset: int) -> bool
     return (not between.strip() or (between == " of " and phrase.label == "PERSON")
             or (not listed and between == ", " and {phrase.label, following.label} <= PLACE_LABELS)
             or (not listed and between == " and " and phrase.label == following.label)
-            or (between in RANGE and phrase.label == following.label in AMOUNT_LABELS))
+            or (between in RANGE and phrase.label == following.label
+                and phrase.label in AMOUNT_LABELS))
 
 
 def _same_word(word: str, asked: str) -> bool:

@@ -61,10 +61,10 @@ ASKS_ABOUT_FUTURE = re.compile(
 # What a sentence speaking of what is to come holds: a future or conditional, a plan, a
 # schedule, an expectation.
 FUTURE = re.compile(
-    r"\b(will|would|shall|won't|[\w]+'ll|expect(s|ed)?|anticipated|projected|forecast|"
-    r"scheduled|planned|plans?|set to|slated|going to|due (to be|on|in|by)|to be|poised to|"
-    r"about to|ready to|prepar(e|es|ed|ing) to|next|upcoming|until|later|soon|intends?|"
-    r"aims?)\b", re.IGNORECASE)
+    r"\b(will|would|shall|won['’]t|\w+['’]ll|expect(s|ed|ing)?|anticipated|projected|"
+    r"forecasts?|scheduled|planned|plans?|set to|slated|going to|due (to be|on|in|by)|to be|"
+    r"(is|are) to|poised to|about to|ready to|prepar(e|es|ed|ing) to|next|upcoming|until|"
+    r"later|soon|intend(s|ed)?|aims?)\b", re.IGNORECASE)
 # A number as written: "1,500", "9th", "1990s", "100m", "DB10"; a hyphen or a dash parts two
 # ("2013-14", "6th-generation").
 NUMBER = re.compile(r"[A-Za-z]*\d[\d,]*(?:\.\d+)?[A-Za-z]*")
@@ -77,11 +77,11 @@ NUMBER_WORDS = CARDINAL_WORDS | {word: str(value) for value, word in enumerate(
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
     "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
     .split())}
-# Numbers written short: the second year of a range ("2013-14", "2004–05"), a decade ("the
-# '60s"), a quarter ("Q2").
-SHORT_RANGE = re.compile(r"\b(\d\d)(\d\d)(\s*[-–]\s*)(\d\d?)\b")
+# Numbers written short: the second year of a range ("2013-14", "2004–05", "1999-00"), a
+# decade of the twentieth century ("the '60s"), a quarter ("Q2").
+SHORT_RANGE = re.compile(r"\b((?:1\d|20)\d\d)(\s*[-–—‑−]\s*)(\d\d?)\b")
 SHORT_DECADE = re.compile(r"[’']\s?(\d)0s\b")
-QUARTER = re.compile(r"\bQ([1-4])\b")
+QUARTER = re.compile(r"\bQ([1-4])\b", re.IGNORECASE)
 DECADE = re.compile(r"^\d{3}0s$")
 ANAPHORS = frozenset("they them their theirs it its he him his she her hers this these those "
                      "there".split())
@@ -231,7 +231,10 @@ def reports_a_statement(sentence: str) -> bool:
 
 def asks_about_future(question: str) -> bool:
     """Whether the question asks when, where or who about what is to come ("When will the
-    bridge reopen?"), or whether something will happen ("Will Halvorsen cut jobs?")."""
+    bridge reopen?"), or whether something will happen ("Will Halvorsen cut jobs?"). A "Will"
+    followed by a question word is a name: "Will Smith starred in which film?"."""
+    if re.match(r"\s*will\s", question, re.IGNORECASE) and QUESTION_WORD.search(question, 5):
+        return False
     return bool(ASKS_ABOUT_FUTURE.search(question))
 
 
@@ -266,9 +269,18 @@ def missing_numbers(question: str, passage: str) -> set[str]:
         n.endswith("*") and any(len(h) == 4 and h.startswith(n[:3]) for h in held))}
 
 
+def _range_in_full(match: re.Match[str]) -> str:
+    """A range of years with its second year written short, in full: the second year is the
+    next one after the first that ends in those digits ("2013-14" is 2013-2014, "1999-00"
+    1999-2000, "2008-9" 2008-2009)."""
+    first, dash, short = int(match[1]), match[2], match[3]
+    step = 10 ** len(short)
+    second = first - first % step + int(short)
+    return f"{first}{dash}{second + step if second < first else second}"
+
+
 def _written_in_digits(text: str) -> set[str]:
-    text = SHORT_RANGE.sub(lambda m: m[1] + m[2] + m[3] + m[1] + (m[4] if len(m[4]) == 2
-                                                                  else m[2][0] + m[4]), text)
+    text = SHORT_RANGE.sub(_range_in_full, text)
     text = QUARTER.sub(r"quarter \1", SHORT_DECADE.sub(r"19\g<1>0s", text))
     found = set()
     for token in NUMBER.findall(text):

@@ -6,7 +6,8 @@ from qa_bot.answer import (DECLINE, absent_names, quoted_sentences, score_senten
                             short_answer)
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
-from qa_bot.grounding import ground, holds_amount, read_for_phrases, sentence_phrase_features
+from qa_bot.grounding import (NAMED_TIMES, ground, holds_amount, read_for_phrases,
+                               sentence_phrase_features)
 from qa_bot.indexing import build_index
 from qa_bot.question import Turn
 
@@ -147,6 +148,14 @@ def test_an_amount_spacy_leaves_unlabelled_still_counts_for_the_rule() -> None:
     assert holds_amount("date", "During the reign of the Jiajing Emperor (r. 1521–1567), ...")
     assert not holds_amount("number", "It was one of the reasons, in August 2024.")
     assert not holds_amount("date", "The deal gave Halvorsen 40 percent of the market.")
+    assert not holds_amount("date", "Around 1,500 special forces arrived for $2000 each.")
+    assert holds_amount("date", "It was popular in the 1990s.")
+
+
+def test_how_many_times_is_held_to_the_amount_rule() -> None:
+    # "Time" may name a period ("what time"), but "how many times" asks for a number.
+    reading = read_for_phrases("How many times did the leaders meet?")
+    assert reading.kind == "number" and reading.noun not in NAMED_TIMES
 
 
 def test_a_time_asked_for_by_name_is_not_held_to_the_date_rule(tmp_path, embedder) -> None:
@@ -380,6 +389,12 @@ def test_what_is_the_name_of_the_x_asks_for_a_name_of_an_x() -> None:
     assert read_for_phrases("What was the count's name?").kind == "what"
     assert read_for_phrases("What is the new bridge called?").kind == "name"
     assert read_for_phrases("What is the new bridge made of?").kind == "what"
+    assert read_for_phrases("What was the name of it?").kind == "what"  # names no noun
+
+
+def test_a_follow_up_asking_the_name_of_it_is_answered_or_declined_not_failed(bot) -> None:
+    history = [Turn("user", "Which Russian region did Ukraine enter in August 2024?")]
+    assert bot.ask("What was the name of it?", history).answer
 
 
 def test_a_place_keeps_the_part_of_it_the_sentence_names(tmp_path, embedder) -> None:

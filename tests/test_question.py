@@ -1,10 +1,10 @@
 """Reading a question: plain rules, no model."""
 import pytest
 
-from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_future, asks_about_headline,
-                             asks_for_source, asks_what_was_said, content_words, is_followup,
-                             missing_numbers, named_numbers, names, numbers, previous_question, reports_a_statement,
-                             speaks_of_future)
+from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_future,
+                             asks_about_headline, asks_for_source, asks_what_was_said,
+                             content_words, is_followup, missing_numbers, named_numbers, names,
+                             numbers, previous_question, reports_a_statement, speaks_of_future)
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -22,6 +22,7 @@ from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_future, a
     ("How long did the training last?", "duration"),
     ("How many years did Whitfield teach?", "duration"),
     ("How many day did filming take", "duration"),  # a unit typed in the singular
+    ("Which Amiibo figure heals Link?", None),  # a figure here is no number
     ("When did they arrive?", "date"),
     ("Who leads the troops?", "person"),
     ("Where did the special forces train?", "place"),
@@ -85,10 +86,13 @@ def test_questions_about_what_is_to_come_and_sentences_speaking_of_it() -> None:
     assert not asks_about_future("What will the remaster feature?")  # what a thing does
     assert not asks_about_future("Who wrote in their will that she was cared for?")
     assert not asks_about_future("When did the troops arrive?")
+    assert not asks_about_future("Will Smith starred in which film?")  # a name
     assert speaks_of_future("The line will launch in April 2016.")
     assert speaks_of_future("Safety checks were to be carried out at schools.")
     assert not speaks_of_future("FreshCrate cut 300 jobs last spring.")
     assert not speaks_of_future("The delay was due to the storm.")
+    assert speaks_of_future("The mayor said it won’t reopen before May.")  # a curly apostrophe
+    assert speaks_of_future("They’ll vote on the plan.")
 
 
 def test_numbers_are_compared_as_numbers_however_written() -> None:
@@ -98,6 +102,7 @@ def test_numbers_are_compared_as_numbers_however_written() -> None:
     assert named_numbers("What did 6th-generation iPods limit in the '90s?") == {"6", "199*"}
     assert named_numbers("Which 3 musicians joined in 1855?") == {"1855"}  # a count, unsaid
     assert missing_numbers("Who sold iPods in 2004-05?", "From 2004 until 2005 HP sold") == set()
+    assert numbers("in 2008-9 and 1999-00, in q3") == {"2008", "2009", "1999", "2000", "3"}
     assert missing_numbers("What revenue in Q2 2007?", "Second quarter revenue in 2007") == set()
     assert missing_numbers("What began in the 1970s?", "The 1973 oil embargo began") == set()
     assert missing_numbers("Who is taken to the old MI66 building?", "the old MI6 building") == {
