@@ -21,7 +21,7 @@ import Stemmer
 from .annotation import Phrase
 from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
 from .question import (CARDINAL_WORDS, QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun,
-                       asks_about_future, asks_what_was_said, content_words, names, numbers,
+                       asks_about_future, asks_what_was_said, content_words, names,
                        reports_a_statement, speaks_of_future, words)
 from .retrieval import Retrieval, SentenceHit, fold_accents
 
@@ -53,8 +53,8 @@ RANGE = frozenset({" to ", "-", "–", " – ", " - "})  # "3,000 to 5,000", "10
 COMPASS = frozenset("north south east west northern southern eastern western central northeastern "
                     "northwestern southeastern southwestern".split())
 UNIT = re.compile(r" (?:(?:square|cubic) )?(?:(?:milli|centi|kilo)?met(?:re|er)s?|km|cm|mm|m|"
-                  r"miles?|feet|foot|ft|inch(?:es)?|tonnes?|tons?|kilograms?|kg|grams?|g|pounds?|lbs?|"
-                  r"lit(?:re|er)s?|gallons?|hectares?|ha|acres?|degrees?|percent|per cent|"
+                  r"miles?|feet|foot|ft|inch(?:es)?|tonnes?|tons?|kilograms?|kg|grams?|g|"
+                  r"pounds?|lbs?|lit(?:re|er)s?|gallons?|hectares?|ha|acres?|degrees?|percent|per cent|"
                   r"knots|mph|km/h)\b")
 # A name or number with a comma or "and" between it and the next, as in a list of three or more.
 LIST_BEFORE = re.compile(r"[A-Z0-9][\w.-]*, $")

@@ -6,7 +6,7 @@ from qa_bot.answer import (DECLINE, absent_names, quoted_sentences, score_senten
                             short_answer)
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
-from qa_bot.grounding import (NAMED_TIMES, ground, holds_amount, read_for_phrases,
+from qa_bot.grounding import (NAMED_TIMES, Evidence, ground, holds_amount, read_for_phrases,
                                sentence_phrase_features)
 from qa_bot.indexing import build_index
 from qa_bot.question import Turn
@@ -114,14 +114,18 @@ def test_a_question_whose_words_the_sentence_holds_in_context_is_answered(bot) -
     assert answer.answered and "Donald Trump" in answer.answer
 
 
+def grounded(bot, question: str) -> list[Evidence]:  # type: ignore[no-untyped-def]
+    """The grounding evidence of each candidate sentence for `question`."""
+    _, retrieval = bot.ask_with_evidence(question)
+    return ground(question, retrieval, retrieval.sentences)
+
+
 def test_what_someone_said_is_not_answered_by_a_sentence_reporting_no_statement(bot) -> None:
     # Without the rule this quotes "The situation presents a dual strategy ..." (0.47).
     answer = bot.ask("What has Donald Trump said about the North Korean troops?")
     assert not answer.answered and answer.confidence == 0.0
     # A sentence reporting a statement can answer: "As reported by USAZINE, ...".
-    question = "What did USAZINE report about a new deployment?"
-    _, retrieval = bot.ask_with_evidence(question)
-    evidence = ground(question, retrieval, retrieval.sentences)
+    evidence = grounded(bot, "What did USAZINE report about a new deployment?")
     assert [e.statement_missing for e in evidence
             if "USAZINE" in e.candidate.sentence.text] == [False]
 
@@ -133,9 +137,7 @@ def test_a_question_about_what_is_to_come_is_not_answered_by_a_sentence_of_the_p
     assert not answer.answered and answer.confidence == 0.0
     # A sentence that speaks of what is to come may answer: "North Korea appears poised to
     # deploy another contingent of soldiers ...".
-    question = "Where will the next group of North Korean soldiers be sent?"
-    _, retrieval = bot.ask_with_evidence(question)
-    evidence = ground(question, retrieval, retrieval.sentences)
+    evidence = grounded(bot, "Where will the next group of North Korean soldiers be sent?")
     assert [e.future_missing for e in evidence
             if "poised to deploy" in e.candidate.sentence.text] == [False]
     assert any(e.future_missing for e in evidence)
