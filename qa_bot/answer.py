@@ -26,6 +26,10 @@ ATTRIBUTION = re.compile(r"\b(according to|" + REPORTING_VERB + r" by)\s+(the\s+
                          r"|\b[A-Z][\w.-]+\s+" + REPORTING_VERB + r"\b")
 ATTRIBUTION_BONUS = 0.3
 NEIGHBOUR_MARGIN = 0.3  # quote the best sentence's neighbour too when it scores this close
+# Else quote the runner-up, wherever it is, when it scores this close: on the SQuAD training
+# sample's ten articles the quote then holds the answer for 81.1% of answerable questions
+# against 77.7%, every article gaining, for 5 more words (0.05: 79.8%, 0.2: 81.8%).
+RUNNER_UP_MARGIN = 0.1
 TYPE_BONUS = 0.15  # a sentence holding the kind of phrase asked for ranks above one without
 RELATED_PASSAGES = 3
 SHORT_ANSWER_FIT = 0.2
@@ -178,19 +182,24 @@ def compose_answer(question: str, retrieval: Retrieval,
         return Answer(question, decline_message(question, retrieval), False,
                       round(certainty, 4), (), related=related_passages(retrieval))
     quoted = quoted_sentences(ranked)
-    answer = _cite(question, sorted(quoted, key=lambda s: s.candidate.position), certainty,
-                   retrieval.documents)
+    # In the order of the text within the best sentence's passage, which comes first.
+    in_order = sorted(quoted, key=lambda s: (s.candidate.hit.id != best.candidate.hit.id,
+                                             s.candidate.position))
+    answer = _cite(question, in_order, certainty, retrieval.documents)
     return replace(answer, short_answer=short_answer([s.evidence for s in quoted]))
 
 
 def quoted_sentences(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
     """The sentences an answer quotes: the best, and its neighbour when that scores nearly as
-    well."""
+    well, or else the runner-up when that scores almost as well (two readings of the question
+    the scores cannot tell apart)."""
     best = ranked[0]
     neighbours = [s for s in ranked if s.candidate.hit.id == best.candidate.hit.id
                   and abs(s.candidate.position - best.candidate.position) == 1]
     if neighbours and best.score - neighbours[0].score < NEIGHBOUR_MARGIN:
         return [best, neighbours[0]]
+    if len(ranked) > 1 and best.score - ranked[1].score < RUNNER_UP_MARGIN:
+        return [best, ranked[1]]
     return [best]
 
 

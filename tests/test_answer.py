@@ -90,6 +90,14 @@ def test_a_second_sentence_only_when_the_neighbour_scores_close(bot) -> None:
     assert two.answer.count("[1]") == 1  # one marker after the run of sentences from it
 
 
+def test_the_runner_up_is_quoted_too_when_it_scores_almost_as_well(bot) -> None:
+    # The best sentence speaks of the losses; the cause is in another passage's sentence, which
+    # scores within RUNNER_UP_MARGIN of it. The best passage's sentence comes first.
+    answer = bot.ask("What does the article blame for the heavy North Korean losses?")
+    assert [c.n for c in answer.citations] == [1, 2]
+    text = answer.answer
+    assert text.index("[1]") < text.index("inexperience") < text.index("[2]")
+
 def test_follow_up_questions_are_read_with_the_conversation(bot) -> None:
     history = [Turn("user", "How many North Korean special forces arrived in Vladivostok?"),
                Turn("assistant", "…around 1,500 North Korean special forces … [1]")]
