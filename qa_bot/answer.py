@@ -207,10 +207,10 @@ def short_answer(quoted: list[Evidence]) -> ShortAnswer | None:
     """The phrase that answers the question, in the quoted sentences (the best one first): for a
     question asking for a number, date, name or place, the likeliest phrase of that kind; for
     another, the likeliest phrase of any kind when it is likely enough."""
-    phrase, fit, of_kind = answer_phrase(quoted)
-    if phrase is None or (not of_kind and fit < SHORT_ANSWER_FIT):
+    found = answer_phrase(quoted)
+    if found is None or (not found.of_kind and found.fit < SHORT_ANSWER_FIT):
         return None
-    passage = quoted[0].candidate.hit.passage
+    phrase, passage = found.phrase, found.passage
     text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
     return ShortAnswer(text, passage.source, phrase.start, phrase.end)
 

@@ -286,6 +286,7 @@ def _citation_faults(answer: Answer) -> int:
         faults += sum(1 for piece in quoted if piece not in citation.quote)
     short = answer.short_answer
     if short and not any(c.source == short.source and s <= short.start and short.end <= e
+                         and c.text[short.start - c.start:short.end - c.start] == short.text
                          for c in answer.citations for s, e in c.quote_spans):
         faults += 1
     return faults

@@ -19,6 +19,7 @@ from functools import cached_property, lru_cache
 import Stemmer
 
 from .annotation import Phrase
+from .chunking import Passage
 from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
 from .question import (CARDINAL_WORDS, QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun,
                        asks_about_future, asks_what_was_said, content_words, names,
@@ -229,32 +230,39 @@ def _name_parts(question: str) -> list[str]:
             for part in token.split("-") if part[:1].isupper()]
 
 
-def answer_phrase(quoted: Sequence[Evidence]) -> tuple[Phrase | None, float, bool]:
+@dataclass(frozen=True)
+class AnswerPhrase:
+    """The phrase that answers, in the passage of the quoted sentence that holds it (the quoted
+    sentences may come from two passages); the phrase model's likelihood that it is the answer,
+    and whether it is of the kind asked for."""
+
+    phrase: Phrase
+    passage: Passage
+    fit: float
+    of_kind: bool
+
+
+def answer_phrase(quoted: Sequence[Evidence]) -> AnswerPhrase | None:
     """The likeliest answer among the phrases of the quoted sentences (the best one first, then
-    the neighbour quoted with it: "It was commissioned by Odo" after the sentence that names the
+    the one quoted with it: "It was commissioned by Odo" after the sentence that names the
     tapestry): one of the asked kind that names the asked noun, else one of the asked kind, else
-    one of any kind. With the phrase model's likelihood, and whether it is of the asked kind."""
-    def best_of(phrases_of: Callable[[Evidence], Sequence[Phrase]]) -> tuple[Phrase | None,
-                                                                               float]:
-        return max((likeliest_phrase(evidence.reading, evidence.candidate,
-                                     list(phrases_of(evidence)), neighbour=number > 0)
-                    for number, evidence in enumerate(quoted)), key=lambda found: found[1],
-                   default=(None, 0.0))
+    one of any kind."""
+    def best_of(phrases_of: Callable[[Evidence], Sequence[Phrase]],
+                of_kind: bool) -> AnswerPhrase | None:
+        found = [(*likeliest_phrase(evidence.reading, evidence.candidate,
+                                    list(phrases_of(evidence)), neighbour=number > 0), evidence)
+                 for number, evidence in enumerate(quoted)]
+        phrase, fit, evidence = max(found, key=lambda item: item[1])
+        return None if phrase is None else AnswerPhrase(phrase, evidence.candidate.hit.passage,
+                                                        fit, of_kind)
 
     def typed_or_common(e: Evidence) -> list[Phrase]:
         if e.kind not in ("person", "organisation") or e.reading.noun is not None:
             return list(e.typed)
         return [*e.typed, *(p for p in e.candidate.notes.phrases if p.label == "NP")]
 
-    for of_kind in (lambda e: e.naming, typed_or_common):
-        phrase, fit = best_of(of_kind)
-        if phrase is not None:
-            return phrase, fit, True
-    best, *neighbours = quoted
-    return (*max([best.likeliest, *(likeliest_phrase(e.reading, e.candidate,
-                                                     list(e.candidate.notes.phrases),
-                                                     neighbour=True) for e in neighbours)],
-                 key=lambda found: found[1]), False)
+    return (best_of(lambda e: e.naming, True) or best_of(typed_or_common, True)
+            or best_of(lambda e: e.candidate.notes.phrases, False))
 
 
 def person_noun(question: str) -> str | None:

@@ -1,12 +1,13 @@
 import json
+from dataclasses import replace
 
 import pytest
 
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
 from qa_bot.errors import QABotError
-from qa_bot.evaluation import (Result, short_contains, evaluate, load_cases, normalise,
-                               risk_coverage, summarise, write_squad_corpus)
+from qa_bot.evaluation import (Result, _citation_faults, short_contains, evaluate, load_cases,
+                               normalise, risk_coverage, summarise, write_squad_corpus)
 from qa_bot.indexing import build_index
 
 SQUAD = {"version": "v2.0", "data": [{"title": "Bridges", "paragraphs": [
@@ -99,3 +100,11 @@ def test_short_answers_count_after_squad_normalisation() -> None:
     assert report.short_given == pytest.approx(2 / 3)
     assert report.declined_by_kind == {"offtopic": (1, 1), "ontopic": (0, 1)}
     assert normalise("The  Seine, river!") == "seine river"
+
+
+def test_a_short_answer_that_is_not_its_own_slice_is_a_citation_fault(bot) -> None:
+    answer = bot.ask("How many North Korean special forces arrived in Vladivostok?")
+    assert answer.short_answer is not None and _citation_faults(answer) == 0
+    # The right offsets with another text: what slicing the wrong passage would give.
+    wrong = replace(answer.short_answer, text="")
+    assert _citation_faults(replace(answer, short_answer=wrong)) == 1

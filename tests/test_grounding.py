@@ -230,6 +230,21 @@ def test_the_short_answer_can_be_in_the_neighbour_quoted_beside_the_best_sentenc
     assert short == "Odo"
 
 
+def test_the_short_answer_can_be_in_the_runner_up_of_another_passage(tmp_path,
+                                                                     embedder) -> None:
+    # The best sentence (first paragraph) names no one; the runner-up, quoted too for scoring
+    # almost as well, is in the second paragraph's passage: the phrase is sliced out of that one.
+    quoted, short = short_answer_about(
+        "The old stone bridge over the Wensum river was closed to traffic after the storm damaged "
+        "its piers. Drivers were told to use the ring road instead, and buses were diverted "
+        "through the town centre for the rest of the week.\n\nShops on the high street said "
+        "trade had fallen since the closure. Local cafes reported fewer customers on market day. "
+        "Repairs to the bridge will be carried out by Hartley Construction, a family firm from "
+        "Norwich.\n", "Who will repair the stone bridge over the Wensum river?", tmp_path, embedder)
+    assert quoted.startswith("The old stone bridge") and "Hartley Construction" in quoted
+    assert short == "Hartley Construction"
+
+
 def test_a_name_right_after_the_asked_noun_names_it(tmp_path, embedder) -> None:
     _, short = short_answer_about("The area corresponded to the northern part of present-day "
                                   "Upper Normandy down to the river Seine.\n",
