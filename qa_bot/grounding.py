@@ -247,10 +247,15 @@ def answer_phrase(quoted: Sequence[Evidence]) -> AnswerPhrase | None:
     the one quoted with it: "It was commissioned by Odo" after the sentence that names the
     tapestry): one of the asked kind that names the asked noun, else one of the asked kind, else
     one of any kind."""
-    def best_of(phrases_of: Callable[[Evidence], Sequence[Phrase]],
+    def best_of(phrases_of: Callable[[Evidence], Sequence[Phrase]] | None,
                 of_kind: bool) -> AnswerPhrase | None:
-        found = [(*likeliest_phrase(evidence.reading, evidence.candidate,
-                                    list(phrases_of(evidence)), neighbour=number > 0), evidence)
+        """Of `phrases_of` each quoted sentence, or of all its phrases when None (the best
+        sentence's likeliest of those is known already: `Evidence.likeliest`)."""
+        found = [(*(evidence.likeliest if phrases_of is None and number == 0 else
+                    likeliest_phrase(evidence.reading, evidence.candidate,
+                                     list(phrases_of(evidence) if phrases_of
+                                          else evidence.candidate.notes.phrases),
+                                     neighbour=number > 0)), evidence)
                  for number, evidence in enumerate(quoted)]
         phrase, fit, evidence = max(found, key=lambda item: item[1])
         return None if phrase is None else AnswerPhrase(phrase, evidence.candidate.hit.passage,
@@ -262,7 +267,7 @@ def answer_phrase(quoted: Sequence[Evidence]) -> AnswerPhrase | None:
         return [*e.typed, *(p for p in e.candidate.notes.phrases if p.label == "NP")]
 
     return (best_of(lambda e: e.naming, True) or best_of(typed_or_common, True)
-            or best_of(lambda e: e.candidate.notes.phrases, False))
+            or best_of(None, False))
 
 
 def person_noun(question: str) -> str | None:
