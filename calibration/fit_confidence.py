@@ -130,6 +130,11 @@ def collect(embedder: Embedder, scratch: Path) -> list[Row]:
             chosen = chosen[::max(1, len(chosen) // ANSWERABLE_ONLY_QUESTIONS)]
         rows += rows_for(source.removesuffix(".txt"), "fit", {source: articles[source]}, [],
                          chosen, embedder, scratch)
+    # The sample's other six articles (answerable questions only) are never fitted on: articles
+    # the confidence model has not seen, as the unseen SQuAD articles.
+    for source in sorted(set(articles) - set(TRAIN_ARTICLES)):
+        rows += rows_for(source.removesuffix(".txt"), "test", {source: articles[source]}, [],
+                         [c for c in cases if c.source == source], embedder, scratch)
     rows += rows_for("article-more", "fit", None, article,
                      jsonl_cases(DATA / "article-more.jsonl"), embedder, scratch)
     for text in sorted((DATA / "texts").glob("*.txt")):
