@@ -198,8 +198,11 @@ def quoted_sentences(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
                   and abs(s.candidate.position - best.candidate.position) == 1]
     if neighbours and best.score - neighbours[0].score < NEIGHBOUR_MARGIN:
         return [best, neighbours[0]]
-    if len(ranked) > 1 and best.score - ranked[1].score < RUNNER_UP_MARGIN:
-        return [best, ranked[1]]
+    # Not the same words again from another article (a story and its update).
+    runner_up = next((s for s in ranked[1:]
+                      if s.candidate.sentence.text != best.candidate.sentence.text), None)
+    if runner_up and best.score - runner_up.score < RUNNER_UP_MARGIN:
+        return [best, runner_up]
     return [best]
 
 

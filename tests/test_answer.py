@@ -4,6 +4,9 @@ import re
 import pytest
 
 from qa_bot.answer import DECLINE, DECLINE_BELOW
+from qa_bot.bot import QABot
+from qa_bot.config import bundled_model_path
+from qa_bot.indexing import build_index
 from qa_bot.question import Turn
 
 from conftest import SHARED_DATA, read_jsonl
@@ -147,3 +150,18 @@ def test_large_corpora_score_only_the_likeliest_passages_with_the_same_answers(b
     monkeypatch.setattr("qa_bot.retrieval.CANDIDATE_PASSAGES", 4)  # of 7
     for question, expected in ARTICLE_QUESTIONS[:6]:
         assert expected in bot.ask(question).answer
+
+
+def test_the_same_sentence_in_two_articles_is_quoted_once(tmp_path, embedder) -> None:
+    # A story and its update: the runner-up is the best sentence's words again.
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sentence = "The council approved a 14-million-euro flood wall for Low Town on Monday."
+    (corpus / "story.txt").write_text(f"Flood wall plans approved\n\n{sentence} Work is due to "
+                                      "start in the autumn and last two years.\n")
+    (corpus / "update.txt").write_text(f"Flood wall plans approved (updated)\n\n{sentence} "
+                                       "Residents had asked for the wall since the floods of "
+                                       "2019.\n")
+    build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
+    answer = QABot(tmp_path / "index", embedder).ask("How much will the flood wall cost?")
+    assert answer.answered and answer.answer.count(sentence) == 1
