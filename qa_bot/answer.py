@@ -1,7 +1,8 @@
 """Composing the answer: the article's own sentences, numbered citations, or a polite decline.
 
 No I/O and no model: it scores the candidate sentences retrieval found and quotes the best one,
-with its neighbour when that scores nearly as well (answers often run over two sentences).
+with its neighbour when that scores nearly as well (answers often run over two sentences), or
+else with the runner-up when that scores almost as well.
 Never a word that is not in the article, except the fixed decline message. The constants were
 chosen on pooled development data and checked on held-out halves (see BENCHMARKS.md).
 """
@@ -198,9 +199,11 @@ def quoted_sentences(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
                   and abs(s.candidate.position - best.candidate.position) == 1]
     if neighbours and best.score - neighbours[0].score < NEIGHBOUR_MARGIN:
         return [best, neighbours[0]]
-    # Not the same words again from another article (a story and its update).
-    runner_up = next((s for s in ranked[1:]
-                      if s.candidate.sentence.text != best.candidate.sentence.text), None)
+    # Not a sentence the rules exclude (`Evidence.ruled_out`), nor the same words again from
+    # another article (a story and its update).
+    words = best.candidate.sentence.text.split()
+    runner_up = next((s for s in ranked[1:] if not s.evidence.ruled_out
+                      and s.candidate.sentence.text.split() != words), None)
     if runner_up and best.score - runner_up.score < RUNNER_UP_MARGIN:
         return [best, runner_up]
     return [best]
@@ -250,9 +253,11 @@ def _cite(question: str, chosen: list[ScoredSentence], certainty: float,
         passage_id = item.candidate.hit.id
         n = numbers.setdefault(passage_id, len(numbers) + 1)
         used.setdefault(passage_id, []).append(item)
-        # One marker after a run of sentences from the same passage.
+        # One marker after a run of sentences from the same passage; " …" where text is skipped.
         same_run = following is not None and following.candidate.hit.id == passage_id
-        parts.append(item.candidate.sentence.text + ("" if same_run else f" [{n}]"))
+        skips = same_run and bool(_gap(item.candidate, following.candidate).strip())
+        parts.append(item.candidate.sentence.text
+                     + (" …" if skips else "" if same_run else f" [{n}]"))
     citations = []
     for passage_id, n in numbers.items():
         items = sorted(used[passage_id], key=lambda i: i.candidate.position)
@@ -282,9 +287,14 @@ def _quoted(items: list[str]) -> str:
 def _join_quotes(used: list[SentenceHit]) -> str:
     """The sentences used from one passage, in order, verbatim: adjacent sentences (only
     whitespace between them) are one slice of the passage; " … " where text was skipped."""
-    passage = used[0].hit.passage
     quote = used[0].sentence.text
     for before, after in zip(used, used[1:]):
-        gap = passage.text[before.sentence.end - passage.start:after.sentence.start - passage.start]
+        gap = _gap(before, after)
         quote += (gap if not gap.strip() else " … ") + after.sentence.text
     return quote
+
+
+def _gap(before: SentenceHit, after: SentenceHit) -> str:
+    """The text of their passage between two of its sentences."""
+    passage = before.hit.passage
+    return passage.text[before.sentence.end - passage.start:after.sentence.start - passage.start]

@@ -247,15 +247,9 @@ def answer_phrase(quoted: Sequence[Evidence]) -> AnswerPhrase | None:
     the one quoted with it: "It was commissioned by Odo" after the sentence that names the
     tapestry): one of the asked kind that names the asked noun, else one of the asked kind, else
     one of any kind."""
-    def best_of(phrases_of: Callable[[Evidence], Sequence[Phrase]] | None,
+    def best_of(phrases_of: Callable[[Evidence], Sequence[Phrase]],
                 of_kind: bool) -> AnswerPhrase | None:
-        """Of `phrases_of` each quoted sentence, or of all its phrases when None (the best
-        sentence's likeliest of those is known already: `Evidence.likeliest`)."""
-        found = [(*(evidence.likeliest if phrases_of is None and number == 0 else
-                    likeliest_phrase(evidence.reading, evidence.candidate,
-                                     list(phrases_of(evidence) if phrases_of
-                                          else evidence.candidate.notes.phrases),
-                                     neighbour=number > 0)), evidence)
+        found = [(*_likeliest_of(evidence, phrases_of, beside=number > 0), evidence)
                  for number, evidence in enumerate(quoted)]
         phrase, fit, evidence = max(found, key=lambda item: item[1])
         return None if phrase is None else AnswerPhrase(phrase, evidence.candidate.hit.passage,
@@ -267,7 +261,21 @@ def answer_phrase(quoted: Sequence[Evidence]) -> AnswerPhrase | None:
         return [*e.typed, *(p for p in e.candidate.notes.phrases if p.label == "NP")]
 
     return (best_of(lambda e: e.naming, True) or best_of(typed_or_common, True)
-            or best_of(None, False))
+            or best_of(_all_phrases, False))
+
+
+def _all_phrases(evidence: Evidence) -> Sequence[Phrase]:
+    return evidence.candidate.notes.phrases
+
+
+def _likeliest_of(evidence: Evidence, phrases_of: Callable[[Evidence], Sequence[Phrase]],
+                  beside: bool) -> tuple[Phrase | None, float]:
+    """The likeliest of `phrases_of` a quoted sentence (`beside` the best one, or the best one):
+    the best sentence's likeliest of all its phrases is known already (`Evidence.likeliest`)."""
+    if phrases_of is _all_phrases and not beside:
+        return evidence.likeliest
+    return likeliest_phrase(evidence.reading, evidence.candidate, list(phrases_of(evidence)),
+                            neighbour=beside)
 
 
 def person_noun(question: str) -> str | None:
@@ -343,12 +351,12 @@ def _tokens(sentence: str, offset: int) -> tuple[tuple[tuple[int, int], ...], tu
 
 def _context_features(reading: PhraseReading, phrase: Phrase, noted: Sequence[Phrase],
                       neighbour: bool, before: str, after: str) -> dict[str, float]:
-    """Where a phrase stands among the others and the words around it: in the neighbour quoted
-    beside the best sentence; the modifier of a longer phrase ("Norman" in "Norman art",
-    "Russian" in "Russian capabilities"), rarely an answer by itself (but the head of "King
-    Malcolm III of Scotland", with "of" after it, is no modifier); a possessive ("Peck's");
-    followed by a description ("Calpurnia, their cook"); in apposition ("a local couple, the
-    Canuts")."""
+    """Where a phrase stands among the others and the words around it: in a sentence quoted
+    beside the best one (its neighbour or the runner-up); the modifier of a longer phrase
+    ("Norman" in "Norman art", "Russian" in "Russian capabilities"), rarely an answer by itself
+    (but the head of "King Malcolm III of Scotland", with "of" after it, is no modifier); a
+    possessive ("Peck's"); followed by a description ("Calpurnia, their cook"); in apposition
+    ("a local couple, the Canuts")."""
     modifier = float(not after.startswith(" of ") and any(
         other.start <= phrase.start and other.end > phrase.end for other in noted))
     kind = reading.kind

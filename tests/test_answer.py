@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from qa_bot.answer import DECLINE, DECLINE_BELOW
+from qa_bot.answer import DECLINE, DECLINE_BELOW, Answer, compose_answer
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
 from qa_bot.indexing import build_index
@@ -95,11 +95,49 @@ def test_a_second_sentence_only_when_the_neighbour_scores_close(bot) -> None:
 
 def test_the_runner_up_is_quoted_too_when_it_scores_almost_as_well(bot) -> None:
     # The best sentence speaks of the losses; the cause is in another passage's sentence, which
-    # scores within RUNNER_UP_MARGIN of it. The best passage's sentence comes first.
+    # scores within RUNNER_UP_MARGIN of it.
     answer = bot.ask("What does the article blame for the heavy North Korean losses?")
     assert [c.n for c in answer.citations] == [1, 2]
-    text = answer.answer
-    assert text.index("[1]") < text.index("inexperience") < text.index("[2]")
+    assert answer.answer.index("[1]") < answer.answer.index("inexperience")
+
+
+BRIDGE_CLOSED = ("The old stone bridge over the Wensum river was closed to traffic after the "
+                 "storm damaged its piers.")
+BRIDGE_REPAIRS = ("Repairs to the bridge will be carried out by Hartley Construction, a family "
+                  "firm from Norwich.")
+BRIDGE_QUESTION = "Who will repair the stone bridge over the Wensum river?"
+
+
+def answer_about(text: str, question: str, tmp_path,  # type: ignore[no-untyped-def]
+                 embedder) -> Answer:
+    """What the bot would say about a corpus of one text, whatever its confidence."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "story.txt").write_text(text, encoding="utf-8")
+    build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
+    _, retrieval = QABot(tmp_path / "index", embedder).ask_with_evidence(question)
+    return compose_answer(question, retrieval, decline_below=0.0)
+
+
+def test_the_best_sentences_passage_comes_first_whatever_the_order_of_the_text(
+        tmp_path, embedder) -> None:
+    # The runner-up (the repairs) opens the text; the best sentence closes the next paragraph.
+    answer = answer_about(
+        f"{BRIDGE_REPAIRS} Shops on the high street said trade had fallen since the closure, "
+        "and local cafes reported fewer customers on market day.\n\nDrivers were told to use "
+        "the ring road instead, and buses were diverted through the town centre for the rest "
+        f"of the week. {BRIDGE_CLOSED}\n", BRIDGE_QUESTION, tmp_path, embedder)
+    assert answer.answer == f"{BRIDGE_CLOSED} [1] {BRIDGE_REPAIRS} [2]"
+
+
+def test_sentences_of_one_passage_that_are_not_adjacent_are_parted_by_an_ellipsis(
+        tmp_path, embedder) -> None:
+    answer = answer_about(f"{BRIDGE_REPAIRS} Shops on the high street said trade had fallen "
+                          f"since the closure. {BRIDGE_CLOSED}\n", BRIDGE_QUESTION, tmp_path,
+                          embedder)
+    assert answer.answer == f"{BRIDGE_REPAIRS} … {BRIDGE_CLOSED} [1]"
+    assert answer.citations[0].quote == f"{BRIDGE_REPAIRS} … {BRIDGE_CLOSED}"
+
 
 def test_follow_up_questions_are_read_with_the_conversation(bot) -> None:
     history = [Turn("user", "How many North Korean special forces arrived in Vladivostok?"),
