@@ -140,6 +140,8 @@ def collect(embedder: Embedder, scratch: Path) -> list[Row]:
     for text in sorted((DATA / "texts").glob("*.txt")):
         rows += rows_for(text.stem, "fit", None, [text], jsonl_cases(text.with_suffix(".jsonl")),
                          embedder, scratch)
+    rows += rows_for("article-heldout", "test", None, article,
+                     jsonl_cases(DATA / "article-heldout.jsonl"), embedder, scratch)
     for name in ("article-questions", "article-offtopic", "article-unanswerable"):
         path = SHARED / f"{name}.jsonl"
         if path.exists():

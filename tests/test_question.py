@@ -54,6 +54,7 @@ def test_the_noun_a_question_asks_about(question, noun) -> None:
 
 def test_content_words_drop_stopwords_question_words_and_possessives() -> None:
     assert content_words("According to the article, what is Russia's plan?") == ["russia", "plan"]
+    assert content_words("Whose return to the presidency?") == ["return", "presidency"]
 
 
 def test_names_are_the_capitalised_words_after_the_first() -> None:
