@@ -194,11 +194,10 @@ def quoted_sentences(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
     """The sentences an answer quotes: the best, and its neighbour when that scores nearly as
     well, or else the runner-up when that scores almost as well (two readings of the question
     the scores cannot tell apart)."""
+    quoted = with_neighbour(ranked)
+    if len(quoted) > 1:
+        return quoted
     best = ranked[0]
-    neighbours = [s for s in ranked if s.candidate.hit.id == best.candidate.hit.id
-                  and abs(s.candidate.position - best.candidate.position) == 1]
-    if neighbours and best.score - neighbours[0].score < NEIGHBOUR_MARGIN:
-        return [best, neighbours[0]]
     # Not a sentence the rules exclude (`Evidence.ruled_out`), nor the same words again from
     # another article (a story and its update).
     words = best.candidate.sentence.text.split()
@@ -206,6 +205,16 @@ def quoted_sentences(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
                       and s.candidate.sentence.text.split() != words), None)
     if runner_up and best.score - runner_up.score < RUNNER_UP_MARGIN:
         return [best, runner_up]
+    return [best]
+
+
+def with_neighbour(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+    """The best sentence, and its neighbour when that scores nearly as well."""
+    best = ranked[0]
+    neighbours = [s for s in ranked if s.candidate.hit.id == best.candidate.hit.id
+                  and abs(s.candidate.position - best.candidate.position) == 1]
+    if neighbours and best.score - neighbours[0].score < NEIGHBOUR_MARGIN:
+        return [best, neighbours[0]]
     return [best]
 
 
