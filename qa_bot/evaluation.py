@@ -77,6 +77,7 @@ class Report:
     short_accuracy: float = 0.0  # of those, share whose short answer holds an accepted one
     short_given: float = 0.0  # of those, share given a short answer at all
     declined_by_kind: dict[str, tuple[int, int]] | None = None  # kind -> (declined, of)
+    separation_by_kind: dict[str, float] | None = None  # kind -> AUC against the answerable
     citation_faults: int = 0
 
     def table(self) -> str:
@@ -93,6 +94,8 @@ class Report:
             *[(f"declined {kind}", f"{_percent(declined / total)} ({declined} of {total})")
               for kind, (declined, total) in (self.declined_by_kind or {}).items()
               if set(self.declined_by_kind or {}) != {"unanswerable"}],
+            ("separation (AUC)", ", ".join(f"{kind} {auc:.2f}" for kind, auc
+                                           in (self.separation_by_kind or {}).items()) or "-"),
             ("short answer right", f"{_percent(self.short_accuracy)} of {self.short_questions} "
                                    f"questions with a short accepted answer (given for "
                                    f"{_percent(self.short_given)})"),
@@ -225,8 +228,20 @@ def summarise(results: list[Result]) -> Report:
         declined_by_kind={kind: (sum(1 for r in unanswerable if r.kind == kind and not r.answered),
                                  sum(1 for r in unanswerable if r.kind == kind))
                           for kind in kinds},
+        separation_by_kind={kind: separation(answerable,
+                                             [r for r in unanswerable if r.kind == kind])
+                            for kind in kinds if answerable},
         citation_faults=sum(r.citation_faults for r in results),
     )
+
+
+def separation(answerable: list[Result], unanswerable: list[Result]) -> float:
+    """The chance that an answerable question gets a higher confidence than an unanswerable one
+    (ties count half): the area under the ROC curve. No threshold declines nearly all of one
+    kind and nearly none of the other unless this is near 1."""
+    pairs = [(a.confidence > u.confidence) + 0.5 * (a.confidence == u.confidence)
+             for a in answerable for u in unanswerable]
+    return sum(pairs) / len(pairs)
 
 
 def risk_coverage(results: list[Result]) -> list[tuple[float, float, float]]:

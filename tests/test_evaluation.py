@@ -43,6 +43,8 @@ def test_summary_figures_match_a_hand_count() -> None:
     assert report.hit_at_1 == pytest.approx(2 / 3) and report.hit_at_3 == 1.0
     assert report.mean_words == 25.0
     assert report.declined_unanswerable == 0.5
+    # Of the six (answerable, unanswerable) pairs, only 0.3 < 0.7 is ranked the wrong way.
+    assert report.separation_by_kind == {"": pytest.approx(5 / 6)}
     assert report.median_ms == pytest.approx(30.0) and report.p90_ms == pytest.approx(40.0)
     # Thresholds at each confidence: answer everything down to it; right = undeclined correct.
     assert risk_coverage(results) == [
@@ -99,6 +101,9 @@ def test_short_answers_count_after_squad_normalisation() -> None:
     assert report.short_questions == 3 and report.short_accuracy == pytest.approx(2 / 3)
     assert report.short_given == pytest.approx(2 / 3)
     assert report.declined_by_kind == {"offtopic": (1, 1), "ontopic": (0, 1)}
+    # Every answerable question scores 0.9: above the off-topic one, level with the on-topic one.
+    assert report.separation_by_kind == {"offtopic": 1.0, "ontopic": 0.5}
+    assert "offtopic 1.00, ontopic 0.50" in report.table()
     assert normalise("The  Seine, river!") == "seine river"
 
 
