@@ -88,7 +88,7 @@ def scan_corpus(corpus_dir: Path) -> list[CorpusFile]:
             files.append(CorpusFile(source, path, "", "is a link to a file outside the corpus "
                                     "folder, which is never read"))
         else:
-            files.append(CorpusFile(source, path, hashlib.sha256(path.read_bytes()).hexdigest()))
+            files.append(_hashed(source, path))
     if not files:
         raise CorpusError(
             f"No .txt, .md or .html files in {corpus_dir}; add the articles to answer from."
@@ -96,11 +96,26 @@ def scan_corpus(corpus_dir: Path) -> list[CorpusFile]:
     return files
 
 
+def _hashed(source: str, path: Path) -> CorpusFile:
+    """The file with its content hash, or skipped when it cannot be read (no permission)."""
+    try:
+        return CorpusFile(source, path, hashlib.sha256(path.read_bytes()).hexdigest())
+    except OSError as error:
+        return CorpusFile(source, path, "", _unreadable(error))
+
+
+def _unreadable(error: OSError) -> str:
+    return f"cannot be read ({error.strerror}); check that it exists and its permissions"
+
+
 def read_document(file: CorpusFile) -> Document | SkippedFile:
     """The file's text and headline, date and author, or why it cannot be used."""
     if file.skipped:
         return SkippedFile(file.source, file.skipped)
-    raw = file.path.read_bytes()
+    try:
+        raw = file.path.read_bytes()
+    except OSError as error:  # gone or locked since it was scanned
+        return SkippedFile(file.source, _unreadable(error))
     if b"\x00" in raw:
         return SkippedFile(file.source, "is a binary file, not text")
     try:

@@ -120,7 +120,7 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
         if state.is_current:
             assert state.previous is not None
             skipped = [SkippedFile(s, r.skipped) for s, r in state.previous.files.items() if r.skipped]
-            return BuildSummary(len(unchanged), 0, 0, 0, skipped,
+            return BuildSummary(_indexed(unchanged, skipped), 0, 0, 0, skipped,
                                 sum(r.passages for r in state.previous.files.values()), 0,
                                 time.perf_counter() - began, rebuilt=False)
         previous = store.load_index(index_dir) if state.previous and not state.reason else None
@@ -189,8 +189,9 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
                          _term_vectors(terms, previous, embedder, model_path))
         builds.prune_builds(index_dir)
         embedded = sum(len(p) for p in new_passages.values())
-        return BuildSummary(len(unchanged), len(changed), len(added), len(removed), skipped,
-                            len(passages), embedded, time.perf_counter() - began,
+        return BuildSummary(_indexed(unchanged, skipped), _indexed(changed, skipped),
+                            _indexed(added, skipped), len(removed), skipped, len(passages),
+                            embedded, time.perf_counter() - began,
                             reason=state.reason if state.previous or full else "")
 
 
@@ -229,6 +230,12 @@ def _embed(embedder: Embedder, passages: dict[str, list[Passage]],
         result[source] = (passage_rows, vectors[row:row + sentence_count])
         row += sentence_count
     return result
+
+
+def _indexed(sources: list[str], skipped: list[SkippedFile]) -> int:
+    """How many of `sources` are in the index: a skipped file counts as skipped only."""
+    unread = {s.source for s in skipped}
+    return sum(1 for source in sources if source not in unread)
 
 
 def _reuse(previous: store.StoredIndex, source: str

@@ -37,6 +37,23 @@ def test_unreadable_files_are_skipped_with_a_reason(tmp_path, content, reason) -
     assert result == SkippedFile("bad.txt", reason)
 
 
+def test_a_file_that_cannot_be_read_is_skipped_not_fatal(tmp_path, monkeypatch) -> None:
+    (tmp_path / "locked.txt").write_text("Locked.", encoding="utf-8")
+    (tmp_path / "open.txt").write_text("Open.", encoding="utf-8")
+    read_bytes = Path.read_bytes
+
+    def refuse_locked(path: Path) -> bytes:  # chmod 000 does not stop root, who runs CI
+        if path.name == "locked.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse_locked)
+    locked, opened = (read_document(f) for f in scan_corpus(tmp_path))
+    assert locked == SkippedFile("locked.txt", "cannot be read (Permission denied); check that "
+                                 "it exists and its permissions")
+    assert isinstance(opened, Document) and opened.text == "Open."
+
+
 NEWS_PAGE = Path(__file__).parent / "data" / "news-page.html"
 # Every paragraph of the article on tests/data/news-page.html, and the page's furniture.
 ARTICLE_PARAGRAPHS = [
