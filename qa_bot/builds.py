@@ -27,14 +27,17 @@ WRITE_PROBLEMS = {errno.ENOSPC: "the disk is full; free some space",
                   errno.EDQUOT: "the disk quota is used up; free some space",
                   errno.EROFS: "the file system is read-only; use a writable folder",
                   errno.EACCES: "permission is denied; use a folder you may write to",
-                  errno.EPERM: "permission is denied; use a folder you may write to"}
+                  errno.EPERM: "permission is denied; use a folder you may write to",
+                  errno.EEXIST: "a file stands where its folder must be; choose another folder",
+                  errno.ENOTDIR: "a file stands where its folder must be; choose another folder",
+                  errno.ENOENT: "its folder cannot be created there; choose another folder"}
 
 
 def current_build(index_dir: Path) -> str | None:
     """The active build's id, or None when there is no index. Cheap: one small read."""
     try:
         return (index_dir / "CURRENT").read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # --index names a file: no index there
         return None
 
 

@@ -50,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of stdout stopped early (| head): not an error of ours
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  so the exit-time flush stays quiet
         return 0
+    except OSError as error:  # a path given that cannot be used: "--report /etc/passwd/x"
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}; check the path, then try again.",
+              file=sys.stderr)
+        return 1
 
 
 def _parser() -> ArgumentParser:
@@ -80,7 +85,7 @@ def _parser() -> ArgumentParser:
     serve = commands.add_parser("serve", help="serve the chat, the widget and the JSON API")
     _paths(serve, corpus=True)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 7860)")
+    serve.add_argument("--port", type=_port, help="port (default 7860)")
     serve.add_argument("--workers", type=_processes, metavar="N",
                        help="processes that answer questions (default: one per core; 0: the "
                        "server process answers)")
@@ -111,6 +116,13 @@ def _parser() -> ArgumentParser:
 def _days(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"DAYS must be a whole number above 0, not {value!r}")
+    return int(value)
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise argparse.ArgumentTypeError(f"PORT must be a port number from 1 to 65535, not "
+                                         f"{value!r}")
     return int(value)
 
 
@@ -276,6 +288,8 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from .indexing import build_index
 
     cases, articles = load_cases(args.file)
+    if args.report:  # a folder that cannot be made fails now, not after the evaluation
+        args.report.mkdir(parents=True, exist_ok=True)
     embedder = Embedder.load(settings.model_path)
     with tempfile.TemporaryDirectory(prefix="qa_bot-eval-") as scratch:
         index_dir = settings.index_dir

@@ -152,3 +152,6 @@ def test_examples_may_be_kept_per_article(tmp_path) -> None:
     assert load_examples(tmp_path) == ["Who won?", "When?", "Where?"]
     (tmp_path / "examples.json").write_text("[not json", encoding="utf-8")
     assert load_examples(tmp_path) == []
+    (tmp_path / "examples.json").unlink()
+    (tmp_path / "examples.json").mkdir()  # a folder where the file should be: no examples
+    assert load_examples(tmp_path) == []

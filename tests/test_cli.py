@@ -79,10 +79,21 @@ def test_ask_prints_the_answer_and_its_citations(article_index) -> None:
      "error: Corpus folder {missing} does not exist; create it and put .txt, .md or .html "
      "articles in it."),
     (["frobnicate"], 2, "error: argument COMMAND: invalid choice: 'frobnicate' (choose from "),
+    (["serve", "--port", "99999"], 2,
+     "error: argument --port: PORT must be a port number from 1 to 65535, not '99999'"),
+    # A file where a folder is expected.
+    (["ask", "--index", "{file}", "Why?"], 1, "error: No index in {file}."),
+    (["build", "--index", "{file}"], 1, "error: Cannot write the index in {file}: a file stands "
+     "where its folder must be; choose another folder, then build again."),
+    (["eval", "{file}", "--index", "{index}", "--report", "{file}/report"], 1,
+     "error: {file}/report: Not a directory; check the path, then try again."),
 ])
 def test_user_errors_are_one_line_and_an_exit_code(article_index, tmp_path, args, code,
                                                    message) -> None:
-    values = {"index": str(article_index), "missing": str(tmp_path / "missing")}
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text('{"question": "Why?", "answers": []}\n', encoding="utf-8")
+    values = {"index": str(article_index), "missing": str(tmp_path / "missing"),
+              "file": str(questions)}
     result = run(*[a.format(**values) for a in args])
     assert result.returncode == code
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
