@@ -2,7 +2,8 @@
 
 Reads SQuAD 2.0 JSON (answerable and unanswerable questions over articles' paragraphs: each
 article becomes one source, and its questions are asked of it) or JSONL of {"question",
-"answers", "history"?, "kind"?, "source"?}; a question without answers should be declined.
+"answers", "history"?, "kind"?, "source"?} ("q" for "question", as in the shared data sets);
+a question without answers should be declined.
 An answer counts as correct when it contains one of the accepted answers (case-insensitive); a
 short answer when it contains one after SQuAD's normalisation (lower case, no punctuation, no
 articles). `kind` (for example "offtopic" or "ontopic") groups the decline figures.
@@ -122,22 +123,25 @@ def load_cases(path: Path) -> tuple[list[Case], dict[str, list[str]] | None]:
         try:
             record = json.loads(line)
             question = record.get("question", record.get("q"))
-            answers = tuple(record.get("answers") or ())
+            answers = record.get("answers") or []
             history = tuple(record.get("history") or ())
             kind, source = record.get("kind", ""), record.get("source")
         except (json.JSONDecodeError, AttributeError, TypeError) as error:
             raise QABotError(f"{path} line {number} is not a question record "
                              f'({error}); use {{"question": ..., "answers": [...]}}.') from None
-        if (not isinstance(question, str) or not all(isinstance(a, str) for a in answers)
+        if (not isinstance(question, str) or not isinstance(answers, list)
+                or not all(isinstance(a, str) for a in answers)
                 or not isinstance(kind, str) or not isinstance(source, (str, type(None)))):
             raise QABotError(f'{path} line {number} needs "question" text and "answers" as a '
                              "list of strings.")
-        case = Case(question, answers, history, kind, source)
+        case = Case(question, tuple(answers), history, kind, source)
         try:
             case_turns(case)
         except QABotError as error:
             raise QABotError(f"{path} line {number} is not a question record ({error})") from None
         cases.append(case)
+    if not cases:
+        raise QABotError(f"{path} holds no questions; give one JSON record per line.")
     return cases, None
 
 
@@ -221,7 +225,8 @@ def summarise(results: list[Result]) -> Report:
         mean_words=statistics.fmean([r.words for r in answered]) if answered else 0.0,
         declined_unanswerable=_share([r for r in unanswerable if not r.answered], unanswerable),
         median_ms=statistics.median(latencies) if latencies else 0.0,
-        p90_ms=latencies[int(0.9 * (len(latencies) - 1))] if latencies else 0.0,
+        p90_ms=statistics.quantiles(latencies, n=10, method="inclusive")[-1]
+        if len(latencies) > 1 else (latencies or [0.0])[0],
         short_questions=len(short),
         short_accuracy=_share([r for r in short if r.short_correct], short),
         short_given=_share([r for r in short if r.short_answer is not None], short),

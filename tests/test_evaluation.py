@@ -45,7 +45,10 @@ def test_summary_figures_match_a_hand_count() -> None:
     assert report.declined_unanswerable == 0.5
     # Of the six (answerable, unanswerable) pairs, only 0.3 < 0.7 is ranked the wrong way.
     assert report.separation_by_kind == {"": pytest.approx(5 / 6)}
-    assert report.median_ms == pytest.approx(30.0) and report.p90_ms == pytest.approx(40.0)
+    # The 90th percentile lies between the two slowest (40 and 50 ms), never under the median.
+    assert report.median_ms == pytest.approx(30.0) and report.p90_ms == pytest.approx(46.0)
+    two = summarise([result([], False, False, 0.1, ms=150), result([], False, False, 0.1, ms=16)])
+    assert two.p90_ms > two.median_ms
     # Thresholds at each confidence: answer everything down to it; right = undeclined correct.
     assert risk_coverage(results) == [
         (0.1, 1.0, pytest.approx(2 / 5)), (0.3, 0.8, 0.5), (0.7, 0.6, pytest.approx(1 / 3)),
@@ -66,6 +69,9 @@ def test_squad_files_give_questions_and_paragraphs(tmp_path) -> None:
     ("bad.json", "{}", "is not SQuAD 2.0 JSON"),
     ("bad.jsonl", '{"question": 3}\n', 'line 1 needs "question" text'),
     ("bad.jsonl", "not json\n", "line 1 is not a question record"),
+    ("bad.jsonl", '{"question": "When?", "answers": "August"}\n',
+     'line 1 needs "question" text and "answers" as a list of strings'),
+    ("empty.jsonl", "\n", "holds no questions; give one JSON record per line"),
 ])
 def test_bad_question_files_say_what_is_expected(tmp_path, name, content, message) -> None:
     (tmp_path / name).write_text(content, encoding="utf-8")
