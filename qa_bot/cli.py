@@ -202,7 +202,9 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         _print_answer(answer.to_dict(), args.json, sys.stdout)
         return 0
     failures = 0
-    sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]  # bad bytes: 1 line fails
+    # A byte-order mark (Windows editors write one) is not part of the first question; bytes
+    # that are not UTF-8 fail their line only.
+    sys.stdin.reconfigure(encoding="utf-8-sig", errors="surrogateescape")  # type: ignore[union-attr]
     for number, line in enumerate(sys.stdin, 1):
         if not line.strip():
             continue
@@ -228,10 +230,15 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 def _read_line(line: str, source: str | None) -> object:
     """A stdin line as request data: a JSON object when it starts with "{" (the --source
     option fills in a missing source), else the line is the question."""
-    if not line.lstrip().startswith("{"):
-        return {"question": line.strip(), "source": source}
     from .errors import InvalidQuestion
     from .request import NOT_JSON
+
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # the bytes stdin could not decode
+        raise InvalidQuestion("The line is not UTF-8 text; save the questions as UTF-8.") from None
+    if not line.lstrip().startswith("{"):
+        return {"question": line.strip(), "source": source}
 
     try:
         data = json.loads(line)

@@ -148,6 +148,20 @@ def test_eval_of_jsonl_reads_the_corpus_from_qa_bot_corpus(article_index, tmp_pa
     assert "answer contains gold answer  100.0%" in result.stdout
     assert not (tmp_path / "no-index").exists()
 
+def test_ask_from_stdin_reads_utf8_with_a_byte_order_mark_and_names_other_encodings(
+        article_index) -> None:
+    lines = ["\ufeff" + json.dumps({"question": "Which Russian region did Ukraine enter?"}),
+             "Who is K\xf6nig?"]
+    stdin = lines[0].encode("utf-8") + b"\n" + lines[1].encode("latin-1") + b"\n"
+    result = subprocess.run([sys.executable, "-m", "qa_bot", "ask", "--index",
+                             str(article_index), "--json", "-"], cwd=ROOT, env=ENV, input=stdin,
+                            capture_output=True, timeout=300)
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["question"] == "Which Russian region did Ukraine enter?" and first["answered"]
+    assert second["error"] == "The line is not UTF-8 text; save the questions as UTF-8."
+    assert result.returncode == 1
+
+
 def test_ask_from_stdin_in_text_prints_each_question_before_its_answer(article_index) -> None:
     questions = ["How many North Korean special forces arrived in Vladivostok?",
                  "Who painted the Mona Lisa?"]
