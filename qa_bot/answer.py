@@ -33,6 +33,8 @@ NEIGHBOUR_MARGIN = 0.3  # quote the best sentence's neighbour too when it scores
 RUNNER_UP_MARGIN = 0.1
 TYPE_BONUS = 0.15  # a sentence holding the kind of phrase asked for ranks above one without
 RELATED_PASSAGES = 3
+# A phrase of no kind the question asks for is emphasised only from this fit: under it, such a
+# phrase held the answer in 16 of 102 answers (six SQuAD training articles, 2026-11-26).
 SHORT_ANSWER_FIT = 0.2
 # Confidence is a logistic regression over these features of the best sentence: the probability
 # that the article answers the question. Fitted by calibration/fit_confidence.py on its fit part
