@@ -108,7 +108,8 @@ def _parser() -> ArgumentParser:
     stats.add_argument("--report", type=Path, metavar="DIR",
                        help="also write questions-per-day.png here")
     stats.add_argument("--forget", type=_text, metavar="TEXT",
-                       help="delete the logged questions containing TEXT and their feedback")
+                       help="delete the logged questions whose text or feedback comment "
+                       "contains TEXT, with their feedback")
     stats.set_defaults(run=run_stats)
     return parser
 
@@ -333,8 +334,8 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     log = QuestionLog(path)
     if args.forget is not None:
         deleted = log.forget(args.forget)
-        print(f"deleted {deleted} questions containing {printable(args.forget)!r}, and their "
-              "feedback", file=sys.stderr)
+        print(f"deleted {deleted} questions whose text or feedback contains "
+              f"{printable(args.forget)!r}, and their feedback", file=sys.stderr)
         return 0
     since = datetime.now(timezone.utc) - timedelta(days=args.since) if args.since else None
     stats = summarise(log.questions(since, args.source))

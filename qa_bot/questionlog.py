@@ -160,13 +160,15 @@ class QuestionLog:
                      reader, helpful, comment) in rows]
 
     def forget(self, text: str) -> int:
-        """Delete every question containing `text` (ignoring case) and its feedback, leaving no
-        copy in the file; returns how many were deleted."""
+        """Delete every question containing `text` (ignoring case), or whose feedback comment
+        contains it, with its feedback, leaving no copy in the file; returns how many were
+        deleted."""
         needle = text.casefold()
         with self._lock:
-            ids = [(row_id,) for row_id, question in
-                   self._db.execute("SELECT id, question FROM questions")
-                   if needle in question.casefold()]
+            ids = [(row_id,) for row_id, question, comment in self._db.execute(
+                       "SELECT q.id, q.question, f.comment FROM questions q "
+                       "LEFT JOIN feedback f ON f.answer_id = q.answer_id")
+                   if needle in question.casefold() or needle in (comment or "").casefold()]
             with self._transaction():
                 self._db.executemany("DELETE FROM questions WHERE id = ?", ids)
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

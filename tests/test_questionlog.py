@@ -124,6 +124,13 @@ def test_forget_deletes_questions_and_feedback_without_a_trace(log) -> None:
     assert log.forget("jane ROWBOTHAM") == 1
     assert [q.question for q in log.questions()] == ["When did they arrive?"]
     assert b"Rowbotham" not in log_bytes(log.path)
+    # A name given only in a feedback comment is found too, with the question it rated.
+    rated = answer("Who won?")
+    log.record(rated, channel="widget", source=None, latency=0.01, client=CLIENT)
+    log.add_feedback(rated.id, True, "thanks, Sam Okafor here")
+    assert log.forget("okafor") == 1
+    assert [q.question for q in log.questions()] == ["When did they arrive?"]
+    assert b"Okafor" not in log_bytes(log.path)
 
 
 def test_a_failed_write_is_reported_and_never_raised(log, caplog) -> None:
