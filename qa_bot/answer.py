@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, replace
 from .chunking import Passage
 from .corpus import DocumentInfo
 from .grounding import Evidence, answer_phrase, ground, logistic
-from .question import (REPORTING_VERB, asks_about_headline, asks_for_source, content_words,
-                       missing_numbers, names)
+from .annotation import HASHTAG_LINE
+from .question import (REPORTING_VERB, asks_about_headline, asks_for_headline, asks_for_source,
+                       content_words, missing_numbers, names)
 from .retrieval import Retrieval, SentenceHit
 
 DECLINE = ("Sorry, I can't find the answer to that in the article, so I won't guess. "
@@ -114,6 +115,8 @@ def score_sentences(question: str, retrieval: Retrieval) -> list[ScoredSentence]
     each with the evidence that it answers the question."""
     headline_ok = asks_about_headline(question)
     candidates = [c for c in retrieval.sentences if c.notes.is_prose or headline_ok]
+    if asks_for_headline(question):  # only the headline answers "What is the headline?"
+        candidates = [c for c in candidates if is_headline(c)] or candidates
     base = {(c.hit.id, c.position): c.dense + OVERLAP_WEIGHT * c.overlap for c in candidates}
     wants_source = asks_for_source(question)
     scored = []
@@ -146,12 +149,19 @@ def features(evidence: Evidence, retrieval: Retrieval) -> tuple[float, ...]:
 
 def confidence(question: str, retrieval: Retrieval, best: ScoredSentence | None) -> float:
     """The probability that the article answers the question, from 0 to 1: the confidence
-    model's, unless a rule decides (`ruled_out`, `source_floor`)."""
+    model's, unless a rule decides (`ruled_out`, `source_floor`, the headline asked for)."""
     if best is None or ruled_out(question, best):
         return 0.0
+    if asks_for_headline(question) and is_headline(best.candidate):
+        return 1.0
     fitted = logistic(CONFIDENCE_BIAS + sum(
         w * x for w, x in zip(CONFIDENCE_WEIGHTS, features(best.evidence, retrieval))))
     return max(fitted, source_floor(retrieval, best))
+
+
+def is_headline(candidate: SentenceHit) -> bool:
+    """A sentence of its document's headline: set apart from the prose, and not a tag line."""
+    return not candidate.notes.is_prose and not HASHTAG_LINE.match(candidate.sentence.text)
 
 
 def ruled_out(question: str, best: ScoredSentence) -> bool:
@@ -189,6 +199,8 @@ def compose_answer(question: str, retrieval: Retrieval,
     in_order = sorted(quoted, key=lambda s: (s.candidate.hit.id != best.candidate.hit.id,
                                              s.candidate.position))
     answer = _cite(question, in_order, certainty, retrieval.documents)
+    if asks_for_headline(question):  # the whole headline is the answer
+        return answer
     return replace(answer, short_answer=short_answer([s.evidence for s in quoted]))
 
 

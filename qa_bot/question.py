@@ -120,6 +120,7 @@ AUXILIARIES = frozenset("is are was were do does did has have had can could will
 # Capitalised words after the first: the names a question is about ("the White House").
 NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'.-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'.-]*)*")
 ABOUT_HEADLINE = re.compile(r"\b(headline|title)\b", re.IGNORECASE)
+HEADLINE_WORDS = frozenset("headline title article story report piece".split())
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,12 @@ def names(question: str) -> list[str]:
 
 def asks_about_headline(question: str) -> bool:
     return bool(ABOUT_HEADLINE.search(question))
+
+
+def asks_for_headline(question: str) -> bool:
+    """Whether the question asks for the headline itself ("What is the title of the
+    article?"), not for what it says of something ("What does the headline say about Kim?")."""
+    return asks_about_headline(question) and set(content_words(question)) <= HEADLINE_WORDS
 
 
 def asks_for_source(question: str) -> bool:

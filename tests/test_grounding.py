@@ -56,6 +56,16 @@ def test_the_headline_is_never_quoted_as_an_answer(bot) -> None:
         assert "A Strategic Gamble" not in answer.answer + "".join(c.quote for c in answer.citations)
 
 
+@pytest.mark.parametrize("question", ["What is the headline?",
+                                      "What is the title of the article?"])
+def test_a_question_asking_for_the_headline_is_answered_by_it(bot, question) -> None:
+    answer = bot.ask(question)
+    headline = ("North Korea's Military Involvement in Ukraine: A Strategic Gamble for Both Kim "
+                "Jong-un and Vladimir Putin")
+    assert answer.answered and answer.confidence == 1.0 and answer.short_answer is None
+    assert answer.answer == headline + " [1]" and answer.citations[0].quote == headline
+
+
 @pytest.mark.parametrize("question, short", [
     ("How many North Korean special forces arrived in Vladivostok?", "around 1,500"),
     ("How many soldiers joined the special forces later?", "an additional 10,000"),

@@ -2,8 +2,8 @@
 import pytest
 
 from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_future,
-                             asks_about_headline, asks_for_source, asks_what_was_said,
-                             content_words, is_followup, missing_numbers, named_numbers, names,
+                             asks_about_headline, asks_for_headline, asks_for_source,
+                             asks_what_was_said, content_words, is_followup, missing_numbers, named_numbers, names,
                              numbers, previous_question, reports_a_statement, speaks_of_future)
 
 
@@ -115,6 +115,10 @@ def test_questions_about_the_source_and_the_headline() -> None:
     assert asks_for_source("According to which agency did they arrive?")
     assert not asks_for_source("Who leads the troops?")
     assert asks_about_headline("What does the headline say?")
+    assert asks_for_headline("What's the story's headline?")
+    assert asks_for_headline("What is the title of the article?")
+    assert not asks_for_headline("What does the headline say about Putin?")
+    assert not asks_for_headline("Who wrote the headline?")
 
 
 def test_a_followup_leans_on_the_last_question_that_stood_on_its_own() -> None:
