@@ -16,7 +16,7 @@ from .corpus import DocumentInfo
 from .grounding import Evidence, answer_phrase, ground, logistic
 from .annotation import HASHTAG_LINE
 from .question import (REPORTING_VERB, asks_about_headline, asks_for_headline, asks_for_source,
-                       content_words, missing_numbers, names)
+                       content_words, missing_numbers, names, words)
 from .retrieval import Retrieval, SentenceHit
 
 DECLINE = ("Sorry, I can't find the answer to that in the article, so I won't guess. "
@@ -170,9 +170,11 @@ def ruled_out(question: str, best: ScoredSentence) -> bool:
     century", however written: "the ninth century") means the article is talking about
     something else; a question asking for a number or a date is not answered by a sentence
     holding none; one asking what someone said, by a sentence reporting no statement; and one
-    about what is to come, by a sentence with no word of the future."""
+    about what is to come, by a sentence with no word of the future. A "question" without a
+    single word ("🙂🙂", "???") asks nothing an article could answer."""
     passage = best.candidate.hit.passage.text
-    return best.evidence.ruled_out or bool(missing_numbers(question, passage))
+    return (best.evidence.ruled_out or bool(missing_numbers(question, passage))
+            or not words(question))
 
 
 def source_floor(retrieval: Retrieval, best: ScoredSentence) -> float:

@@ -56,6 +56,12 @@ def test_the_headline_is_never_quoted_as_an_answer(bot) -> None:
         assert "A Strategic Gamble" not in answer.answer + "".join(c.quote for c in answer.citations)
 
 
+@pytest.mark.parametrize("question", ["🙂🙂", "???"])
+def test_a_question_without_a_word_is_declined(bot, question) -> None:
+    answer = bot.ask(question)
+    assert not answer.answered and answer.confidence == 0.0
+
+
 @pytest.mark.parametrize("question", ["What is the headline?",
                                       "What is the title of the article?"])
 def test_a_question_asking_for_the_headline_is_answered_by_it(bot, question) -> None:
