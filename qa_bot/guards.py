@@ -15,6 +15,7 @@ import time
 import urllib.parse
 from collections.abc import Collection
 
+from gradio.data_classes import PredictBody
 from limits import RateLimitItem
 from limits import parse as parse_rate
 from limits.errors import ConfigurationError, StorageError
@@ -166,9 +167,9 @@ class ReaderLimits:
             return True
         if not path.startswith(CHAT_EVENT_POSTS):
             return False
-        try:
-            fn_index = json.loads(body).get("fn_index")
-        except (ValueError, RecursionError, AttributeError):
+        try:  # read as Gradio reads it: "3", 3.0 and " +3 " are all fn_index 3
+            fn_index = PredictBody.model_validate(json.loads(body)).fn_index
+        except (ValueError, RecursionError):  # pydantic's ValidationError is a ValueError
             return True  # Gradio refuses it; count it all the same
         return fn_index in self.question_fns
 

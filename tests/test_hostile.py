@@ -67,6 +67,14 @@ def test_the_chat_and_the_api_share_one_allowance_per_reader(article_index, bot)
         assert httpx.get(f"{server.url}/api/health").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/gradio_api/call/chat", "/gradio_api/call/v2/chat"])
+def test_the_chats_rest_calls_count_as_questions(article_index, bot, path) -> None:
+    with serve(article_index, bot, rate_limit="2/minute") as server:
+        codes = [httpx.post(server.url + path, json={"data": [QUESTION, []]}).status_code
+                 for _ in range(3)]
+        assert codes[-1] == 429 and 429 not in codes[:2], codes
+
+
 def test_only_the_chats_answering_events_count_as_questions(article_index, bot) -> None:
     chat = build_chat(bot, load_examples(article_index.parent / "corpus"))  # as served
     answering = {chat.fns[i].name for i in question_fns(chat)}
@@ -79,6 +87,24 @@ def test_only_the_chats_answering_events_count_as_questions(article_index, bot) 
         codes = [httpx.post(join, json={"data": [None, None], "fn_index": question_fns(chat)[0],
                                         "session_hash": "s1"}).status_code for _ in range(3)]
         assert codes[-1] == 429 and 429 not in codes[:2]
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/queue/join", "/gradio_api/run/predict"])
+def test_an_answering_event_counts_however_its_fn_index_is_written(article_index, bot,
+                                                                   path) -> None:
+    """Gradio reads fn_index leniently (pydantic's lax int): each form it accepts is the same
+    question and must count as one."""
+    chat = build_chat(bot, load_examples(article_index.parent / "corpus"))  # as served
+    index = question_fns(chat)[0]
+    forms = [str(index), float(index), f" +{index} ", f"0{index}", f"{index}.0", index]
+    proxies = Settings.from_env({"QA_BOT_TRUSTED_PROXIES": "127.0.0.1"}).trusted_proxies
+    with serve(article_index, bot, rate_limit="2/minute", trusted_proxies=proxies) as server:
+        for number, form in enumerate(forms):  # one reader per form, each its own allowance
+            reader = {"X-Forwarded-For": f"203.0.113.{number}"}
+            codes = [httpx.post(server.url + path, headers=reader,
+                                json={"data": [None, None], "fn_index": form,
+                                      "session_hash": "s1"}).status_code for _ in range(3)]
+            assert codes[-1] == 429 and 429 not in codes[:2], (form, codes)
 
 
 @pytest.mark.parametrize("path", ["/gradio_api/queue/join", "/gradio_api/call/chat",
@@ -115,7 +141,7 @@ def test_a_long_chat_fits_under_the_chat_body_cap(bot) -> None:
 
 
 @pytest.mark.parametrize("path", ["/gradio_api/upload", "/gradio_api/run/chat",
-                                  "/gradio_api/api/chat",
+                                  "/gradio_api/api/chat", "/gradio_api/stream/an-event",
                                   "/gradio_api/process_recording", "/login"])
 def test_entrances_the_chat_page_does_not_use_are_closed(live_server, tmp_path, path) -> None:
     uploads_before = _gradio_uploads()
