@@ -2,6 +2,8 @@
 issue 9 ("Hardening"), numbered as there."""
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import errno
 import json
 import os
@@ -9,7 +11,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -195,6 +200,54 @@ def test_behind_a_trusted_proxy_each_reader_has_an_allowance(article_index, bot)
         second = ask(server.url, **{"X-Forwarded-For": "203.0.113.2"}).status_code
         forged = ask(server.url, **{"X-Forwarded-For": "198.51.100.9, 203.0.113.1"}).status_code
         assert first == [200, 200, 429] and second == 200 and forged == 429
+
+
+@contextmanager
+def black_hole() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A TCP server on loopback that accepts connections and never answers: a hung Redis.
+    Yields its port and the connections it has accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed: the test is over
+            while True:
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], accepted
+    finally:
+        listener.close()
+        for connection in accepted:
+            connection.close()
+
+
+def test_a_hung_rate_limit_storage_holds_up_no_other_request(article_index, bot,
+                                                             monkeypatch) -> None:
+    # Long enough to see what else the server does while a question waits on the storage.
+    monkeypatch.setattr(guards, "STORAGE_SECONDS", 3.0)
+    with black_hole() as (port, accepted), serve(
+            article_index, bot, rate_limit="2/minute",
+            rate_limit_storage=f"redis://127.0.0.1:{port}") as server:
+        first = concurrent.futures.ThreadPoolExecutor(1).submit(ask, server.url, QUESTION)
+        deadline = time.monotonic() + 10
+        while not accepted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert accepted, "the question never reached the storage"
+        health = httpx.get(f"{server.url}/api/health", timeout=2)  # while the question waits
+        assert health.status_code == 200 and not first.done()
+        assert first.result(timeout=30).status_code == 200  # counted in memory instead
+        # Within the back-off the storage is not asked again, and the allowance still holds.
+        assert [ask(server.url, QUESTION).status_code for _ in range(2)] == [200, 429]
+        assert len(accepted) == 1
+
+
+def test_the_rate_limit_storage_is_given_a_short_time_to_answer() -> None:
+    redis = guards._storage("redis://127.0.0.1:6379").storage  # type: ignore[attr-defined]
+    given = redis.connection_pool.connection_kwargs
+    assert given["socket_connect_timeout"] == given["socket_timeout"] == guards.STORAGE_SECONDS
 
 
 def test_uvicorn_does_not_trust_forwarded_headers_itself(article_index) -> None:
