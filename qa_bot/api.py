@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -115,6 +116,42 @@ class ErrorOut(BaseModel):
 ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 408, 413, 415, 422, 429, 503)}
 
 
+@dataclass(frozen=True)
+class JsonBody:
+    """What a POST address of the API takes, so that each of its errors names its own fields
+    (the body limits in guards.py use it too)."""
+    model: type[BaseModel]
+    what: str  # what the body carries
+    example: str  # the smallest body that is right
+    longest: str  # the field that makes a body long
+
+    def not_json(self) -> str:
+        return f"Send the {self.what} as JSON with the header Content-Type: application/json."
+
+    def too_large(self, cap: int) -> str:
+        return f"The request body is over {cap // 1024} KB; send a shorter {self.longest}."
+
+    def problem(self, problem: Any) -> tuple[int, str]:
+        """The status and sentence for the first problem pydantic found in a body: the ask
+        request's fields are described as everywhere else (request.describe)."""
+        location = [str(part) for part in problem["loc"] if part != "body"]
+        kind = problem["type"]
+        if not location and kind in ("model_type", "model_attributes_type", "dict_type"):
+            return 422, f"The body must be a JSON object like {self.example}."
+        if kind == "extra_forbidden":
+            *names, last = self.model.model_fields
+            return 422, (f'Unknown field "{".".join(location)}"; the fields are '
+                         f'{", ".join(names)} and {last}.')
+        return 422, describe(problem)
+
+
+JSON_BODIES = {
+    "/api/ask": JsonBody(AskRequest, "question", '{"question": "..."}', "question"),
+    "/api/feedback": JsonBody(FeedbackRequest, "feedback", '{"id": "...", "helpful": true}',
+                              "comment"),
+}
+
+
 def router(bot: QABot, question_log: QuestionLog | None, corpus_dir: Path) -> APIRouter:
     """The API routes; questions asked and feedback go to `question_log` when there is one,
     example questions come from `corpus_dir`'s examples.json."""
@@ -215,11 +252,11 @@ def add_error_handlers(app: FastAPI) -> None:
         return error_response(error.status_code, message, error.headers)
 
     @app.exception_handler(RequestValidationError)
-    def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+    def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         problem = error.errors()[0]
         if problem["type"] == "json_invalid":
             return error_response(400, NOT_JSON)
-        return error_response(422, describe(problem))
+        return error_response(*JSON_BODIES[request.url.path].problem(problem))
 
 
 def error_response(status: int, message: str,

@@ -23,7 +23,7 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api import error_response
+from .api import JSON_BODIES, error_response
 from .config import IPNetwork
 from .errors import ConfigError
 
@@ -121,21 +121,21 @@ class ReaderLimits:
         if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        on_api = path in ("/api/ask", FEEDBACK_POST)
-        if path.startswith("/api/") and not on_api:
+        api_body = JSON_BODIES.get(path)
+        if path.startswith("/api/") and not api_body:
             return await self.app(scope, receive, send)  # 404 or 405, body unread
-        if not (on_api or path.startswith(QUESTION_POSTS + CHAT_EVENT_POSTS + CHAT_POSTS)):
+        if not (api_body or path.startswith(QUESTION_POSTS + CHAT_EVENT_POSTS + CHAT_POSTS)):
             return await _error(send, 404, "This address takes no requests: the chat does not "
                                 "accept uploads or other calls.")
-        if on_api and _content_type(scope) != b"application/json":
-            return await _error(send, 415, "Send the question as JSON with the header "
-                                "Content-Type: application/json.")
-        cap = API_BODY_BYTES if on_api else CHAT_BODY_BYTES
+        if api_body and _content_type(scope) != b"application/json":
+            return await _error(send, 415, api_body.not_json())
+        cap = API_BODY_BYTES if api_body else CHAT_BODY_BYTES
         try:
             body = await asyncio.wait_for(_read_body(scope, receive, cap), BODY_SECONDS)
         except BodyTooLarge:
-            return await _error(send, 413, f"The request body is over {cap // 1024} KB; send "
-                                "a shorter question.")
+            return await _error(send, 413, api_body.too_large(cap) if api_body else
+                                f"The request body is over {cap // 1024} KB; send a shorter "
+                                "question.")
         except asyncio.TimeoutError:
             return await _error(send, 408, f"The request body did not arrive within "
                                 f"{BODY_SECONDS:.0f} seconds.", {"Connection": "close"})

@@ -62,6 +62,22 @@ def test_every_bad_request_gets_one_clear_error(live_server, content, headers, s
     assert httpx.get(f"{live_server.url}/api/health").status_code == 200  # still serving
 
 
+@pytest.mark.parametrize("content, headers, status, error", [
+    ('{"id": "x", "helpful": true, "colour": "red"}', {}, 422,
+     'Unknown field "colour"; the fields are id, helpful and comment.'),
+    ('[true]', {}, 422, 'The body must be a JSON object like {"id": "...", "helpful": true}.'),
+    ('{"id": "x", "helpful": true, "comment": "' + "x" * 70_000 + '"}', {}, 413,
+     "The request body is over 64 KB; send a shorter comment."),
+    ("id=x", {"content-type": "application/x-www-form-urlencoded"}, 415,
+     "Send the feedback as JSON with the header Content-Type: application/json."),
+], ids=["extra field", "array", "too large", "not JSON"])
+def test_feedback_errors_name_the_feedback_fields(live_server, content, headers, status,
+                                                  error) -> None:
+    headers = {"content-type": "application/json", **headers}
+    response = httpx.post(f"{live_server.url}/api/feedback", content=content, headers=headers)
+    assert (response.status_code, response.json()) == (status, {"error": error})
+
+
 def test_unknown_paths_and_methods_use_the_error_shape(live_server) -> None:
     response = httpx.get(f"{live_server.url}/api/ask")
     assert response.status_code == 405 and set(response.json()) == {"error"}
