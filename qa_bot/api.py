@@ -136,6 +136,8 @@ class JsonBody:
         request's fields are described as everywhere else (request.describe)."""
         location = [str(part) for part in problem["loc"] if part != "body"]
         kind = problem["type"]
+        if not location and kind == "missing":  # FastAPI reads an empty body as none at all
+            return 400, f"The request body is empty; send a JSON object like {self.example}."
         if not location and kind in ("model_type", "model_attributes_type", "dict_type"):
             return 422, f"The body must be a JSON object like {self.example}."
         if kind == "extra_forbidden":

@@ -36,6 +36,7 @@ def test_health_names_the_build_and_sources(live_server) -> None:
 
 @pytest.mark.parametrize("content, headers, status, error", [
     ('{"question": ', {}, 400, "The request body is not valid JSON."),
+    ('', {}, 400, 'The request body is empty; send a JSON object like {"question": "..."}.'),
     ('{"question": 42}', {}, 422, '"question" must be text.'),
     ('{"question": "   "}', {}, 422, "The question is empty; type a question about the article."),
     ('{}', {}, 422, 'The request needs "question".'),
@@ -66,11 +67,13 @@ def test_every_bad_request_gets_one_clear_error(live_server, content, headers, s
     ('{"id": "x", "helpful": true, "colour": "red"}', {}, 422,
      'Unknown field "colour"; the fields are id, helpful and comment.'),
     ('[true]', {}, 422, 'The body must be a JSON object like {"id": "...", "helpful": true}.'),
+    ('', {}, 400,
+     'The request body is empty; send a JSON object like {"id": "...", "helpful": true}.'),
     ('{"id": "x", "helpful": true, "comment": "' + "x" * 70_000 + '"}', {}, 413,
      "The request body is over 64 KB; send a shorter comment."),
     ("id=x", {"content-type": "application/x-www-form-urlencoded"}, 415,
      "Send the feedback as JSON with the header Content-Type: application/json."),
-], ids=["extra field", "array", "too large", "not JSON"])
+], ids=["extra field", "array", "empty", "too large", "not JSON"])
 def test_feedback_errors_name_the_feedback_fields(live_server, content, headers, status,
                                                   error) -> None:
     headers = {"content-type": "application/json", **headers}
