@@ -4,6 +4,8 @@ API routes are declared before Gradio is mounted at "/", which would shadow late
 """
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import api, guards
 from .bot import QABot
 from .config import Settings
+from .errors import ConfigError
 from .questionlog import QuestionLog
 
 STATIC = Path(__file__).parent / "static"
@@ -151,6 +154,7 @@ def serve(settings: Settings) -> None:
 
     from .workers import PooledBot
 
+    listener = bound_socket(settings.host, settings.port)  # before the slow start, and its print
     if settings.workers:
         bot: QABot = PooledBot(settings, settings.workers)
     else:
@@ -162,5 +166,30 @@ def serve(settings: Settings) -> None:
                  "the server process")
     print(f"qa_bot: chat at {url}/ and API docs at {url}/docs; answering in {answering}",
           flush=True)
-    uvicorn.Server(uvicorn_config(app, settings)).run()
+    uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[listener])
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, not yet listening: uvicorn listens once every process can
+    answer. Binding first finds a port in use at once and says so in one sentence (uvicorn
+    would log its own error, after the start, and exit 3)."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise ConfigError(_cannot_listen(error, host, port)) from None
+    return listener
+
+
+def _cannot_listen(error: OSError, host: str, port: int) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return f"Port {port} on {host} is in use: stop what uses it or choose another with --port."
+    if error.errno == errno.EACCES:
+        return f"Port {port} needs privileges to listen on: choose one above 1023 with --port."
+    if error.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine: choose another with --host."
+    return (f"Cannot listen on {host} port {port} ({error.strerror or error}): choose another "
+            "--host or --port.")
 
