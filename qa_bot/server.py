@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -93,7 +94,7 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     app.add_middleware(SecurityHeaders, allowed_origins=settings.allowed_origins)
     app.add_middleware(guards.ReaderLimits, rate_limit=settings.rate_limit,
                        question_fns=question_fns(chat), storage=settings.rate_limit_storage)
-    app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
+    app.add_middleware(CORS, allow_origins=list(settings.allowed_origins),
                        allow_methods=["GET", "POST"],
                        allow_headers=["content-type", "x-gradio-user"], max_age=600)
     app.add_middleware(guards.ReaderAddress, trusted_proxies=settings.trusted_proxies)
@@ -115,6 +116,21 @@ def uvicorn_config(app: FastAPI, settings: Settings):  # type: ignore[no-untyped
                           limit_concurrency=MAX_CONCURRENCY, timeout_keep_alive=KEEP_ALIVE_SECONDS,
                           h11_max_incomplete_event_size=MAX_HEADER_BYTES,
                           timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+
+
+class CORS(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight in the API's error shape, not plain text."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        headers = {name: value for name, value in response.headers.items()
+                   if name not in ("content-length", "content-type")}
+        return api.error_response(400, f"This cross-origin request is not allowed ({refused}): "
+                                  "the API takes GET and POST, with Content-Type, from the "
+                                  "origins in QA_BOT_ALLOWED_ORIGINS.", headers)
 
 
 class SecurityHeaders:

@@ -97,6 +97,9 @@ def test_cors_allows_exactly_the_configured_origins(live_server, host_origin) ->
     denied = httpx.options(f"{live_server.url}/api/ask",
                            headers={"Origin": "https://evil.example", **preflight})
     assert "access-control-allow-origin" not in denied.headers
+    assert denied.status_code == 400 and denied.json() == {"error": (
+        "This cross-origin request is not allowed (origin): the API takes GET and POST, with "
+        "Content-Type, from the origins in QA_BOT_ALLOWED_ORIGINS.")}
 
 
 def test_widget_may_be_framed_only_by_allowed_origins(live_server, host_origin) -> None:
