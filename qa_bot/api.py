@@ -1,8 +1,8 @@
 """The HTTP JSON API: POST /api/ask, POST /api/feedback, GET /api/examples and GET /api/health.
 
 Every error has one shape, {"error": "one sentence a person can act on"}, with its status:
-400 invalid or empty JSON, 404 unknown source or address, 405 wrong method (with Allow), 408 body too
-slow, 413 body too large, 415 not JSON, 422 bad fields, 429 too many requests, 500 our fault,
+400 invalid or empty JSON, 404 unknown source or address, 405 wrong method (with Allow), 408 body
+too slow, 413 body too large, 415 not JSON, 422 bad fields, 429 too many requests, 500 our fault,
 503 no usable index. Body limits and the rate limit are middleware (guards.py): they must also
 cover the chat's entrances, which FastAPI routes never see.
 """
