@@ -159,6 +159,8 @@ class ReaderLimits:
         wait. The shared storage decides when it answers, this process's memory when not."""
         if time.monotonic() < self.retry_storage_at:
             return _hit(self.fallback, self.limit, allowance, reader)
+        if self.storage_down:  # this request asks it again; the others count in memory meanwhile
+            self.retry_storage_at = time.monotonic() + STORAGE_BACKOFF_SECONDS
         try:
             wait = await asyncio.to_thread(_hit, self.limiter, self.limit, allowance, reader)
         except StorageError as error:
@@ -171,6 +173,7 @@ class ReaderLimits:
         if self.storage_down:
             log.warning("The rate limit storage is reachable again.")
         self.storage_down = False
+        self.retry_storage_at = 0.0
         return wait
 
     def _is_question(self, path: str, body: bytes) -> bool:

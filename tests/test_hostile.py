@@ -244,6 +244,20 @@ def test_a_hung_rate_limit_storage_holds_up_no_other_request(article_index, bot,
         assert len(accepted) == 1
 
 
+def test_after_the_back_off_one_request_asks_a_hung_storage_again(article_index, bot,
+                                                                   monkeypatch) -> None:
+    monkeypatch.setattr(guards, "STORAGE_SECONDS", 1.0)
+    monkeypatch.setattr(guards, "STORAGE_BACKOFF_SECONDS", 0.5)
+    with black_hole() as (port, accepted), serve(
+            article_index, bot, rate_limit_storage=f"redis://127.0.0.1:{port}") as server:
+        assert ask(server.url, QUESTION).status_code == 200
+        assert len(accepted) == 1
+        time.sleep(guards.STORAGE_BACKOFF_SECONDS)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(lambda _: ask(server.url, QUESTION).status_code, range(4)))
+        assert codes == [200] * 4 and len(accepted) == 2  # the others counted in memory
+
+
 def test_the_rate_limit_storage_is_given_a_short_time_to_answer() -> None:
     redis = guards._storage("redis://127.0.0.1:6379").storage  # type: ignore[attr-defined]
     given = redis.connection_pool.connection_kwargs
