@@ -1,8 +1,8 @@
 """The HTTP JSON API: POST /api/ask, POST /api/feedback, GET /api/examples and GET /api/health.
 
 Every error has one shape, {"error": "one sentence a person can act on"}, with its status:
-400 invalid JSON, 404 unknown source or address, 405 wrong method (with Allow), 408 body too
-slow, 413 body too large, 415 not JSON, 422 bad fields, 429 too many requests, 500 our fault,
+400 invalid or empty JSON, 404 unknown source or address, 405 wrong method (with Allow), 408 body
+too slow, 413 body too large, 415 not JSON, 422 bad fields, 429 too many requests, 500 our fault,
 503 no usable index. Body limits and the rate limit are middleware (guards.py): they must also
 cover the chat's entrances, which FastAPI routes never see.
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -115,6 +116,44 @@ class ErrorOut(BaseModel):
 ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 408, 413, 415, 422, 429, 503)}
 
 
+@dataclass(frozen=True)
+class JsonBody:
+    """What a POST address of the API takes, so that each of its errors names its own fields
+    (the body limits in guards.py use it too)."""
+    model: type[BaseModel]
+    what: str  # what the body carries
+    example: str  # the smallest body that is right
+    longest: str  # the field that makes a body long
+
+    def not_json(self) -> str:
+        return f"Send the {self.what} as JSON with the header Content-Type: application/json."
+
+    def too_large(self, cap: int) -> str:
+        return f"The request body is over {cap // 1024} KB; send a shorter {self.longest}."
+
+    def problem(self, problem: Any) -> tuple[int, str]:
+        """The status and sentence for the first problem pydantic found in a body: the ask
+        request's fields are described as everywhere else (request.describe)."""
+        location = [str(part) for part in problem["loc"] if part != "body"]
+        kind = problem["type"]
+        if not location and kind == "missing":  # FastAPI reads an empty body as none at all
+            return 400, f"The request body is empty; send a JSON object like {self.example}."
+        if not location and kind in ("model_type", "model_attributes_type", "dict_type"):
+            return 422, f"The body must be a JSON object like {self.example}."
+        if kind == "extra_forbidden":
+            *names, last = self.model.model_fields
+            return 422, (f'Unknown field "{".".join(location)}"; the fields are '
+                         f'{", ".join(names)} and {last}.')
+        return 422, describe(problem)
+
+
+JSON_BODIES = {
+    "/api/ask": JsonBody(AskRequest, "question", '{"question": "..."}', "question"),
+    "/api/feedback": JsonBody(FeedbackRequest, "feedback", '{"id": "...", "helpful": true}',
+                              "comment"),
+}
+
+
 def router(bot: QABot, question_log: QuestionLog | None, corpus_dir: Path) -> APIRouter:
     """The API routes; questions asked and feedback go to `question_log` when there is one,
     example questions come from `corpus_dir`'s examples.json."""
@@ -215,11 +254,11 @@ def add_error_handlers(app: FastAPI) -> None:
         return error_response(error.status_code, message, error.headers)
 
     @app.exception_handler(RequestValidationError)
-    def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+    def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         problem = error.errors()[0]
         if problem["type"] == "json_invalid":
             return error_response(400, NOT_JSON)
-        return error_response(422, describe(problem))
+        return error_response(*JSON_BODIES[request.url.path].problem(problem))
 
 
 def error_response(status: int, message: str,

@@ -4,6 +4,8 @@ API routes are declared before Gradio is mounted at "/", which would shadow late
 """
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,12 +15,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import api, guards
 from .bot import QABot
 from .config import Settings
+from .errors import ConfigError
 from .questionlog import QuestionLog
 
 STATIC = Path(__file__).parent / "static"
@@ -90,7 +94,7 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     app.add_middleware(SecurityHeaders, allowed_origins=settings.allowed_origins)
     app.add_middleware(guards.ReaderLimits, rate_limit=settings.rate_limit,
                        question_fns=question_fns(chat), storage=settings.rate_limit_storage)
-    app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
+    app.add_middleware(CORS, allow_origins=list(settings.allowed_origins),
                        allow_methods=["GET", "POST"],
                        allow_headers=["content-type", "x-gradio-user"], max_age=600)
     app.add_middleware(guards.ReaderAddress, trusted_proxies=settings.trusted_proxies)
@@ -112,6 +116,21 @@ def uvicorn_config(app: FastAPI, settings: Settings):  # type: ignore[no-untyped
                           limit_concurrency=MAX_CONCURRENCY, timeout_keep_alive=KEEP_ALIVE_SECONDS,
                           h11_max_incomplete_event_size=MAX_HEADER_BYTES,
                           timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+
+
+class CORS(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight in the API's error shape, not plain text."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        headers = {name: value for name, value in response.headers.items()
+                   if name not in ("content-length", "content-type")}
+        return api.error_response(400, f"This cross-origin request is not allowed ({refused}): "
+                                  "the API takes GET and POST, with Content-Type, from the "
+                                  "origins in QA_BOT_ALLOWED_ORIGINS.", headers)
 
 
 class SecurityHeaders:
@@ -151,6 +170,7 @@ def serve(settings: Settings) -> None:
 
     from .workers import PooledBot
 
+    listener = bound_socket(settings.host, settings.port)  # before the slow start, and its print
     if settings.workers:
         bot: QABot = PooledBot(settings, settings.workers)
     else:
@@ -162,5 +182,30 @@ def serve(settings: Settings) -> None:
                  "the server process")
     print(f"qa_bot: chat at {url}/ and API docs at {url}/docs; answering in {answering}",
           flush=True)
-    uvicorn.Server(uvicorn_config(app, settings)).run()
+    uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[listener])
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, not yet listening: uvicorn listens once every process can
+    answer. Binding first finds a port in use at once and says so in one sentence (uvicorn
+    would log its own error, after the start, and exit 3)."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise ConfigError(_cannot_listen(error, host, port)) from None
+    return listener
+
+
+def _cannot_listen(error: OSError, host: str, port: int) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return f"Port {port} on {host} is in use: stop what uses it or choose another with --port."
+    if error.errno == errno.EACCES:
+        return f"Port {port} needs privileges to listen on: choose one above 1023 with --port."
+    if error.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine: choose another with --host."
+    return (f"Cannot listen on {host} port {port} ({error.strerror or error}): choose another "
+            "--host or --port.")
 

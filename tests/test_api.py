@@ -36,6 +36,7 @@ def test_health_names_the_build_and_sources(live_server) -> None:
 
 @pytest.mark.parametrize("content, headers, status, error", [
     ('{"question": ', {}, 400, "The request body is not valid JSON."),
+    ('', {}, 400, 'The request body is empty; send a JSON object like {"question": "..."}.'),
     ('{"question": 42}', {}, 422, '"question" must be text.'),
     ('{"question": "   "}', {}, 422, "The question is empty; type a question about the article."),
     ('{}', {}, 422, 'The request needs "question".'),
@@ -62,6 +63,24 @@ def test_every_bad_request_gets_one_clear_error(live_server, content, headers, s
     assert httpx.get(f"{live_server.url}/api/health").status_code == 200  # still serving
 
 
+@pytest.mark.parametrize("content, headers, status, error", [
+    ('{"id": "x", "helpful": true, "colour": "red"}', {}, 422,
+     'Unknown field "colour"; the fields are id, helpful and comment.'),
+    ('[true]', {}, 422, 'The body must be a JSON object like {"id": "...", "helpful": true}.'),
+    ('', {}, 400,
+     'The request body is empty; send a JSON object like {"id": "...", "helpful": true}.'),
+    ('{"id": "x", "helpful": true, "comment": "' + "x" * 70_000 + '"}', {}, 413,
+     "The request body is over 64 KB; send a shorter comment."),
+    ("id=x", {"content-type": "application/x-www-form-urlencoded"}, 415,
+     "Send the feedback as JSON with the header Content-Type: application/json."),
+], ids=["extra field", "array", "empty", "too large", "not JSON"])
+def test_feedback_errors_name_the_feedback_fields(live_server, content, headers, status,
+                                                  error) -> None:
+    headers = {"content-type": "application/json", **headers}
+    response = httpx.post(f"{live_server.url}/api/feedback", content=content, headers=headers)
+    assert (response.status_code, response.json()) == (status, {"error": error})
+
+
 def test_unknown_paths_and_methods_use_the_error_shape(live_server) -> None:
     response = httpx.get(f"{live_server.url}/api/ask")
     assert response.status_code == 405 and set(response.json()) == {"error"}
@@ -78,6 +97,9 @@ def test_cors_allows_exactly_the_configured_origins(live_server, host_origin) ->
     denied = httpx.options(f"{live_server.url}/api/ask",
                            headers={"Origin": "https://evil.example", **preflight})
     assert "access-control-allow-origin" not in denied.headers
+    assert denied.status_code == 400 and denied.json() == {"error": (
+        "This cross-origin request is not allowed (origin): the API takes GET and POST, with "
+        "Content-Type, from the origins in QA_BOT_ALLOWED_ORIGINS.")}
 
 
 def test_widget_may_be_framed_only_by_allowed_origins(live_server, host_origin) -> None:

@@ -2,6 +2,8 @@
 issue 9 ("Hardening"), numbered as there."""
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import errno
 import json
 import os
@@ -9,7 +11,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -67,6 +72,14 @@ def test_the_chat_and_the_api_share_one_allowance_per_reader(article_index, bot)
         assert httpx.get(f"{server.url}/api/health").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/gradio_api/call/chat", "/gradio_api/call/v2/chat"])
+def test_the_chats_rest_calls_count_as_questions(article_index, bot, path) -> None:
+    with serve(article_index, bot, rate_limit="2/minute") as server:
+        codes = [httpx.post(server.url + path, json={"data": [QUESTION, []]}).status_code
+                 for _ in range(3)]
+        assert codes[-1] == 429 and 429 not in codes[:2], codes
+
+
 def test_only_the_chats_answering_events_count_as_questions(article_index, bot) -> None:
     chat = build_chat(bot, load_examples(article_index.parent / "corpus"))  # as served
     answering = {chat.fns[i].name for i in question_fns(chat)}
@@ -79,6 +92,24 @@ def test_only_the_chats_answering_events_count_as_questions(article_index, bot) 
         codes = [httpx.post(join, json={"data": [None, None], "fn_index": question_fns(chat)[0],
                                         "session_hash": "s1"}).status_code for _ in range(3)]
         assert codes[-1] == 429 and 429 not in codes[:2]
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/queue/join", "/gradio_api/run/predict"])
+def test_an_answering_event_counts_however_its_fn_index_is_written(article_index, bot,
+                                                                   path) -> None:
+    """Gradio reads fn_index leniently (pydantic's lax int): each form it accepts is the same
+    question and must count as one."""
+    chat = build_chat(bot, load_examples(article_index.parent / "corpus"))  # as served
+    index = question_fns(chat)[0]
+    forms = [str(index), float(index), f" +{index} ", f"0{index}", f"{index}.0", index]
+    proxies = Settings.from_env({"QA_BOT_TRUSTED_PROXIES": "127.0.0.1"}).trusted_proxies
+    with serve(article_index, bot, rate_limit="2/minute", trusted_proxies=proxies) as server:
+        for number, form in enumerate(forms):  # one reader per form, each its own allowance
+            reader = {"X-Forwarded-For": f"203.0.113.{number}"}
+            codes = [httpx.post(server.url + path, headers=reader,
+                                json={"data": [None, None], "fn_index": form,
+                                      "session_hash": "s1"}).status_code for _ in range(3)]
+            assert codes[-1] == 429 and 429 not in codes[:2], (form, codes)
 
 
 @pytest.mark.parametrize("path", ["/gradio_api/queue/join", "/gradio_api/call/chat",
@@ -115,7 +146,7 @@ def test_a_long_chat_fits_under_the_chat_body_cap(bot) -> None:
 
 
 @pytest.mark.parametrize("path", ["/gradio_api/upload", "/gradio_api/run/chat",
-                                  "/gradio_api/api/chat",
+                                  "/gradio_api/api/chat", "/gradio_api/stream/an-event",
                                   "/gradio_api/process_recording", "/login"])
 def test_entrances_the_chat_page_does_not_use_are_closed(live_server, tmp_path, path) -> None:
     uploads_before = _gradio_uploads()
@@ -169,6 +200,68 @@ def test_behind_a_trusted_proxy_each_reader_has_an_allowance(article_index, bot)
         second = ask(server.url, **{"X-Forwarded-For": "203.0.113.2"}).status_code
         forged = ask(server.url, **{"X-Forwarded-For": "198.51.100.9, 203.0.113.1"}).status_code
         assert first == [200, 200, 429] and second == 200 and forged == 429
+
+
+@contextmanager
+def black_hole() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A TCP server on loopback that accepts connections and never answers: a hung Redis.
+    Yields its port and the connections it has accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed: the test is over
+            while True:
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], accepted
+    finally:
+        listener.close()
+        for connection in accepted:
+            connection.close()
+
+
+def test_a_hung_rate_limit_storage_holds_up_no_other_request(article_index, bot,
+                                                             monkeypatch) -> None:
+    # Long enough to see what else the server does while a question waits on the storage.
+    monkeypatch.setattr(guards, "STORAGE_SECONDS", 3.0)
+    with black_hole() as (port, accepted), serve(
+            article_index, bot, rate_limit="2/minute",
+            rate_limit_storage=f"redis://127.0.0.1:{port}") as server:
+        first = concurrent.futures.ThreadPoolExecutor(1).submit(ask, server.url, QUESTION)
+        deadline = time.monotonic() + 10
+        while not accepted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert accepted, "the question never reached the storage"
+        health = httpx.get(f"{server.url}/api/health", timeout=2)  # while the question waits
+        assert health.status_code == 200 and not first.done()
+        assert first.result(timeout=30).status_code == 200  # counted in memory instead
+        # Within the back-off the storage is not asked again, and the allowance still holds.
+        assert [ask(server.url, QUESTION).status_code for _ in range(2)] == [200, 429]
+        assert len(accepted) == 1
+
+
+def test_after_the_back_off_one_request_asks_a_hung_storage_again(article_index, bot,
+                                                                   monkeypatch) -> None:
+    monkeypatch.setattr(guards, "STORAGE_SECONDS", 1.0)
+    monkeypatch.setattr(guards, "STORAGE_BACKOFF_SECONDS", 0.5)
+    with black_hole() as (port, accepted), serve(
+            article_index, bot, rate_limit_storage=f"redis://127.0.0.1:{port}") as server:
+        assert ask(server.url, QUESTION).status_code == 200
+        assert len(accepted) == 1
+        time.sleep(guards.STORAGE_BACKOFF_SECONDS)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(lambda _: ask(server.url, QUESTION).status_code, range(4)))
+        assert codes == [200] * 4 and len(accepted) == 2  # the others counted in memory
+
+
+def test_the_rate_limit_storage_is_given_a_short_time_to_answer() -> None:
+    redis = guards._storage("redis://127.0.0.1:6379").storage  # type: ignore[attr-defined]
+    given = redis.connection_pool.connection_kwargs
+    assert given["socket_connect_timeout"] == given["socket_timeout"] == guards.STORAGE_SECONDS
 
 
 def test_uvicorn_does_not_trust_forwarded_headers_itself(article_index) -> None:

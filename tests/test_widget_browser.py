@@ -35,6 +35,14 @@ HOSTILE = ('The harbour board of Zanzibar posted <script>window.__pwned=1</scrip
            '<a href="javascript:window.__pwned=1">click</a> to the timetable.')
 HOSTILE_QUESTION = "What did the harbour board of Zanzibar post?"
 PWNED = "() => typeof window.__pwned"
+# Emoji beyond U+FFFF before and inside the quote: one code point each in the API's offsets,
+# two UTF-16 units each in JavaScript.
+FESTIVAL = ("The harbour festival opened on the quay \U0001F389\U0001F389 with music from three "
+            "bands \U0001F3B6 and a parade of dhows \u26F5. {quote} Tickets for the evening "
+            "concert sold out within an hour \U0001F39F\uFE0F.")
+FESTIVAL_QUOTE = ("The ferry to Pemba carried 412 passengers on the first morning \U0001F6A2, the "
+                  "most since the route opened.")
+FESTIVAL_QUESTION = "How many passengers did the ferry to Pemba carry?"
 
 
 # Fixtures -----------------------------------------------------------------------------------
@@ -64,6 +72,22 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
     filler = " ".join(f"The ferry left on day {day} with passengers and cargo." for day in range(8))
     (root / "corpus" / "hostile.txt").write_text(
         f"Zanzibar harbour notices\n{filler}\n{HOSTILE}\n{filler}\n", encoding="utf-8")
+    build_index(root / "corpus", root / "index", bundled_model_path(), embedder=embedder)
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", port=free_port(),
+                        allowed_origins=(host_origin,), rate_limit="1000/minute")
+    with LiveServer(settings, QABot(root / "index", embedder)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def emoji_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
+                 host_origin: str) -> Iterator[LiveServer]:
+    """A bot whose only article holds emoji, in its headline and before the quoted sentence."""
+    root = tmp_path_factory.mktemp("emoji")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "festival.txt").write_text(
+        f"Harbour festival in Stone Town \U0001F389\n{FESTIVAL.format(quote=FESTIVAL_QUOTE)}\n",
+        encoding="utf-8")
     build_index(root / "corpus", root / "index", bundled_model_path(), embedder=embedder)
     settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", port=free_port(),
                         allowed_origins=(host_origin,), rate_limit="1000/minute")
@@ -525,6 +549,33 @@ def test_hostile_article_text_stays_text_in_gradio_chat(page: Page,
         assert chat.count(literal) == 2, chat  # in the answer and in its source
     assert page.locator("a[href^='javascript:'], img[src='x']").count() == 0
     assert_not_pwned(page)
+
+
+# Emoji -------------------------------------------------------------------------------------
+
+def test_quotes_after_emoji_are_cut_where_the_api_says(page: Page, host: HostSite,
+                                                       emoji_server: LiveServer) -> None:
+    url = host.add("/festival.html", article_page(
+        emoji_server.url, [html.escape(FESTIVAL.format(quote=FESTIVAL_QUOTE))],
+        "Harbour festival", source="festival.txt"))
+    answer = ask(open_widget(page, url), FESTIVAL_QUESTION)
+
+    assert answer.locator(".answer").inner_text() == FESTIVAL_QUOTE + "\u00a01"
+    assert answer.locator(".answer .short").inner_text() == "412"
+    assert answer.locator(".card mark").inner_text() == FESTIVAL_QUOTE
+    assert FESTIVAL.split(" {quote}")[0] in answer.locator(".card").inner_text()
+
+
+def test_quotes_after_emoji_are_marked_where_the_api_says_in_gradio_chat(
+        page: Page, emoji_server: LiveServer) -> None:
+    page.goto(emoji_server.url + "/", wait_until="load")
+    box = page.get_by_role("textbox").first
+    box.fill(FESTIVAL_QUESTION)
+    box.press("Enter")
+
+    mark = page.locator(".qa-source mark").last
+    mark.wait_for()
+    assert mark.inner_text() == FESTIVAL_QUOTE
 
 
 # Keyboard -----------------------------------------------------------------------------------

@@ -117,10 +117,19 @@
     return addMessage(node);
   }
 
+  // Slices a citation's text by offsets in its source. The API's offsets count Unicode code
+  // points, as Python does; a JavaScript string counts UTF-16 units, two for each character
+  // beyond U+FFFF (most emoji), so the text is sliced as an array of code points.
+  function sourceSlicer(citation) {
+    const characters = Array.from(citation.text);
+    return (start, end = citation.end) =>
+      characters.slice(start - citation.start, end - citation.start).join("");
+  }
+
   // The quoted sentences, from their offsets; the short answer, when inside, in bold.
   function quoteNodes(citation, short) {
     const nodes = [];
-    const slice = (start, end) => citation.text.slice(start - citation.start, end - citation.start);
+    const slice = sourceSlicer(citation);
     let previousEnd = null;
     for (const [start, end] of citation.quote_spans) {
       if (previousEnd !== null) {
@@ -215,13 +224,13 @@
   // The passage as [text, isQuote] pieces, each quoted sentence marked by its offsets.
   function passagePieces(citation) {
     const pieces = [];
+    const slice = sourceSlicer(citation);
     let position = citation.start;
     for (const [start, end] of citation.quote_spans) {
-      pieces.push([citation.text.slice(position - citation.start, start - citation.start), false],
-                  [citation.text.slice(start - citation.start, end - citation.start), true]);
+      pieces.push([slice(position, start), false], [slice(start, end), true]);
       position = end;
     }
-    pieces.push([citation.text.slice(position - citation.start), false]);
+    pieces.push([slice(position), false]);
     return pieces.filter(([text]) => text);
   }
 

@@ -1,0 +1,38 @@
+"""Starting the server: what `serve` says when it cannot listen."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from qa_bot.errors import ConfigError
+from qa_bot.server import bound_socket
+
+
+def test_a_port_in_use_is_one_sentence_and_exit_1_before_anything_else(article_index) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "qa_bot", "serve", "--port", str(port), "--workers", "0",
+             "--index", str(article_index), "--corpus", str(article_index.parent / "corpus")],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
+            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: Port {port} on 127.0.0.1 is in use: stop what uses it or "
+                             "choose another with --port.\n")
+    assert result.stdout == ""  # no chat address for a server that never listened
+
+
+def test_an_address_of_another_machine_is_one_sentence() -> None:
+    with pytest.raises(ConfigError, match="^192.0.2.1 is not an address of this machine"):
+        bound_socket("192.0.2.1", 7860)  # TEST-NET-1: never a local address
+
+
+def test_the_bound_socket_does_not_listen_until_served() -> None:
+    with bound_socket("127.0.0.1", 0) as listener:  # so /api/health answers only when ready
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(listener.getsockname(), timeout=5).close()
