@@ -276,14 +276,15 @@ def _place(citation: dict) -> str:  # type: ignore[type-arg]
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from .indexing import build_index, has_index
-    from .server import serve
+    from .server import bound_socket, serve
 
+    listener = bound_socket(settings.host, settings.port)  # a port in use, before any build
     if not has_index(settings.index_dir):  # so that the first run of the chat just works
         print(f"No index yet in {settings.index_dir}; building it from the articles in "
               f"{settings.corpus_dir}.", file=sys.stderr, flush=True)
         print(build_index(settings.corpus_dir, settings.index_dir, settings.model_path).line(),
               file=sys.stderr, flush=True)
-    serve(settings)
+    serve(settings, listener)
     return 0
 
 

@@ -162,15 +162,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, listener: socket.socket | None = None) -> None:
     """Serve until stopped, answering in settings.workers worker processes (none: in this
-    one). Without a usable index the server still starts and answers 503 until a build that
-    loads appears."""
+    one), on `listener` (from `bound_socket`) or else settings.host and port. Without a usable
+    index the server still starts and answers 503 until a build that loads appears."""
     import uvicorn
 
     from .workers import PooledBot
 
-    listener = bound_socket(settings.host, settings.port)  # before the slow start, and its print
+    # Bound before the slow start and its print.
+    listener = listener or bound_socket(settings.host, settings.port)
     if settings.workers:
         bot: QABot = PooledBot(settings, settings.workers)
     else:
@@ -178,8 +179,8 @@ def serve(settings: Settings) -> None:
         bot.embedder.session  # the encoder loaded before the server listens
     app = create_app(settings, bot)
     url = f"http://{settings.host}:{settings.port}"
-    answering = (f"{settings.workers} worker processes" if settings.workers else
-                 "the server process")
+    answering = ("the server process" if not settings.workers else "1 worker process"
+                 if settings.workers == 1 else f"{settings.workers} worker processes")
     print(f"qa_bot: chat at {url}/ and API docs at {url}/docs; answering in {answering}",
           flush=True)
     uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[listener])

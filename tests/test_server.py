@@ -13,18 +13,23 @@ from qa_bot.errors import ConfigError
 from qa_bot.server import bound_socket
 
 
-def test_a_port_in_use_is_one_sentence_and_exit_1_before_anything_else(article_index) -> None:
+@pytest.mark.parametrize("index_exists", [True, False])
+def test_a_port_in_use_is_one_sentence_and_exit_1_before_anything_else(article_index, tmp_path,
+                                                                        index_exists) -> None:
+    # Without an index, serve would build one first: the port is checked before that.
+    index = article_index if index_exists else tmp_path / "no-index"
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "qa_bot", "serve", "--port", str(port), "--workers", "0",
-             "--index", str(article_index), "--corpus", str(article_index.parent / "corpus")],
+             "--index", str(index), "--corpus", str(article_index.parent / "corpus")],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"},
             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert result.stderr == (f"error: Port {port} on 127.0.0.1 is in use: stop what uses it or "
                              "choose another with --port.\n")
     assert result.stdout == ""  # no chat address for a server that never listened
+    assert not (tmp_path / "no-index").exists()
 
 
 def test_an_address_of_another_machine_is_one_sentence() -> None:
