@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .bot import QABot
-from .errors import QABotError, UnknownSource
+from .errors import INDEX_UNAVAILABLE, QABotError, UnknownSource
 from .examples import load_examples
 from .questionlog import QuestionLog
 from .request import NOT_JSON, AskRequest, describe
@@ -243,7 +243,10 @@ def add_error_handlers(app: FastAPI) -> None:
     Unexpected exceptions are answered by guards.UnexpectedErrors, inside CORS."""
 
     @app.exception_handler(QABotError)
-    def bot_error(_: Request, error: QABotError) -> JSONResponse:
+    def bot_error(request: Request, error: QABotError) -> JSONResponse:
+        if error.status == 503 and request.url.path != "/api/health":
+            log.error("Answered 503: %s", error)
+            return error_response(503, INDEX_UNAVAILABLE)
         return error_response(error.status, str(error))
 
     @app.exception_handler(HTTPException)  # Starlette's: FastAPI's is a subclass

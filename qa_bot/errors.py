@@ -6,6 +6,12 @@ code; API: {"error": ...} with a status; chat: a polite message).
 from __future__ import annotations
 
 
+# What a reader is told when no usable index answers: the cause (a file path, a command to
+# run) is for whoever runs the server, in its log and /api/health.
+INDEX_UNAVAILABLE = ("The article index is not available right now; please try again in a few "
+                     "minutes.")
+
+
 class QABotError(Exception):
     """Base class: str(error) is the message shown to the user."""
 
