@@ -45,8 +45,9 @@ class IndexInfo:
 
 
 class QABot:
-    """With `require_index=False` (a server) a missing or unusable index is not fatal: every
-    question gets that error (503 over HTTP) until a build that loads appears."""
+    """With `require_index=False` (a server) a missing or unusable index is not fatal: the
+    newest older build that loads answers meanwhile, or, when there is none, every question
+    gets that error (503 over HTTP) until a build that loads appears."""
 
     def __init__(self, index_dir: Path, embedder: Embedder,
                  chunking: ChunkingSettings = DEFAULT_CHUNKING, *,
@@ -65,16 +66,31 @@ class QABot:
         except QABotError as error:
             if require_index:
                 raise
-            log.error("No usable index: %s", error)
             self._failed_build, self._failure = builds.current_build(index_dir), error
+            self._retriever = self._load_older()
+            if self._retriever is None:
+                log.error("No usable index: %s", error)
+            else:
+                log.error("Answering from the older build %s: %s",
+                          self._retriever.stored.build_id, error)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, require_index: bool = True) -> QABot:
         return cls(settings.index_dir, Embedder.load(settings.model_path),
                    require_index=require_index)
 
-    def _load(self) -> Retriever:
-        stored = store.load_index(self.index_dir)
+    def _load_older(self) -> Retriever | None:
+        """The newest older build that loads: a server restarted with a damaged build answers
+        as one that was running when it was written does (`reload_if_changed`)."""
+        for build_id in builds.older_builds(self.index_dir):
+            try:
+                return self._load(build_id)
+            except QABotError:
+                continue
+        return None
+
+    def _load(self, build_id: str | None = None) -> Retriever:
+        stored = store.load_index(self.index_dir, build_id)
         check_compatible(stored.manifest, self.embedder.name, self.embedder.fingerprint,
                          self.embedder.encoder, self.chunking)
         return Retriever(stored, self.encoder)  # type: ignore[arg-type] # encodes as Embedder

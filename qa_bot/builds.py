@@ -41,9 +41,20 @@ def current_build(index_dir: Path) -> str | None:
         return None
 
 
-def require_build(index_dir: Path) -> Path:
-    """The active build's folder; IndexMissing when there is none."""
-    build_id = current_build(index_dir)
+def older_builds(index_dir: Path) -> list[str]:
+    """The complete builds kept beside the active one (`prune_builds`), newest first: what a
+    server may answer from while the active one cannot be loaded."""
+    folder, current = index_dir / "builds", current_build(index_dir)
+    if not folder.is_dir():
+        return []
+    return sorted((p.name for p in folder.iterdir() if p.is_dir()
+                   and not p.name.endswith(".partial") and p.name != current), reverse=True)
+
+
+def require_build(index_dir: Path, build_id: str | None = None) -> Path:
+    """The folder of build `build_id`, by default the active one; IndexMissing when there is
+    none."""
+    build_id = build_id or current_build(index_dir)
     if build_id is None or not (index_dir / "builds" / build_id).is_dir():
         raise IndexMissing(f"No index in {index_dir}. Run 'python -m qa_bot build' first.")
     return index_dir / "builds" / build_id

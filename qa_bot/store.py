@@ -47,16 +47,17 @@ class StoredIndex:
                           for source in self.source_ranges}
 
 
-def read_manifest(index_dir: Path) -> tuple[str, Manifest]:
-    """The active build's id and manifest."""
-    folder = require_build(index_dir)
+def read_manifest(index_dir: Path, build_id: str | None = None) -> tuple[str, Manifest]:
+    """The id and manifest of build `build_id`, by default the active one."""
+    folder = require_build(index_dir, build_id)
     manifest = _read(folder / "manifest.json",
                      lambda p: Manifest.from_json(p.read_text(encoding="utf-8")))
     return folder.name, manifest
 
 
-def load_index(index_dir: Path) -> StoredIndex:
-    build_id, manifest = read_manifest(index_dir)
+def load_index(index_dir: Path, build_id: str | None = None) -> StoredIndex:
+    """Build `build_id` (by default the active one), checked against its manifest."""
+    build_id, manifest = read_manifest(index_dir, build_id)
     verify_build(index_dir, build_id, manifest, checksums=False)
     folder = index_dir / "builds" / build_id
     passages = _read(folder / "passages.json", _read_passages)

@@ -486,6 +486,21 @@ def test_health_is_degraded_while_an_older_build_answers(copied_index, embedder)
         assert ask(server.url, QUESTION).status_code == 200
 
 
+def test_a_server_started_on_a_damaged_build_answers_from_the_older_one(copied_index,
+                                                                       embedder) -> None:
+    old = builds.current_build(copied_index)
+    newer = copied_index / "builds" / "29990101T000000Z-000000001"
+    shutil.copytree(copied_index / "builds" / old, newer)
+    (copied_index / "CURRENT").write_text(newer.name + "\n", encoding="utf-8")
+    _truncate_vectors(copied_index)
+    with pytest.raises(IndexCorrupt):  # the CLI asks of the active build only
+        QABot(copied_index, embedder)
+    bot = QABot(copied_index, embedder, require_index=False)
+    info = bot.info()
+    assert info.build_id == old and "passages.faiss" in (info.problem or "")
+    assert bot.ask(QUESTION).answered
+
+
 def test_a_server_without_a_usable_build_answers_503_until_one_is_built(copied_index,
                                                                         embedder) -> None:
     _truncate_vectors(copied_index)
