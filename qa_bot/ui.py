@@ -179,6 +179,11 @@ def chat_title(bot: QABot) -> str:
     return html.escape(title, quote=False)
 
 
+def heading_markup(title: str) -> str:
+    """The page heading for `title`, already HTML-escaped (`chat_title`), as Gradio writes it."""
+    return f"<h1 style='text-align: center; margin-bottom: 1rem'>{title}</h1>"
+
+
 def theme() -> gr.themes.Base:
     """Gradio's default look in the system font stack (for mount_gradio_app)."""
     return gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
@@ -206,6 +211,13 @@ class ReaderChat(gr.ChatInterface):
         if role == "user" and isinstance(message, str):
             message = {"role": "user", "content": escape(message), "metadata": {TYPED: message}}
         return super()._append_message_to_history(message, history, role)  # type: ignore[arg-type]
+
+    def _render_header(self) -> None:
+        """Gradio's heading, kept as `heading` so that each page load can show the title of the
+        index in use (a rebuilt index may hold another article)."""
+        self.heading = gr.Markdown(heading_markup(str(self.title)))
+        if self.description:
+            gr.Markdown(self.description)
 
     def _pop_last_user_message(self, history: list[Any]) -> tuple[list[Any], Any]:
         users = [m for m in history if m.get("role") == "user"]
@@ -259,7 +271,9 @@ def build_chat(bot: QABot, examples: list[str],
         analytics_enabled=False,
         fill_height=True,
     )
-    if question_log:
-        with chat:
+    with chat:
+        chat.load(lambda: heading_markup(chat_title(bot)), None, chat.heading, queue=False,
+                  show_progress="hidden", api_visibility="private")
+        if question_log:
             chat.chatbot.like(rate, chat.chatbot, None, api_visibility="private")
     return chat

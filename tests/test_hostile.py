@@ -580,6 +580,29 @@ def test_the_chat_heading_is_escaped_and_latex_is_off(tmp_path, embedder) -> Non
     assert chat.chatbot.latex_delimiters == []
 
 
+@pytest.mark.browser
+def test_the_chat_heading_follows_a_rebuilt_index(tmp_path, embedder) -> None:
+    from browser_support import chromium
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Ferry fares rise\nThe ferry fare rose on Monday.\n",
+                                  encoding="utf-8")
+    build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
+    with serve(tmp_path / "index", QABot(tmp_path / "index", embedder)) as server, \
+            chromium(tmp_path / "profile") as browser:
+        page = browser.new_page()
+        page.goto(server.url + "/", wait_until="load")
+        page.locator("h1", has_text="Ferry fares rise").wait_for()
+        (corpus / "a.txt").unlink()  # the newsroom replaces the article and rebuilds
+        (corpus / "b.txt").write_text("Bridge reopens\nThe bridge reopened on Tuesday.\n",
+                                      encoding="utf-8")
+        build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
+        page.reload(wait_until="load")
+        page.locator("h1", has_text="Bridge reopens").wait_for()
+        assert "Ferry" not in page.locator("h1").first.inner_text()
+
+
 HOSTILE_ARTICLE = ('<a href="https://evil.example/login">Session expired: log in</a><img src=x>\n'
                    "The ferry fare rose to $$x^2$$ shillings on Monday, the harbour board said, "
                    "and details are at https://evil.example/login and www.evil.example today.\n")
