@@ -48,6 +48,9 @@ CHAT_POSTS = ("/gradio_api/cancel", "/gradio_api/reset")
 # in memory, and the storage asked again after the back-off, not by every request.
 STORAGE_SECONDS = 0.25
 STORAGE_BACKOFF_SECONDS = 5.0
+# A count still unanswered after this (Redis answers in 0.15 ms) is hung: questions arriving
+# meanwhile are counted in memory, not queued behind it for up to STORAGE_SECONDS each.
+STORAGE_HUNG_SECONDS = 0.05
 
 
 def reader_address(peer: str, forwarded_for: list[str],
@@ -99,9 +102,10 @@ class ReaderLimits:
 
     The allowance is counted in `storage` (QA_BOT_RATE_LIMIT_STORAGE), Redis for replicas,
     in a thread: a hung storage must not stop the event loop, and with it every request.
-    While that storage cannot be reached, this process counts it in memory, so readers are
-    still answered and still limited (each replica then allows a reader its own allowance),
-    and asks the storage again every STORAGE_BACKOFF_SECONDS."""
+    While that storage cannot be reached, or a count sent to it is unanswered for
+    STORAGE_HUNG_SECONDS, this process counts in memory, so readers are still answered and
+    still limited (each replica then allows a reader its own allowance), and asks the storage
+    again every STORAGE_BACKOFF_SECONDS."""
 
     def __init__(self, app: ASGIApp, rate_limit: str, question_fns: Collection[int],
                  storage: str = "memory://") -> None:
@@ -115,6 +119,7 @@ class ReaderLimits:
         self.fallback = MovingWindowRateLimiter(MemoryStorage())
         self.storage_down = False
         self.retry_storage_at = 0.0  # time.monotonic() before which the storage is not asked
+        self.asked_at: dict[object, float] = {}  # the storage's unanswered counts: when asked
         self.question_fns = set(question_fns)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -157,10 +162,16 @@ class ReaderLimits:
     async def _over_allowance(self, allowance: str, reader: str) -> int:
         """Counts one against the reader's allowance: 0 when within it, else the seconds to
         wait. The shared storage decides when it answers, this process's memory when not."""
-        if time.monotonic() < self.retry_storage_at:
+        now = time.monotonic()
+        if now < self.retry_storage_at or any(now - asked > STORAGE_HUNG_SECONDS
+                                              for asked in self.asked_at.values()):
             return _hit(self.fallback, self.limit, allowance, reader)
+        if isinstance(self.limiter.storage, MemoryStorage):  # nothing to wait for: no thread
+            return _hit(self.limiter, self.limit, allowance, reader)
         if self.storage_down:  # this request asks it again; the others count in memory meanwhile
-            self.retry_storage_at = time.monotonic() + STORAGE_BACKOFF_SECONDS
+            self.retry_storage_at = now + STORAGE_BACKOFF_SECONDS
+        token = object()
+        self.asked_at[token] = now
         try:
             wait = await asyncio.to_thread(_hit, self.limiter, self.limit, allowance, reader)
         except StorageError as error:
@@ -170,6 +181,8 @@ class ReaderLimits:
             self.storage_down = True
             self.retry_storage_at = time.monotonic() + STORAGE_BACKOFF_SECONDS
             return _hit(self.fallback, self.limit, allowance, reader)
+        finally:
+            del self.asked_at[token]
         if self.storage_down:
             log.warning("The rate limit storage is reachable again.")
         self.storage_down = False

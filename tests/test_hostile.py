@@ -245,6 +245,23 @@ def test_a_hung_rate_limit_storage_holds_up_no_other_request(article_index, bot,
         assert len(accepted) == 1
 
 
+def test_questions_arriving_while_the_storage_hangs_do_not_queue_behind_it(article_index, bot,
+                                                                          monkeypatch) -> None:
+    monkeypatch.setattr(guards, "STORAGE_SECONDS", 3.0)
+    with black_hole() as (port, accepted), serve(
+            article_index, bot, rate_limit_storage=f"redis://127.0.0.1:{port}") as server:
+        first = concurrent.futures.ThreadPoolExecutor(1).submit(ask, server.url, QUESTION)
+        deadline = time.monotonic() + 10
+        while not accepted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(2 * guards.STORAGE_HUNG_SECONDS)  # the first count is now overdue
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            codes = list(pool.map(lambda _: ask(server.url, QUESTION).status_code, range(6)))
+        # Counted in memory while the first still waits: not one more storage connection.
+        assert codes == [200] * 6 and not first.done() and len(accepted) == 1
+        assert first.result(timeout=30).status_code == 200
+
+
 def test_after_the_back_off_one_request_asks_a_hung_storage_again(article_index, bot,
                                                                    monkeypatch) -> None:
     monkeypatch.setattr(guards, "STORAGE_SECONDS", 1.0)
