@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, replace
 
+from .annotation import HASHTAG_LINE
 from .chunking import Passage
 from .corpus import DocumentInfo
 from .grounding import Evidence, answer_phrase, ground, logistic
-from .annotation import HASHTAG_LINE
 from .question import (REPORTING_VERB, asks_about_headline, asks_for_headline, asks_for_source,
-                       content_words, missing_numbers, names, words)
+                       content_words, missing_numbers, names)
 from .retrieval import Retrieval, SentenceHit
 
 DECLINE = ("Sorry, I can't find the answer to that in the article, so I won't guess. "
@@ -115,8 +115,7 @@ def score_sentences(question: str, retrieval: Retrieval) -> list[ScoredSentence]
     each with the evidence that it answers the question."""
     headline_ok = asks_about_headline(question)
     candidates = [c for c in retrieval.sentences if c.notes.is_prose or headline_ok]
-    if asks_for_headline(question):  # only the headline answers "What is the headline?"
-        candidates = [c for c in candidates if is_headline(c)] or candidates
+    candidates = asked_headline(question, retrieval) or candidates
     base = {(c.hit.id, c.position): c.dense + OVERLAP_WEIGHT * c.overlap for c in candidates}
     wants_source = asks_for_source(question)
     scored = []
@@ -152,16 +151,29 @@ def confidence(question: str, retrieval: Retrieval, best: ScoredSentence | None)
     model's, unless a rule decides (`ruled_out`, `source_floor`, the headline asked for)."""
     if best is None or ruled_out(question, best):
         return 0.0
-    if asks_for_headline(question) and is_headline(best.candidate):
+    if any(best.candidate is c for c in asked_headline(question, retrieval)):
         return 1.0
     fitted = logistic(CONFIDENCE_BIAS + sum(
         w * x for w, x in zip(CONFIDENCE_WEIGHTS, features(best.evidence, retrieval))))
     return max(fitted, source_floor(retrieval, best))
 
 
-def is_headline(candidate: SentenceHit) -> bool:
-    """A sentence of its document's headline: set apart from the prose, and not a tag line."""
-    return not candidate.notes.is_prose and not HASHTAG_LINE.match(candidate.sentence.text)
+def asked_headline(question: str, retrieval: Retrieval) -> list[SentenceHit]:
+    """The headline's sentences when the question asks for the headline itself and one
+    document's headline was found (with several articles in scope, which one is meant?)."""
+    if not asks_for_headline(question):
+        return []
+    found = [c for c in retrieval.sentences if is_headline(c, retrieval.documents)]
+    return found if len({c.hit.passage.source for c in found}) == 1 else []
+
+
+def is_headline(candidate: SentenceHit, documents: dict[str, DocumentInfo]) -> bool:
+    """A sentence of its document's headline: set apart from the prose, not a tag line, and
+    part of the title the document gives (not a first line that only looks like one, such as
+    a photo credit on a page whose title is in its metadata)."""
+    text = candidate.sentence.text.strip().lstrip("#").strip()
+    return (not candidate.notes.is_prose and not HASHTAG_LINE.match(candidate.sentence.text)
+            and bool(text) and text in documents[candidate.hit.passage.source].title)
 
 
 def ruled_out(question: str, best: ScoredSentence) -> bool:
@@ -174,7 +186,7 @@ def ruled_out(question: str, best: ScoredSentence) -> bool:
     single word ("🙂🙂", "???") asks nothing an article could answer."""
     passage = best.candidate.hit.passage.text
     return (best.evidence.ruled_out or bool(missing_numbers(question, passage))
-            or not words(question))
+            or not any(c.isalnum() for c in question))
 
 
 def source_floor(retrieval: Retrieval, best: ScoredSentence) -> float:

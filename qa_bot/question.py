@@ -120,7 +120,9 @@ AUXILIARIES = frozenset("is are was were do does did has have had can could will
 # Capitalised words after the first: the names a question is about ("the White House").
 NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'.-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'.-]*)*")
 ABOUT_HEADLINE = re.compile(r"\b(headline|title)\b", re.IGNORECASE)
-HEADLINE_WORDS = frozenset("headline title article story report piece".split())
+DOCUMENT_WORDS = frozenset("article story report piece".split())
+HEADLINE_WORDS = frozenset({"headline", "title", *DOCUMENT_WORDS})
+NEGATIONS = frozenset("not no never nothing without".split())
 
 
 @dataclass(frozen=True)
@@ -217,8 +219,13 @@ def asks_about_headline(question: str) -> bool:
 
 def asks_for_headline(question: str) -> bool:
     """Whether the question asks for the headline itself ("What is the title of the
-    article?"), not for what it says of something ("What does the headline say about Kim?")."""
-    return asks_about_headline(question) and set(content_words(question)) <= HEADLINE_WORDS
+    article?"), not for what it says of something ("What does the headline say about Kim?"),
+    what it leaves out ("What is not in the headline?"), or another title ("What was the
+    title?" of a championship)."""
+    said = set(words(question))
+    return (set(content_words(question)) <= HEADLINE_WORDS
+            and ("headline" in said or "title" in said and bool(said & DOCUMENT_WORDS))
+            and not any(w in NEGATIONS or w.endswith("n't") for w in said))
 
 
 def asks_for_source(question: str) -> bool:

@@ -56,7 +56,29 @@ def test_the_headline_is_never_quoted_as_an_answer(bot) -> None:
         assert "A Strategic Gamble" not in answer.answer + "".join(c.quote for c in answer.citations)
 
 
-@pytest.mark.parametrize("question", ["🙂🙂", "???"])
+def test_the_headline_is_given_only_when_it_is_the_documents_and_one_is_meant(tmp_path,
+                                                                             embedder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ferry.txt").write_text("Ferry fares rise\nThe ferry fare rose on Monday, the "
+                                      "harbour board said.\n", encoding="utf-8")
+    (corpus / "bridge.txt").write_text("Bridge reopens\nThe bridge reopened on Tuesday after "
+                                       "repairs.\n", encoding="utf-8")
+    (corpus / "shares.html").write_text(  # its title is in its metadata; its first line is not
+        "<html><head><title>Tech shares tumble as rates rise</title></head><body><article>"
+        "<p>Photo: Reuters</p><p>Technology shares fell sharply on Monday after the central "
+        "bank raised interest rates for the third time this year.</p><p>Analysts expect "
+        "further falls this week as investors move to bonds.</p></article></body></html>",
+        encoding="utf-8")
+    build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
+    bot = QABot(tmp_path / "index", embedder)
+    assert bot.ask("What is the headline?", source="bridge.txt").answer == "Bridge reopens [1]"
+    assert bot.ask("What is the headline?").confidence < 1.0  # of which article?
+    credit = bot.ask("What is the title of the article?", source="shares.html")
+    assert "Photo: Reuters" not in credit.answer or credit.confidence < 1.0
+
+
+@pytest.mark.parametrize("question", ["🙂🙂", "???", "%", "- - -"])
 def test_a_question_without_a_word_is_declined(bot, question) -> None:
     answer = bot.ask(question)
     assert not answer.answered and answer.confidence == 0.0

@@ -119,6 +119,9 @@ def test_questions_about_the_source_and_the_headline() -> None:
     assert asks_for_headline("What is the title of the article?")
     assert not asks_for_headline("What does the headline say about Putin?")
     assert not asks_for_headline("Who wrote the headline?")
+    assert not asks_for_headline("What is not in the headline?")
+    assert not asks_for_headline("What wasn't in the headline?")
+    assert not asks_for_headline("What was the title?")  # of a championship, say
 
 
 def test_a_followup_leans_on_the_last_question_that_stood_on_its_own() -> None:
