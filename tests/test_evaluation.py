@@ -71,6 +71,7 @@ def test_squad_files_give_questions_and_paragraphs(tmp_path) -> None:
     ("bad.jsonl", "not json\n", "line 1 is not a question record"),
     ("bad.jsonl", '{"question": "When?", "answers": "August"}\n',
      'line 1 needs "question" text and "answers" as a list of strings'),
+    ("bad.jsonl", '{"question": "When?", "answers": ""}\n', 'line 1 needs "question" text'),
     ("empty.jsonl", "\n", "holds no questions; give one JSON record per line"),
 ])
 def test_bad_question_files_say_what_is_expected(tmp_path, name, content, message) -> None:
