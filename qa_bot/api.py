@@ -8,7 +8,6 @@ cover the chat's entrances, which FastAPI routes never see.
 """
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ from .examples import load_examples
 from .questionlog import QuestionLog
 from .request import NOT_JSON, AskRequest, describe
 
-log = logging.getLogger("qa_bot.api")
 # What each address takes; anything else gets 405 with this as the Allow header.
 ALLOWED_METHODS = {"ask": "POST, OPTIONS", "feedback": "POST, OPTIONS",
                    "examples": "GET, OPTIONS", "health": "GET, HEAD, OPTIONS"}
@@ -245,8 +243,7 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QABotError)
     def bot_error(request: Request, error: QABotError) -> JSONResponse:
         if error.status == 503 and request.url.path != "/api/health":
-            log.error("Answered 503: %s", error)
-            return error_response(503, INDEX_UNAVAILABLE)
+            return error_response(503, INDEX_UNAVAILABLE)  # the bot logged the cause on loading
         return error_response(error.status, str(error))
 
     @app.exception_handler(HTTPException)  # Starlette's: FastAPI's is a subclass

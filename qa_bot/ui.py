@@ -7,7 +7,6 @@ stays on as a second line of defence.
 from __future__ import annotations
 
 import html
-import logging
 import os
 import re
 import time
@@ -24,8 +23,6 @@ from .errors import INDEX_UNAVAILABLE, QABotError  # noqa: E402
 from .request import EMPTY_QUESTION, parse_ask_request  # noqa: E402
 from .question import Turn  # noqa: E402
 from .questionlog import QuestionLog  # noqa: E402
-
-log = logging.getLogger("qa_bot.ui")
 
 CONCURRENCY_LIMIT = 8  # readers answered at the same time; a question takes ~20 ms of CPU
 # Gradio's functions that answer a question with ours (submit, retry, example, the API one):
@@ -238,8 +235,7 @@ def build_chat(bot: QABot, examples: list[str],
                 {"role": turn.role, "content": turn.content} for turn in turns]})
             answer = bot.ask(ask.question, ask.turns, ask.source)
         except QABotError as error:
-            if error.status == 503:  # no usable index: the cause is in the server's log
-                log.error("Could not answer in the chat: %s", error)
+            if error.status == 503:  # no usable index: the bot logged the cause on loading
                 return [{"role": "assistant", "content": INDEX_UNAVAILABLE}]
             return [{"role": "assistant", "content": escape(str(error))}]
         if question_log:
