@@ -50,11 +50,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of stdout stopped early (| head): not an error of ours
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  so the exit-time flush stays quiet
         return 0
-    except OSError as error:  # a path given that cannot be used: "--report /etc/passwd/x"
-        where = f"{error.filename}: " if error.filename else ""
-        print(f"error: {where}{error.strerror or error}; check the path, then try again.",
-              file=sys.stderr)
+    except OSError as error:  # a path that cannot be used ("--report /etc/passwd/x"), a full disk
+        print(f"error: {_os_problem(error)}", file=sys.stderr)
         return 1
+
+
+def _os_problem(error: OSError) -> str:
+    """An error of the operating system as one sentence, with what to do where that is known."""
+    from .builds import WRITE_PROBLEMS
+
+    where = f"{error.filename}: " if error.filename else ""
+    if error.errno in WRITE_PROBLEMS:
+        return f"{where}{WRITE_PROBLEMS[error.errno]}."
+    if error.filename:
+        return f"{where}{error.strerror}; check the path, then try again."
+    return f"{error.strerror or error}."
 
 
 def _parser() -> ArgumentParser:
@@ -332,6 +342,8 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     if not path.is_file():
         raise ConfigError(f"No question log at {path}: the server writes it when readers ask; "
                           "pass --log FILE to read another.")
+    if args.report:  # a folder that cannot be made fails now, not after the figures
+        args.report.mkdir(parents=True, exist_ok=True)
     log = QuestionLog(path)
     if args.forget is not None:
         deleted = log.forget(args.forget)

@@ -178,12 +178,18 @@ def serve(settings: Settings, listener: socket.socket | None = None) -> None:
         bot = QABot.from_settings(settings, require_index=False)
         bot.embedder.session  # the encoder loaded before the server listens
     app = create_app(settings, bot)
+    config = uvicorn_config(app, settings)
+    try:  # now that every process can answer; another server still starting may have bound it
+        listener.listen(config.backlog)
+    except OSError as error:
+        listener.close()
+        raise ConfigError(_cannot_listen(error, settings.host, settings.port)) from None
     url = f"http://{settings.host}:{settings.port}"
     answering = ("the server process" if not settings.workers else "1 worker process"
                  if settings.workers == 1 else f"{settings.workers} worker processes")
     print(f"qa_bot: chat at {url}/ and API docs at {url}/docs; answering in {answering}",
           flush=True)
-    uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[listener])
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 def bound_socket(host: str, port: int) -> socket.socket:

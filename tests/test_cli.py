@@ -86,7 +86,9 @@ def test_ask_prints_the_answer_and_its_citations(article_index) -> None:
     (["build", "--index", "{file}"], 1, "error: Cannot write the index in {file}: a file stands "
      "where its folder must be; choose another folder, then build again."),
     (["eval", "{file}", "--index", "{index}", "--report", "{file}/report"], 1,
-     "error: {file}/report: Not a directory; check the path, then try again."),
+     "error: {file}/report: a file stands where its folder must be; choose another folder."),
+    (["stats", "--log", "{file}", "--report", "{file}"], 1,  # before any figure is printed
+     "error: {file}: a file stands where its folder must be; choose another folder."),
 ])
 def test_user_errors_are_one_line_and_an_exit_code(article_index, tmp_path, args, code,
                                                    message) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import ROOT
 from qa_bot.errors import ConfigError
-from qa_bot.server import bound_socket
+from qa_bot.config import Settings
+from qa_bot.server import bound_socket, serve
 
 
 @pytest.mark.parametrize("index_exists", [True, False])
@@ -30,6 +31,19 @@ def test_a_port_in_use_is_one_sentence_and_exit_1_before_anything_else(article_i
                              "choose another with --port.\n")
     assert result.stdout == ""  # no chat address for a server that never listened
     assert not (tmp_path / "no-index").exists()
+
+
+def test_a_server_that_started_first_on_the_port_is_found_when_listening(article_index) -> None:
+    # Both bind (neither listens yet): the one that listens first has the port.
+    with bound_socket("127.0.0.1", 0) as first:
+        port = first.getsockname()[1]
+        second = bound_socket("127.0.0.1", port)
+        first.listen()
+        settings = Settings(index_dir=article_index, corpus_dir=article_index.parent / "corpus",
+                            port=port, workers=0, log_path=None)
+        with pytest.raises(ConfigError, match=f"^Port {port} on 127.0.0.1 is in use"):
+            serve(settings, second)
+        assert second.fileno() == -1  # closed
 
 
 def test_an_address_of_another_machine_is_one_sentence() -> None:
