@@ -1,8 +1,8 @@
 """Example questions offered to readers, from corpus/examples.json.
 
 The file is either a JSON list of questions, offered for every article, or an object mapping
-a corpus file to its own list. A missing, unreadable or malformed file means no examples, never an error:
-examples are an invitation, and the bot answers without them.
+a corpus file to its own list. A missing, unreadable or malformed file means no examples,
+never an error: examples are an invitation, and the bot answers without them.
 """
 from __future__ import annotations
 

@@ -3,8 +3,9 @@ import pytest
 
 from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_future,
                              asks_about_headline, asks_for_headline, asks_for_source,
-                             asks_what_was_said, content_words, is_followup, missing_numbers, named_numbers, names,
-                             numbers, previous_question, reports_a_statement, speaks_of_future)
+                             asks_what_was_said, content_words, is_followup, missing_numbers,
+                             named_numbers, names, numbers, previous_question,
+                             reports_a_statement, speaks_of_future)
 
 
 @pytest.mark.parametrize("question, kind", [

@@ -175,7 +175,8 @@ def test_stats_forget_deletes_on_request(tmp_path) -> None:
     record(log, "When?")
     result = stats("--log", str(tmp_path / "q.sqlite3"), "--forget", "ann price")
     assert result.returncode == 0
-    assert result.stderr == "deleted 1 questions whose text or feedback contains 'ann price', and their feedback\n"
+    assert result.stderr == ("deleted 1 questions whose text or feedback contains 'ann price', "
+                             "and their feedback\n")
     assert [q.question for q in log.questions()] == ["When?"]
 
 
