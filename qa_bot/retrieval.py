@@ -13,7 +13,7 @@ import math
 import threading
 import unicodedata
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import bm25s
 import numpy as np
@@ -24,7 +24,7 @@ from .chunking import Passage, Sentence
 from .corpus import DocumentInfo
 from .embedding import Embedder, TokenVectors
 from .errors import UnknownSource
-from .question import STOPWORDS, asked_noun, content_words
+from .question import STOPWORDS, asked_noun, asks_for_headline, content_words
 from .store import StoredIndex
 
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
@@ -218,6 +218,8 @@ class Retriever:
             on_topic = float(((signals.dense + earlier.dense) / 2).max())
             signals = signals.mixed(earlier, FOLLOWUP_WEIGHT)
         hits = self._rank(signals)
+        if asks_for_headline(question):
+            hits = self._opening_first(hits, signals)
         offsets = self.stored.sentence_offsets
         passage_terms = {hit.id: frozenset().union(*self.sentence_terms[offsets[hit.id]:
                                                                         offsets[hit.id + 1]])
@@ -304,6 +306,21 @@ class Retriever:
         return [PassageHit(int(ids[i]), self.stored.passages[ids[i]], rank,
                            float(best_dense[i]), float(best_lexical[i]))
                 for rank, i in enumerate(order[:RANKED_PASSAGES])]
+
+    def _opening_first(self, hits: list[PassageHit], signals: Signals) -> list[PassageHit]:
+        """The passages with the best one's article's first passage, which holds its headline,
+        put first: "What is the title of the article?" resembles no passage of a long article
+        more than another."""
+        first = self.stored.source_ranges[hits[0].passage.source][0]
+        offsets = self.stored.sentence_offsets
+        rows = np.arange(offsets[first], offsets[first + 1])
+        at = np.searchsorted(signals.rows, rows)
+        if at[-1] >= len(signals.rows) or not np.array_equal(signals.rows[at], rows):
+            return hits  # a large corpus did not score it
+        opening = PassageHit(first, self.stored.passages[first], 0,
+                             float(signals.dense[at].max()), float(signals.lexical[at].max()))
+        others = [h for h in hits if h.id != first][:RANKED_PASSAGES - 1]
+        return [opening, *(replace(h, rank=n) for n, h in enumerate(others, 1))]
 
     def _sentences(self, signals: Signals, top: list[PassageHit], question: str,
                    previous: str | None, context: np.ndarray | None, noun: np.ndarray | None,

@@ -1,4 +1,6 @@
 """Grounding on the real article: each rule, with a question that gets a wrong answer without it."""
+import json
+
 import pytest
 
 from qa_bot.annotation import Phrase
@@ -76,6 +78,22 @@ def test_the_headline_is_given_only_when_it_is_the_documents_and_one_is_meant(tm
     assert bot.ask("What is the headline?").confidence < 1.0  # of which article?
     credit = bot.ask("What is the title of the article?", source="shares.html")
     assert "Photo: Reuters" not in credit.answer or credit.confidence < 1.0
+
+
+def test_the_headline_of_a_long_article_is_found_too(tmp_path, embedder) -> None:
+    path = SHARED_DATA / "squad2-normans.json"
+    if not path.exists():
+        pytest.skip("../shared/data is not here")
+    squad = json.loads(path.read_text(encoding="utf-8"))
+    paragraphs = [p["context"] for article in squad["data"] for p in article["paragraphs"]]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()  # 44 passages: the first, the headline's, resembles the question no more
+    (corpus / "normans.txt").write_text("How Norse raiders became Norman rulers\n\n"
+                                        + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
+    bot = QABot(tmp_path / "index", embedder)
+    for question in ("What is the title of the article?", "What is the headline?"):
+        assert bot.ask(question).answer == "How Norse raiders became Norman rulers [1]"
 
 
 @pytest.mark.parametrize("question", ["🙂🙂", "???", "%", "- - -"])
