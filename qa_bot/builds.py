@@ -44,11 +44,16 @@ def current_build(index_dir: Path) -> str | None:
 def older_builds(index_dir: Path) -> list[str]:
     """The complete builds kept beside the active one (`prune_builds`), newest first: what a
     server may answer from while the active one cannot be loaded."""
-    folder, current = index_dir / "builds", current_build(index_dir)
-    if not folder.is_dir():
+    current = current_build(index_dir)
+    return [p.name for p in reversed(_complete_builds(index_dir)) if p.name != current]
+
+
+def _complete_builds(index_dir: Path) -> list[Path]:
+    """The folders of the builds that were finished, oldest first (build ids sort by time)."""
+    builds = index_dir / "builds"
+    if not builds.is_dir():
         return []
-    return sorted((p.name for p in folder.iterdir() if p.is_dir()
-                   and not p.name.endswith(".partial") and p.name != current), reverse=True)
+    return sorted(p for p in builds.iterdir() if not p.name.endswith(".partial"))
 
 
 def require_build(index_dir: Path, build_id: str | None = None) -> Path:
@@ -95,7 +100,7 @@ def prune_builds(index_dir: Path, keep: int = 2) -> None:
     if not builds.is_dir():
         return
     current = current_build(index_dir)
-    complete = sorted(p for p in builds.iterdir() if not p.name.endswith(".partial"))
+    complete = _complete_builds(index_dir)
     old = [p for p in complete[:-keep] if p.name != current]
     for path in [*builds.glob("*.partial"), *old]:
         shutil.rmtree(path, ignore_errors=True)

@@ -247,7 +247,8 @@ def _read_line(line: str, source: str | None) -> object:
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:  # the bytes stdin could not decode
-        raise InvalidQuestion("The line is not UTF-8 text; save the questions as UTF-8.") from None
+        raise InvalidQuestion("The line is not UTF-8 text; save the questions as "
+                              "UTF-8.") from None
     if not line.lstrip().startswith("{"):
         return {"question": line.strip(), "source": source}
 

@@ -123,18 +123,19 @@ def load_cases(path: Path) -> tuple[list[Case], dict[str, list[str]] | None]:
         try:
             record = json.loads(line)
             question = record.get("question", record.get("q"))
-            answers = record.get("answers", [])
+            answers = record.get("answers")
+            answers = [] if answers is None else answers  # none: the bot should decline
             history = tuple(record.get("history") or ())
             kind, source = record.get("kind", ""), record.get("source")
         except (json.JSONDecodeError, AttributeError, TypeError) as error:
             raise QABotError(f"{path} line {number} is not a question record "
                              f'({error}); use {{"question": ..., "answers": [...]}}.') from None
-        if (not isinstance(question, str) or not isinstance(answers, (list, type(None)))
+        if (not isinstance(question, str) or not isinstance(answers, list)
                 or not all(isinstance(a, str) for a in answers)
                 or not isinstance(kind, str) or not isinstance(source, (str, type(None)))):
             raise QABotError(f'{path} line {number} needs "question" text and "answers" as a '
                              "list of strings.")
-        case = Case(question, tuple(answers or ()), history, kind, source)
+        case = Case(question, tuple(answers), history, kind, source)
         try:
             case_turns(case)
         except QABotError as error:

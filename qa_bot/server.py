@@ -162,16 +162,15 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def serve(settings: Settings, listener: socket.socket | None = None) -> None:
+def serve(settings: Settings, listener: socket.socket) -> None:
     """Serve until stopped, answering in settings.workers worker processes (none: in this
-    one), on `listener` (from `bound_socket`) or else settings.host and port. Without a usable
-    index the server still starts and answers 503 until a build that loads appears."""
+    one), on `listener` (from `bound_socket`, bound before the slow start and its print).
+    Without a usable index the server still starts and answers 503 until a build that loads
+    appears."""
     import uvicorn
 
     from .workers import PooledBot
 
-    # Bound before the slow start and its print.
-    listener = listener or bound_socket(settings.host, settings.port)
     if settings.workers:
         bot: QABot = PooledBot(settings, settings.workers)
     else:

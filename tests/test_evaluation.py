@@ -72,6 +72,8 @@ def test_squad_files_give_questions_and_paragraphs(tmp_path) -> None:
     ("bad.jsonl", '{"question": "When?", "answers": "August"}\n',
      'line 1 needs "question" text and "answers" as a list of strings'),
     ("bad.jsonl", '{"question": "When?", "answers": ""}\n', 'line 1 needs "question" text'),
+    ("bad.jsonl", '{"question": "When?", "answers": null}\n{"question": 3}\n',
+     'line 2 needs "question" text'),  # null is no answers: line 1 is fine
     ("empty.jsonl", "\n", "holds no questions; give one JSON record per line"),
 ])
 def test_bad_question_files_say_what_is_expected(tmp_path, name, content, message) -> None:
