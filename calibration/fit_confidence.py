@@ -137,7 +137,7 @@ def collect(embedder: Embedder, scratch: Path) -> list[Row]:
                          [c for c in cases if c.source == source], embedder, scratch)
     rows += rows_for("article-more", "fit", None, article,
                      jsonl_cases(DATA / "article-more.jsonl"), embedder, scratch)
-    for text in sorted((DATA / "texts").glob("*.txt")):
+    for text in sorted((DATA / "fit").glob("*.txt")):
         rows += rows_for(text.stem, "fit", None, [text], jsonl_cases(text.with_suffix(".jsonl")),
                          embedder, scratch)
     rows += rows_for("article-heldout", "test", None, article,

@@ -83,7 +83,7 @@ def collect(embedder: Embedder, work: Path) -> dict[str, list[dict]]:
     parts["fit"] += questions_of("squad2-train-sample", articles, [], cases, embedder, work)
     parts["fit"] += questions_of("article-more", None, [ARTICLE],
                                  load_cases(DATA / "article-more.jsonl")[0], embedder, work)
-    for text in sorted((DATA / "texts").glob("*.txt")):
+    for text in sorted((DATA / "fit").glob("*.txt")):
         parts["fit"] += questions_of(text.stem, None, [text],
                                      load_cases(text.with_suffix(".jsonl"))[0], embedder, work)
     shared = SHARED / "article-questions.jsonl"

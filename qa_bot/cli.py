@@ -102,8 +102,10 @@ def _parser() -> ArgumentParser:
     serve.set_defaults(run=run_serve)
 
     evaluate = commands.add_parser("eval", help="measure answer quality on known questions")
-    evaluate.add_argument("file", type=Path, metavar="FILE",
-                          help="SQuAD 2.0 JSON, or JSONL of {question, answers, history?}")
+    evaluate.add_argument("files", type=Path, nargs="+", metavar="FILE",
+                          help="SQuAD 2.0 JSON, or JSONL of {question, answers, history?}; a "
+                          "JSONL file with its article beside it (NAME.txt) asks of that "
+                          "article alone; a folder means its JSONL files")
     _paths(evaluate, corpus=True)
     evaluate.add_argument("--report", type=Path, metavar="DIR",
                           help="also write results.jsonl and risk-coverage.png here")
@@ -304,30 +306,46 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     from .bot import QABot
     from .embedding import Embedder
-    from .evaluation import evaluate, load_cases, summarise, write_report, write_squad_corpus
+    from .evaluation import (article_table, by_article, evaluate, load_sets, summarise,
+                             write_report)
     from .indexing import build_index
 
-    cases, articles = load_cases(args.file)
+    sets = load_sets(args.files)
     if args.report:  # a folder that cannot be made fails now, not after the evaluation
         args.report.mkdir(parents=True, exist_ok=True)
     embedder = Embedder.load(settings.model_path)
+    results = []
     with tempfile.TemporaryDirectory(prefix="qa_bot-eval-") as scratch:
-        index_dir = settings.index_dir
-        if articles:  # SQuAD: its own articles, unless --corpus names another corpus
-            corpus_dir = args.corpus or write_squad_corpus(articles, Path(scratch) / "corpus")
-        else:  # the corpus chosen by --corpus or QA_BOT_CORPUS, or else the index as it is
-            chosen = args.corpus is not None or settings.corpus_dir != Settings.corpus_dir
-            corpus_dir = settings.corpus_dir if chosen else None
-        if corpus_dir is not None:
-            index_dir = Path(scratch) / "index"
-            build_index(corpus_dir, index_dir, settings.model_path, embedder=embedder)
-        results = evaluate(QABot(index_dir, embedder), cases)
+        for number, question_set in enumerate(sets):
+            index_dir = settings.index_dir
+            work = Path(scratch) / str(number)
+            if question_set.articles is not None:  # its own articles, indexed alone
+                corpus_dir = _write_articles(question_set.articles, work / "corpus")
+            else:  # the corpus chosen by --corpus or QA_BOT_CORPUS, or else the index as it is
+                chosen = args.corpus is not None or settings.corpus_dir != Settings.corpus_dir
+                corpus_dir = settings.corpus_dir if chosen else None
+            if corpus_dir is not None:
+                index_dir = work / "index"
+                build_index(corpus_dir, index_dir, settings.model_path, embedder=embedder)
+            results += evaluate(QABot(index_dir, embedder), question_set.cases,
+                                article=question_set.name)
     report = summarise(results)
     print(report.table())
+    articles = by_article(results)
+    if len(articles) > 1:
+        print("\nper article\n" + article_table(articles))
     if args.report:
         for path in write_report(results, report, args.report):
             print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _write_articles(articles: dict[str, str], folder: Path) -> Path:
+    """A corpus folder holding just these articles."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in articles.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
 
 
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,11 +2,16 @@
 
 Reads SQuAD 2.0 JSON (answerable and unanswerable questions over articles' paragraphs: each
 article becomes one source, and its questions are asked of it) or JSONL of {"question",
-"answers", "history"?, "kind"?, "source"?} ("q" for "question", as in the shared data sets);
-a question without answers should be declined.
-An answer counts as correct when it contains one of the accepted answers (case-insensitive); a
+"answers", "sentences"?, "history"?, "kind"?, "source"?} ("q" for "question", as in the shared
+data sets); a question without answers should be declined. A JSONL file with an article of the
+same name beside it (`story.jsonl` and `story.txt`) asks about that article indexed alone, as a
+newsroom embeds one article per page; several files (or folders of them) are each indexed
+alone, then pooled, and reported per article too.
+An answer counts as right when it contains one of the accepted answers (case-insensitive); a
 short answer when it contains one after SQuAD's normalisation (lower case, no punctuation, no
-articles). `kind` (for example "offtopic" or "ontopic") groups the decline figures.
+articles). `sentences` are the article's sentences that answer: a quote holding one of them
+quotes the answering sentence. `kind` (for example "offtopic" or "ontopic-unanswerable")
+groups the decline figures.
 """
 from __future__ import annotations
 
@@ -25,7 +30,9 @@ from .question import Turn
 from .request import parse_ask_request
 
 
-SHORT_ANSWER_WORDS = 3  # accepted answers this short are names, numbers, dates, places
+SHORT_ANSWER_WORDS = 4  # accepted answers this short are names, numbers, dates, places
+# Kinds of unanswerable question on the article's subject (the AUC that matters is against them).
+ON_TOPIC = ("ontopic", "ontopic-unanswerable", "unanswerable")
 
 
 @dataclass(frozen=True)
@@ -33,8 +40,19 @@ class Case:
     question: str
     answers: tuple[str, ...]  # empty: the article does not say, the bot should decline
     history: tuple[dict[str, str], ...] = ()
-    kind: str = ""  # "answerable", "unanswerable", "ontopic", "offtopic", ...
+    kind: str = ""  # "number", "why", ... "ontopic-unanswerable", "offtopic"
     source: str | None = None  # ask of this source only
+    sentences: tuple[str, ...] = ()  # the sentences that answer it, when known
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    """Questions asked of one index: `articles` (file name -> text) indexed alone, or, when
+    None, the index or corpus the command names."""
+
+    name: str
+    cases: tuple[Case, ...]
+    articles: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,13 @@ class Result:
     short_answer: str | None = None
     short_correct: bool = False  # the short answer contains an accepted answer (normalised)
     citation_faults: int = 0  # offsets that do not slice their source text
+    article: str = ""  # the article (or file) the question was asked of
+    quotes_answering_sentence: bool | None = None  # None: the answering sentences are unknown
+
+    @property
+    def on_topic(self) -> bool:
+        """An unanswerable question on the article's subject (not off-topic)."""
+        return not self.answers and self.kind in ON_TOPIC
 
     @property
     def wants_short(self) -> bool:
@@ -80,14 +105,20 @@ class Report:
     declined_by_kind: dict[str, tuple[int, int]] | None = None  # kind -> (declined, of)
     separation_by_kind: dict[str, float] | None = None  # kind -> AUC against the answerable
     citation_faults: int = 0
+    answered_wrong: float = 0.0  # answerable questions answered without an accepted answer
+    answering_sentence: float | None = None  # of quotes with known answering sentences
+    auc_on_topic: float | None = None  # answerable against on-topic unanswerable
 
     def table(self) -> str:
         rows = [
             ("questions", f"{self.questions} ({self.answerable} answerable, "
                           f"{self.unanswerable} unanswerable)"),
             ("answered (answerable)", _percent(self.answered)),
-            ("false declines (answerable)", _percent(1 - self.answered if self.answerable else 0)),
-            ("answer contains gold answer", _percent(self.containment)),
+            ("answered right (answerable)", _percent(self.containment)),
+            ("answered wrong (answerable)", _percent(self.answered_wrong)),
+            ("wrongly declined (answerable)", _percent(1 - self.answered if self.answerable else 0)),
+            ("quotes the answering sentence", "-" if self.answering_sentence is None
+             else _percent(self.answering_sentence)),
             ("passage hit@1", _percent(self.hit_at_1)),
             ("passage hit@3", _percent(self.hit_at_3)),
             ("mean answer words", f"{self.mean_words:.1f}"),
@@ -97,6 +128,8 @@ class Report:
               if set(self.declined_by_kind or {}) != {"unanswerable"}],
             ("separation (AUC)", ", ".join(f"{kind} {auc:.2f}" for kind, auc
                                            in (self.separation_by_kind or {}).items()) or "-"),
+            ("AUC, answerable vs on-topic", "-" if self.auc_on_topic is None
+             else f"{self.auc_on_topic:.2f}"),
             ("short answer right", f"{_percent(self.short_accuracy)} of {self.short_questions} "
                                    f"questions with a short accepted answer (given for "
                                    f"{_percent(self.short_given)})"),
@@ -105,6 +138,41 @@ class Report:
         ]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def load_sets(paths: list[Path]) -> list[QuestionSet]:
+    """The question sets of `paths`: files, or folders whose JSONL files are read in order."""
+    files = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.glob("*.jsonl"))
+            if not found:
+                raise QABotError(f"{path} holds no .jsonl question files; give files or a folder "
+                                 "of them.")
+            files += found
+        else:
+            files.append(path)
+    sets = []
+    for path in files:
+        cases, squad = load_cases(path)
+        article = path.with_suffix(".txt")
+        if squad is not None:
+            articles = {source: squad_article(paragraphs) for source, paragraphs in squad.items()}
+            sets.append(QuestionSet(path.name, tuple(cases), articles))
+        elif article.is_file():
+            sets.append(QuestionSet(article.name, tuple(cases),
+                                    {article.name: _article_text(article)}))
+        else:
+            sets.append(QuestionSet(path.name, tuple(cases)))
+    return sets
+
+
+def _article_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise QABotError(f"Cannot read the article {path} ({type(error).__name__}); save it as "
+                         "UTF-8 text.") from None
 
 
 def load_cases(path: Path) -> tuple[list[Case], dict[str, list[str]] | None]:
@@ -127,15 +195,18 @@ def load_cases(path: Path) -> tuple[list[Case], dict[str, list[str]] | None]:
             answers = [] if answers is None else answers  # none: the bot should decline
             history = tuple(record.get("history") or ())
             kind, source = record.get("kind", ""), record.get("source")
+            sentences = record.get("sentences") or []
         except (json.JSONDecodeError, AttributeError, TypeError) as error:
             raise QABotError(f"{path} line {number} is not a question record "
                              f'({error}); use {{"question": ..., "answers": [...]}}.') from None
         if (not isinstance(question, str) or not isinstance(answers, list)
                 or not all(isinstance(a, str) for a in answers)
-                or not isinstance(kind, str) or not isinstance(source, (str, type(None)))):
-            raise QABotError(f'{path} line {number} needs "question" text and "answers" as a '
-                             "list of strings.")
-        case = Case(question, tuple(answers), history, kind, source)
+                or not isinstance(kind, str) or not isinstance(source, (str, type(None)))
+                or not isinstance(sentences, list)
+                or not all(isinstance(s, str) for s in sentences)):
+            raise QABotError(f'{path} line {number} needs "question" text and "answers" (and '
+                             '"sentences", when given) as lists of strings.')
+        case = Case(question, tuple(answers), history, kind, source, tuple(sentences))
         try:
             case_turns(case)
         except QABotError as error:
@@ -170,16 +241,22 @@ def write_squad_corpus(articles: dict[str, list[str]], folder: Path) -> Path:
     """Each SQuAD article as one file of the corpus, paragraphs separated by blank lines."""
     folder.mkdir(parents=True, exist_ok=True)
     for source, paragraphs in articles.items():
-        (folder / source).write_text("\n\n".join(p.strip() for p in paragraphs) + "\n",
-                                     encoding="utf-8")
+        (folder / source).write_text(squad_article(paragraphs), encoding="utf-8")
     return folder
+
+
+def squad_article(paragraphs: list[str]) -> str:
+    """A SQuAD article as text: its paragraphs separated by blank lines."""
+    return "\n\n".join(p.strip() for p in paragraphs) + "\n"
 
 
 def _file_name(title: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^\w.-]+", "_", title)).strip("._")[:80] + ".txt"
 
 
-def evaluate(bot: QABot, cases: list[Case]) -> list[Result]:
+def evaluate(bot: QABot, cases: list[Case] | tuple[Case, ...], article: str = "") -> list[Result]:
+    """Ask every case of `bot`; `article` names what was asked of (the case's source when it
+    has one), for the figures per article."""
     results = []
     for case in cases:
         began = time.perf_counter()
@@ -201,6 +278,10 @@ def evaluate(bot: QABot, cases: list[Case]) -> list[Result]:
             short_answer=short,
             short_correct=short is not None and short_contains(short, case.answers),
             citation_faults=_citation_faults(undeclined),
+            article=case.source or article,
+            quotes_answering_sentence=(
+                any(sentence in answer.answer for sentence in case.sentences)
+                if case.sentences and case.answers and answer.answered else None),
         ))
     return results
 
@@ -216,6 +297,8 @@ def summarise(results: list[Result]) -> Report:
     answered = [r for r in answerable if r.answered]
     short = [r for r in answerable if r.wants_short]
     kinds = dict.fromkeys(r.kind for r in unanswerable)
+    on_topic = [r for r in unanswerable if r.on_topic]
+    judged = [r for r in answered if r.quotes_answering_sentence is not None]
     latencies = sorted(r.seconds * 1000 for r in results)
     return Report(
         questions=len(results), answerable=len(answerable), unanswerable=len(unanswerable),
@@ -238,7 +321,39 @@ def summarise(results: list[Result]) -> Report:
                                              [r for r in unanswerable if r.kind == kind])
                             for kind in kinds if answerable},
         citation_faults=sum(r.citation_faults for r in results),
+        answered_wrong=_share([r for r in answered if not r.contains_answer], answerable),
+        answering_sentence=_share([r for r in judged if r.quotes_answering_sentence], judged)
+        if judged else None,
+        auc_on_topic=separation(answerable, on_topic) if answerable and on_topic else None,
     )
+
+
+def by_article(results: list[Result]) -> dict[str, Report]:
+    """The report of each article's questions, in the order first asked."""
+    articles = dict.fromkeys(r.article for r in results)
+    return {article: summarise([r for r in results if r.article == article])
+            for article in articles}
+
+
+def article_table(reports: dict[str, Report]) -> str:
+    """One line per article: its questions, answers right, wrong, wrongly declined, on-topic
+    questions declined and the AUC against them."""
+    header = ("article", "questions", "right", "wrong", "declined", "on-topic declined", "AUC")
+    rows = [header]
+    for article, report in reports.items():
+        on_topic = {kind: counts for kind, counts in (report.declined_by_kind or {}).items()
+                    if kind in ON_TOPIC}
+        declined, total = (sum(c[0] for c in on_topic.values()), sum(c[1] for c in on_topic.values()))
+        rows.append((article, str(report.questions),
+                     _percent(report.containment) if report.answerable else "-",
+                     _percent(report.answered_wrong) if report.answerable else "-",
+                     _percent(1 - report.answered) if report.answerable else "-",
+                     f"{_percent(declined / total)} of {total}" if total else "-",
+                     "-" if report.auc_on_topic is None else f"{report.auc_on_topic:.2f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                               for i, (cell, width) in enumerate(zip(row, widths)))
+                     for row in rows)
 
 
 def separation(answerable: list[Result], unanswerable: list[Result]) -> float:

@@ -70,7 +70,7 @@ def test_squad_files_give_questions_and_paragraphs(tmp_path) -> None:
     ("bad.jsonl", '{"question": 3}\n', 'line 1 needs "question" text'),
     ("bad.jsonl", "not json\n", "line 1 is not a question record"),
     ("bad.jsonl", '{"question": "When?", "answers": "August"}\n',
-     'line 1 needs "question" text and "answers" as a list of strings'),
+     r'line 1 needs "question" text and "answers" \(and "sentences", when given\) as lists'),
     ("bad.jsonl", '{"question": "When?", "answers": ""}\n', 'line 1 needs "question" text'),
     ("bad.jsonl", '{"question": "When?", "answers": null}\n{"question": 3}\n',
      'line 2 needs "question" text'),  # null is no answers: line 1 is fine
@@ -122,3 +122,65 @@ def test_a_short_answer_that_is_not_its_own_slice_is_a_citation_fault(bot) -> No
     # The right offsets with another text: what slicing the wrong passage would give.
     wrong = replace(answer.short_answer, text="")
     assert _citation_faults(replace(answer, short_answer=wrong)) == 1
+
+
+def test_articles_with_their_own_text_are_indexed_alone_then_pooled(tmp_path) -> None:
+    """Two tiny articles, each with its questions beside it: each is built alone (a question
+    about one cannot be answered from the other), the pooled figures add both up, and the AUC
+    is reported per article as well as pooled."""
+    import subprocess
+    import sys
+
+    stories = {
+        "bridge": ("Harbour Bridge Reopens\nThe Harbour Bridge in Portlow reopened on Monday after "
+                   "repairs that cost 4.2 million pounds. Engineers replaced 120 steel cables.\n",
+                   [{"question": "how much did the bridge repairs cost", "answers": ["4.2 million pounds"],
+                     "sentences": ["The Harbour Bridge in Portlow reopened on Monday after repairs "
+                                   "that cost 4.2 million pounds."], "kind": "number"},
+                    {"question": "who designed the bridge", "answers": [],
+                     "kind": "ontopic-unanswerable"}]),
+        "orchard": ("Orchard Wins Prize\nThe Kessel orchard won the national apple prize on "
+                    "Friday. Its owner, Mara Lind, has grown apples there since 1998.\n",
+                    [{"question": "who owns the orchard", "answers": ["Mara Lind"],
+                      "kind": "person"},
+                     {"question": "how much did the bridge repairs cost", "answers": [],
+                      "kind": "ontopic-unanswerable"}]),
+    }
+    folder = tmp_path / "sets"
+    folder.mkdir()
+    for name, (text, questions) in stories.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+        (folder / f"{name}.jsonl").write_text(
+            "".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "qa_bot", "eval", str(folder), "--index",
+                             str(tmp_path / "unused"), "--report", str(tmp_path / "report")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "questions 4 (2 answerable, 2 unanswerable)" in " ".join(result.stdout.split())
+    per_article = result.stdout.split("per article")[1]
+    assert "bridge.txt" in per_article and "orchard.txt" in per_article
+    rows = [json.loads(line) for line in
+            (tmp_path / "report" / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    by_name = {(r["article"], r["question"]): r for r in rows}
+    # The bridge's cost is not in the orchard's index: asked of the orchard, it is declined.
+    assert by_name["bridge.txt", "how much did the bridge repairs cost"]["contains_answer"]
+    assert not by_name["orchard.txt", "how much did the bridge repairs cost"]["answered"]
+    assert by_name["bridge.txt", "how much did the bridge repairs cost"][
+        "quotes_answering_sentence"] is True
+
+
+def test_auc_is_reported_per_article_and_pooled() -> None:
+    from qa_bot.evaluation import by_article
+
+    def case(article, answers, confidence, kind):  # type: ignore[no-untyped-def]
+        return replace(result(answers, confidence >= 0.5, bool(answers), confidence),
+                       kind=kind, article=article)
+
+    results = [case("a", ["x"], 0.9, "number"), case("a", [], 0.2, "ontopic-unanswerable"),
+               case("b", ["x"], 0.4, "number"), case("b", [], 0.6, "ontopic-unanswerable"),
+               case("b", [], 0.99, "offtopic")]
+    reports = by_article(results)
+    assert reports["a"].auc_on_topic == 1.0 and reports["b"].auc_on_topic == 0.0
+    # Pooled: 0.9 beats both on-topic questions, 0.4 beats 0.2 only; off-topic does not count.
+    assert summarise(results).auc_on_topic == pytest.approx(3 / 4)
+    assert summarise(results).answered_wrong == 0.0
