@@ -256,6 +256,10 @@ def cold(repo: Path, repeats: int) -> dict:
 def child_breakdown(index: str, rounds: int) -> dict:
     sys.path.insert(0, os.getcwd())  # the measured checkout's qa_bot, not this one's
     from qa_bot.answer import compose_answer
+    try:
+        from qa_bot.answer import ReadSentence, reading_candidates
+    except ImportError:  # a checkout from before the reader
+        ReadSentence = reading_candidates = None
     from qa_bot.bot import QABot
     from qa_bot.config import Settings
 
@@ -263,7 +267,8 @@ def child_breakdown(index: str, rounds: int) -> dict:
     on, off, _ = questions()
     asked = on + off
     bot.ask_with_evidence(asked[0])  # warm-up
-    times: dict[str, list[float]] = {"encode": [], "retrieve": [], "compose": [], "answer": []}
+    times: dict[str, list[float]] = {"encode": [], "retrieve": [], "read": [], "compose": [],
+                                     "answer": []}
     for _ in range(rounds):
         for question in asked:
             began = time.perf_counter()
@@ -271,13 +276,23 @@ def child_breakdown(index: str, rounds: int) -> dict:
             encoded = time.perf_counter()
             retrieval = bot.retriever.retrieve(question)
             retrieved = time.perf_counter()
-            compose_answer(question, retrieval)
+            if reading_candidates is None:
+                read_at = time.perf_counter()
+                compose_answer(question, retrieval)
+            else:
+                candidates = reading_candidates(question, retrieval)
+                readings = bot.reader.read(question, [c.sentence.text for c in candidates])
+                read_at = time.perf_counter()
+                compose_answer(question, retrieval,
+                               [ReadSentence(c, r) for c, r in zip(candidates, readings)],
+                               bot.reader.calibration)
             composed = time.perf_counter()
             bot.ask_with_evidence(question)  # the whole uncached answer
             answered = time.perf_counter()
             times["encode"].append(encoded - began)
             times["retrieve"].append(retrieved - encoded)
-            times["compose"].append(composed - retrieved)
+            times["read"].append(read_at - retrieved)
+            times["compose"].append(composed - read_at)
             times["answer"].append(answered - composed)
     return {name: median(values) for name, values in times.items()}
 

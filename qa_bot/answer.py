@@ -1,10 +1,12 @@
 """Composing the answer: the article's own sentences, numbered citations, or a polite decline.
 
-No I/O and no model: it scores the candidate sentences retrieval found and quotes the best one,
-with its neighbour when that scores nearly as well (answers often run over two sentences), or
-else with the runner-up when that scores almost as well.
-Never a word that is not in the article, except the fixed decline message. The constants were
-chosen on pooled development data and checked on held-out halves (see BENCHMARKS.md).
+No I/O and no model: the reading model (reader.py) has read the candidate sentences retrieval
+found. Each sentence's confidence combines the reader's logit with the grounding checks'
+probability (grounding.py and the regression below), as calibration/fit_reader.py fitted
+them; the most confident is quoted, with its neighbour when the reader finds that nearly as
+likely (answers often run over two sentences), and the reader's span in it is the short
+answer.
+Never a word that is not in the article, except the fixed decline message.
 """
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ from dataclasses import asdict, dataclass, replace
 from .annotation import HASHTAG_LINE
 from .chunking import Passage
 from .corpus import DocumentInfo
-from .grounding import Evidence, answer_phrase, ground, logistic
+from .grounding import Evidence, ground, logistic
 from .question import (REPORTING_VERB, asks_about_headline, asks_for_headline, asks_for_source,
                        content_words, missing_numbers, names)
+from .reader import Calibration, Reading
 from .retrieval import Retrieval, SentenceHit
 
 DECLINE = ("Sorry, I can't find the answer to that in the article, so I won't guess. "
@@ -27,32 +30,23 @@ OVERLAP_WEIGHT = 0.5  # sentence score = cosine + OVERLAP_WEIGHT * IDF-weighted 
 ATTRIBUTION = re.compile(r"\b(according to|" + REPORTING_VERB + r" by)\s+(the\s+)?[A-Z]"
                          r"|\b[A-Z][\w.-]+\s+" + REPORTING_VERB + r"\b")
 ATTRIBUTION_BONUS = 0.3
-NEIGHBOUR_MARGIN = 0.3  # quote the best sentence's neighbour too when it scores this close
-# Else quote the runner-up, wherever it is, when it scores this close: on the SQuAD training
-# sample's ten articles the quote then holds the answer for 81.1% of answerable questions
-# against 77.7%, every article gaining, for 5 more words (0.05: 79.8%, 0.2: 81.8%).
-RUNNER_UP_MARGIN = 0.1
 TYPE_BONUS = 0.15  # a sentence holding the kind of phrase asked for ranks above one without
 RELATED_PASSAGES = 3
-# A phrase of no kind the question asks for is emphasised only from this fit: under it, such a
-# phrase held the answer in 16 of 102 answers (six SQuAD training articles, 2026-11-26).
-SHORT_ANSWER_FIT = 0.2
-# Confidence is a logistic regression over these features of the best sentence: the probability
-# that the article answers the question. Fitted by calibration/fit_confidence.py on its fit part
-# (half of Normans' paragraphs, a SQuAD 2.0 training sample, and news questions written for it,
-# weighted 3x), 2026-11-26 00:00 UTC. Refitted after the later rule and phrase-model changes, the
-# coefficients declined fewer of the fit part's on-topic news questions at the same threshold
-# (article-more.jsonl 56.8% against 63.6%), so these were kept. DECLINE_BELOW is the highest
-# threshold that still answers 92% of the fit part's answerable questions (2 points over the
-# issue's 90% for unseen articles, which vary by article around the fit part's figure).
-# Figures of both parts: BENCHMARKS.md, C.
+# The reader reads this many candidates, the best by cosine + overlap: on the fit half the
+# sentence it picks held the answer as often from 4, 8, 12 or all of them (BENCHMARKS.md, C3).
+READ_CANDIDATES = 8
+NEIGHBOUR_LOGIT_MARGIN = 1.0  # quote the best sentence's neighbour too when the reader's
+#                               logit for it is this close
+# The grounding checks' probability that the best sentence answers: a logistic regression over
+# these features, fitted by calibration/fit_confidence.py before the reader (2026-11-26, on half
+# of Normans, a SQuAD 2.0 training sample and news questions; BENCHMARKS.md, C1). It is now one
+# input of `confidence`, beside the reader's logit (reader.Calibration).
 FEATURES = ("on_topic", "dense", "sentence_cover", "passage_cover", "unknown", "missing_name",
             "type_missing", "phrase_fit", "noun_match", "meaning_cover", "weakest_match",
             "piece_weakest", "piece_cover")
 CONFIDENCE_WEIGHTS = (2.978, 1.882, 0.363, -0.447, -1.485, -0.563, -0.078, 0.430, -0.606, -0.519,
                       0.047, 1.169, -0.274)
 CONFIDENCE_BIAS = -1.665
-DECLINE_BELOW = 0.40
 SOURCE_MIDPOINT, SOURCE_SLOPE = 0.25, 12.0  # off-topic questions score below 0.17 (first version)
 
 
@@ -198,64 +192,84 @@ def source_floor(retrieval: Retrieval, best: ScoredSentence) -> float:
     return logistic(SOURCE_SLOPE * (retrieval.on_topic - SOURCE_MIDPOINT))
 
 
-def compose_answer(question: str, retrieval: Retrieval,
-                   decline_below: float = DECLINE_BELOW) -> Answer:
-    """The answer to `question` from what retrieval found, or a decline when confidence is
-    under `decline_below` (evaluation passes 0 to see what would have been said)."""
-    ranked = score_sentences(question, retrieval)
-    best = ranked[0] if ranked else None
-    certainty = confidence(question, retrieval, best)
-    if best is None or certainty < decline_below:
+@dataclass(frozen=True)
+class ReadSentence:
+    """A candidate sentence and what the reader made of it."""
+
+    candidate: SentenceHit
+    reading: Reading
+
+
+def reading_candidates(question: str, retrieval: Retrieval) -> list[SentenceHit]:
+    """The sentences the reader reads: article prose (not headlines or tag lines, unless the
+    question is about the headline), the READ_CANDIDATES best by cosine and word overlap."""
+    headline_ok = asks_about_headline(question)
+    candidates = [c for c in retrieval.sentences if c.notes.is_prose or headline_ok]
+    return sorted(candidates, key=lambda c: -(c.dense + OVERLAP_WEIGHT * c.overlap))[:READ_CANDIDATES]
+
+
+def reading_question(question: str, previous: str | None) -> str:
+    """What the reader reads as the question: a follow-up, then the question it follows (in
+    this order its span answers what is asked now: "When did they arrive?" gets the date)."""
+    return f"{question} {previous}" if previous else question
+
+
+def compose_answer(question: str, retrieval: Retrieval, read: list[ReadSentence],
+                   calibration: Calibration, decline_below: float | None = None) -> Answer:
+    """The answer to `question` from the sentences the reader read, or a decline when
+    confidence is under `decline_below` (the calibration's; evaluation passes 0 to see what
+    would have been said)."""
+    headline = asked_headline(question, retrieval)
+    if headline:  # the whole headline is the answer
+        return _cite(question, [(c, 1.0) for c in headline], 1.0, retrieval.documents)
+    threshold = calibration.decline_below if decline_below is None else decline_below
+    certainties = [calibration.confidence(r.reading.logit, g)
+                   for r, g in zip(read, grounded_confidences(question, retrieval, read))]
+    best, certainty = max(zip(read, certainties), key=lambda pair: pair[1],
+                          default=(None, 0.0))
+    if best is None or certainty < threshold:
         return Answer(question, decline_message(question, retrieval), False,
                       round(certainty, 4), (), related=related_passages(retrieval))
-    quoted = quoted_sentences(ranked)
-    # In the order of the text within the best sentence's passage, which comes first.
-    in_order = sorted(quoted, key=lambda s: (s.candidate.hit.id != best.candidate.hit.id,
-                                             s.candidate.position))
-    answer = _cite(question, in_order, certainty, retrieval.documents)
-    if asks_for_headline(question):  # the whole headline is the answer
-        return answer
-    return replace(answer, short_answer=short_answer([s.evidence for s in quoted]))
+    quoted = with_neighbour(best, read)
+    # In the order of the text, the best sentence's passage first.
+    in_order = sorted(quoted, key=lambda r: (r.candidate.hit.id != best.candidate.hit.id,
+                                             r.candidate.position))
+    answer = _cite(question, [(r.candidate, r.reading.logit) for r in in_order], certainty,
+                   retrieval.documents)
+    return replace(answer, short_answer=short_answer(best))
 
 
-def quoted_sentences(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
-    """The sentences an answer quotes: the best, and its neighbour when that scores nearly as
-    well, or else the runner-up when that scores almost as well (two readings of the question
-    the scores cannot tell apart)."""
-    quoted = with_neighbour(ranked)
-    if len(quoted) > 1:
-        return quoted
-    best = ranked[0]
-    # Not a sentence the rules exclude (`Evidence.ruled_out`), nor the same words again from
-    # another article (a story and its update).
-    words = best.candidate.sentence.text.split()
-    runner_up = next((s for s in ranked[1:] if not s.evidence.ruled_out
-                      and s.candidate.sentence.text.split() != words), None)
-    if runner_up and best.score - runner_up.score < RUNNER_UP_MARGIN:
-        return [best, runner_up]
-    return [best]
+def grounded_confidences(question: str, retrieval: Retrieval,
+                         read: list[ReadSentence]) -> list[float]:
+    """The grounding checks' probability that each read sentence answers (0 when a rule rules
+    it out): the second input of `confidence`, beside the reader's logit."""
+    scored = {(s.candidate.hit.id, s.candidate.position): s
+              for s in score_sentences(question, retrieval)}
+    return [confidence(question, retrieval,
+                       scored.get((r.candidate.hit.id, r.candidate.position))) for r in read]
 
 
-def with_neighbour(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
-    """The best sentence, and its neighbour when that scores nearly as well."""
-    best = ranked[0]
-    neighbours = [s for s in ranked if s.candidate.hit.id == best.candidate.hit.id
-                  and abs(s.candidate.position - best.candidate.position) == 1]
-    if neighbours and best.score - neighbours[0].score < NEIGHBOUR_MARGIN:
+def with_neighbour(best: ReadSentence, read: list[ReadSentence]) -> list[ReadSentence]:
+    """The best sentence, and its likelier neighbour when the reader finds it nearly as likely
+    to answer."""
+    neighbours = sorted((r for r in read if r.candidate.hit.id == best.candidate.hit.id
+                         and abs(r.candidate.position - best.candidate.position) == 1),
+                        key=lambda r: -r.reading.logit)
+    if neighbours and best.reading.logit - neighbours[0].reading.logit < NEIGHBOUR_LOGIT_MARGIN:
         return [best, neighbours[0]]
     return [best]
 
 
-def short_answer(quoted: list[Evidence]) -> ShortAnswer | None:
-    """The phrase that answers the question, in the quoted sentences (the best one first): for a
-    question asking for a number, date, name or place, the likeliest phrase of that kind; for
-    another, the likeliest phrase of any kind when it is likely enough."""
-    found = answer_phrase(quoted)
-    if found is None or (not found.of_kind and found.fit < SHORT_ANSWER_FIT):
+def short_answer(best: ReadSentence) -> ShortAnswer | None:
+    """The reader's span in the best sentence, in whole words."""
+    span = best.reading.span
+    if span is None:
         return None
-    phrase, passage = found.phrase, found.passage
-    text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
-    return ShortAnswer(text, passage.source, phrase.start, phrase.end)
+    sentence = best.candidate.sentence
+    passage = best.candidate.hit.passage
+    start, end = sentence.start + span[0], sentence.start + span[1]
+    return ShortAnswer(passage.text[start - passage.start:end - passage.start], passage.source,
+                       start, end)
 
 
 def decline_message(question: str, retrieval: Retrieval) -> str:
@@ -280,29 +294,28 @@ def related_passages(retrieval: Retrieval) -> tuple[Citation, ...]:
                  for n, hit in enumerate(retrieval.passages[:RELATED_PASSAGES], 1))
 
 
-def _cite(question: str, chosen: list[ScoredSentence], certainty: float,
+def _cite(question: str, chosen: list[tuple[SentenceHit, float]], certainty: float,
           documents: dict[str, DocumentInfo]) -> Answer:
     """Number citations 1..k in order of first use: one citation per passage quoted."""
     numbers: dict[int, int] = {}
-    used: dict[int, list[ScoredSentence]] = {}
+    used: dict[int, list[tuple[SentenceHit, float]]] = {}
     parts = []
-    for item, following in zip(chosen, [*chosen[1:], None]):
-        passage_id = item.candidate.hit.id
+    for (candidate, score), following in zip(chosen, [*chosen[1:], None]):
+        passage_id = candidate.hit.id
         n = numbers.setdefault(passage_id, len(numbers) + 1)
-        used.setdefault(passage_id, []).append(item)
+        used.setdefault(passage_id, []).append((candidate, score))
         # One marker after a run of sentences from the same passage; " …" where text is skipped.
-        same_run = following is not None and following.candidate.hit.id == passage_id
-        skips = same_run and bool(_gap(item.candidate, following.candidate).strip())
-        parts.append(item.candidate.sentence.text
+        same_run = following is not None and following[0].hit.id == passage_id
+        skips = same_run and bool(_gap(candidate, following[0]).strip())
+        parts.append(candidate.sentence.text
                      + (" …" if skips else "" if same_run else f" [{n}]"))
     citations = []
     for passage_id, n in numbers.items():
-        items = sorted(used[passage_id], key=lambda i: i.candidate.position)
+        items = sorted(used[passage_id], key=lambda item: item[0].position)
         citations.append(_citation(
-            n, items[0].candidate.hit.passage, documents, score=max(i.score for i in items),
-            quote=_join_quotes([i.candidate for i in items]),
-            quote_spans=tuple((i.candidate.sentence.start, i.candidate.sentence.end)
-                              for i in items)))
+            n, items[0][0].hit.passage, documents, score=max(score for _, score in items),
+            quote=_join_quotes([candidate for candidate, _ in items]),
+            quote_spans=tuple((c.sentence.start, c.sentence.end) for c, _ in items)))
     return Answer(question, " ".join(parts), True, round(certainty, 4), tuple(citations))
 
 

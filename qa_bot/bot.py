@@ -17,13 +17,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import builds, store
-from .answer import Answer, compose_answer
+from .answer import (Answer, ReadSentence, compose_answer, reading_candidates,
+                     reading_question)
 from .chunking import DEFAULT_CHUNKING, ChunkingSettings
 from .config import Settings
 from .embedding import Embedder, QueryBatcher
 from .errors import IndexMissing, InvalidQuestion, QABotError
 from .manifest import check_compatible
 from .question import Turn, previous_question
+from .reader import Reader
 from .retrieval import Retrieval, Retriever
 
 log = logging.getLogger("qa_bot")
@@ -51,9 +53,10 @@ class QABot:
 
     def __init__(self, index_dir: Path, embedder: Embedder,
                  chunking: ChunkingSettings = DEFAULT_CHUNKING, *,
-                 require_index: bool = True) -> None:
+                 require_index: bool = True, reader: Reader | None = None) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
+        self.reader = reader or Reader()
         self.encoder = QueryBatcher(embedder)
         self.chunking = chunking
         self.cache = AnswerCache(CACHED_ANSWERS)
@@ -157,18 +160,21 @@ class QABot:
     def close(self) -> None:
         """Release what answering holds beyond this object: nothing here (see PooledBot)."""
 
-    def ask_with_evidence(self, question: str, history: Sequence[Turn] = (),
-                          source: str | None = None) -> tuple[Answer, Retrieval]:
-        """The answer and the retrieval it came from (for evaluation)."""
+    def ask_with_evidence(self, question: str, history: Sequence[Turn] = (), source: str | None = None
+                          ) -> tuple[Answer, Retrieval, list[ReadSentence]]:
+        """The answer, the retrieval it came from and the reader's readings (for evaluation)."""
         return self._answer(self.retriever, question, history, source)
 
-    @staticmethod
-    def _answer(retriever: Retriever, question: str, history: Sequence[Turn],
-                source: str | None) -> tuple[Answer, Retrieval]:
+    def _answer(self, retriever: Retriever, question: str, history: Sequence[Turn],
+                source: str | None) -> tuple[Answer, Retrieval, list[ReadSentence]]:
         question = validate_question(question)
         previous = previous_question(question, list(history)[-MAX_HISTORY_MESSAGES:])
         retrieval = retriever.retrieve(question, previous, source)
-        return compose_answer(question, retrieval), retrieval
+        candidates = reading_candidates(question, retrieval)
+        readings = self.reader.read(reading_question(question, previous),
+                                    [c.sentence.text for c in candidates])
+        read = [ReadSentence(c, r) for c, r in zip(candidates, readings)]
+        return compose_answer(question, retrieval, read, self.reader.calibration), retrieval, read
 
 
 def _sentence(failure: QABotError) -> str:

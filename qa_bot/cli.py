@@ -309,11 +309,13 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from .evaluation import (article_table, by_article, evaluate, load_sets, summarise,
                              write_report)
     from .indexing import build_index
+    from .reader import Reader
 
     sets = load_sets(args.files)
     if args.report:  # a folder that cannot be made fails now, not after the evaluation
         args.report.mkdir(parents=True, exist_ok=True)
     embedder = Embedder.load(settings.model_path)
+    reader = Reader()
     results = []
     with tempfile.TemporaryDirectory(prefix="qa_bot-eval-") as scratch:
         for number, question_set in enumerate(sets):
@@ -327,7 +329,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
             if corpus_dir is not None:
                 index_dir = work / "index"
                 build_index(corpus_dir, index_dir, settings.model_path, embedder=embedder)
-            results += evaluate(QABot(index_dir, embedder), question_set.cases,
+            results += evaluate(QABot(index_dir, embedder, reader=reader), question_set.cases,
                                 article=question_set.name)
     report = summarise(results)
     print(report.table())
@@ -335,7 +337,8 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     if len(articles) > 1:
         print("\nper article\n" + article_table(articles))
     if args.report:
-        for path in write_report(results, report, args.report):
+        for path in write_report(results, report, args.report,
+                                 reader.calibration.decline_below):
             print(f"wrote {path}", file=sys.stderr)
     return 0
 

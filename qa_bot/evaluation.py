@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .answer import DECLINE_BELOW, Answer, compose_answer
+from .answer import Answer, compose_answer
 from .bot import QABot
 from .errors import QABotError
 from .question import Turn
@@ -260,10 +260,12 @@ def evaluate(bot: QABot, cases: list[Case] | tuple[Case, ...], article: str = ""
     results = []
     for case in cases:
         began = time.perf_counter()
-        answer, retrieval = bot.ask_with_evidence(case.question, case_turns(case), case.source)
+        answer, retrieval, read = bot.ask_with_evidence(case.question, case_turns(case),
+                                                        case.source)
         seconds = time.perf_counter() - began
         top = [hit.passage.text for hit in retrieval.passages[:3]]
-        undeclined = compose_answer(answer.question, retrieval, decline_below=0.0)
+        undeclined = compose_answer(answer.question, retrieval, read, bot.reader.calibration,
+                                    decline_below=0.0)
         short = answer.short_answer.text if answer.short_answer else None
         results.append(Result(
             question=case.question, answers=case.answers, answer=answer.answer,
@@ -378,7 +380,8 @@ def risk_coverage(results: list[Result]) -> list[tuple[float, float, float]]:
     return points
 
 
-def write_report(results: list[Result], report: Report, folder: Path) -> list[Path]:
+def write_report(results: list[Result], report: Report, folder: Path,
+                 decline_below: float) -> list[Path]:
     """Per-question results as JSONL and the risk-coverage plot as PNG."""
     import matplotlib
 
@@ -392,10 +395,10 @@ def write_report(results: list[Result], report: Report, folder: Path) -> list[Pa
     points = risk_coverage(results)
     figure, axes = plt.subplots(figsize=(6, 4.2), dpi=110)
     axes.plot([p[1] for p in points], [p[2] for p in points], drawstyle="steps-post")
-    current = [p for p in points if p[0] >= DECLINE_BELOW][:1]
+    current = [p for p in points if p[0] >= decline_below][:1]
     if current:
         axes.scatter([current[0][1]], [current[0][2]], color="crimson", zorder=3,
-                     label=f"decline below {DECLINE_BELOW}")
+                     label=f"decline below {decline_below:.2f}")
         axes.legend(loc="lower left")
     axes.set_xlabel("share of questions answered (coverage)")
     axes.set_ylabel("share of answers that are right")

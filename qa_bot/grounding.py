@@ -12,14 +12,13 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import Stemmer
 
 from .annotation import Phrase
-from .chunking import Passage
 from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
 from .question import (CARDINAL_WORDS, QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun,
                        asks_about_future, asks_what_was_said, content_words, names,
@@ -80,9 +79,8 @@ class PhraseReading:
 class Evidence:
     """How well one sentence answers the question: the inputs of the confidence model.
 
-    The phrase model runs only for the sentences whose phrases are asked for (the ones quoted),
-    not for every candidate: `phrase_fit` is computed on first use, `answer_phrase` on the quoted
-    sentences."""
+    The phrase model runs only for the sentence whose confidence is asked for, not for every
+    candidate: `phrase_fit` is computed on first use."""
 
     candidate: SentenceHit
     sentence_cover: float  # IDF-weighted share of the question's words (or close words) in the
@@ -228,54 +226,6 @@ def _name_parts(question: str) -> list[str]:
     says "Korea" and "Russia"."""
     return [part.lower() for token in WORD.findall(question) if "-" in token
             for part in token.split("-") if part[:1].isupper()]
-
-
-@dataclass(frozen=True)
-class AnswerPhrase:
-    """The phrase that answers, in the passage of the quoted sentence that holds it (the quoted
-    sentences may come from two passages); the phrase model's likelihood that it is the answer,
-    and whether it is of the kind asked for."""
-
-    phrase: Phrase
-    passage: Passage
-    fit: float
-    of_kind: bool
-
-
-def answer_phrase(quoted: Sequence[Evidence]) -> AnswerPhrase | None:
-    """The likeliest answer among the phrases of the quoted sentences (the best one first, then
-    the one quoted with it: "It was commissioned by Odo" after the sentence that names the
-    tapestry): one of the asked kind that names the asked noun, else one of the asked kind, else
-    one of any kind."""
-    def best_of(phrases_of: Callable[[Evidence], Sequence[Phrase]],
-                of_kind: bool) -> AnswerPhrase | None:
-        found = [(*_likeliest_of(evidence, phrases_of, beside=number > 0), evidence)
-                 for number, evidence in enumerate(quoted)]
-        phrase, fit, evidence = max(found, key=lambda item: item[1])
-        return None if phrase is None else AnswerPhrase(phrase, evidence.candidate.hit.passage,
-                                                        fit, of_kind)
-
-    def typed_or_common(e: Evidence) -> list[Phrase]:
-        if e.kind not in ("person", "organisation") or e.reading.noun is not None:
-            return list(e.typed)
-        return [*e.typed, *(p for p in e.candidate.notes.phrases if p.label == "NP")]
-
-    return (best_of(lambda e: e.naming, True) or best_of(typed_or_common, True)
-            or best_of(_all_phrases, False))
-
-
-def _all_phrases(evidence: Evidence) -> Sequence[Phrase]:
-    return evidence.candidate.notes.phrases
-
-
-def _likeliest_of(evidence: Evidence, phrases_of: Callable[[Evidence], Sequence[Phrase]],
-                  beside: bool) -> tuple[Phrase | None, float]:
-    """The likeliest of `phrases_of` a quoted sentence (`beside` the best one, or the best one):
-    the best sentence's likeliest of all its phrases is known already (`Evidence.likeliest`)."""
-    if phrases_of is _all_phrases and not beside:
-        return evidence.likeliest
-    return likeliest_phrase(evidence.reading, evidence.candidate, list(phrases_of(evidence)),
-                            neighbour=beside)
 
 
 def person_noun(question: str) -> str | None:

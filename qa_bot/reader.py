@@ -40,9 +40,9 @@ class Calibration:
     over the reader's logit and the log-odds of the grounding checks' probability. A sentence
     a rule rules out (grounding probability 0: a number question and a sentence without one,
     a question with no word) gets 0: on the fit half 1 of 32 such quotes answered. Below
-    `decline_below` the bot declines. To be fitted on the fit half of the
-    reader-written sets into `calibration.json` beside the model (issue 23; the fitting
-    script is on branch reader-read-path); without that file, the reader's own probability."""
+    `decline_below` the bot declines. Fitted on the fit
+    half of the reader-written sets by calibration/fit_reader.py, which writes
+    `calibration.json` beside the model; until it has, the reader's own probability."""
 
     reader_weight: float = 1.0
     grounding_weight: float = 0.0

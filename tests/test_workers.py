@@ -109,7 +109,7 @@ def test_the_workers_answer_pick_up_a_new_build_and_stop_with_the_server(
         assert len(workers) == WORKERS and process.pid not in workers
 
         before = {pid: bytes_read(pid) for pid in workers}
-        answers = ask_many(url, [f"How many North Korean soldiers were deployed? "
+        answers = ask_many(url, [f"How many North Korean special forces arrived in Vladivostok? "
                                  f"(reader {reader(n)})" for n in range(40)])
         assert all(a.status_code == 200 and a.json()["answered"] for a in answers)
         assert len({a.json()["id"] for a in answers}) == len(answers)

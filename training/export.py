@@ -66,7 +66,7 @@ def export_reader(model: Reader, tokenizer, base: str, work: Path, out: Path,  #
     run = json.loads((work / "run.json").read_text(encoding="utf-8"))
     (staging / "MODEL_CARD.md").write_text(model_card(run, record), encoding="utf-8")
     if out.exists():
-        for name in ("calibration.json",):  # fitted after training: kept across exports
+        for name in ("calibration.json",):  # written by calibration/fit_reader.py: kept
             if (out / name).exists():
                 shutil.copy(out / name, staging / name)
         shutil.rmtree(out)
@@ -139,8 +139,7 @@ all layers trained, at most {record['max_tokens']} word pieces per pair
 {run['held_out']['pairs']:,} pairs of the same sets, chosen by question and never trained on:
 AUC {run['held_out']['auc']} for "this sentence answers", exact span
 {run['held_out']['span_exact']:.1%} (float model). The figures that matter are those of
-`python -m qa_bot eval` on reader-written questions, not yet measured with this model
-(issue 23).
+`python -m qa_bot eval` on reader-written questions (BENCHMARKS.md, C3).
 
 ## What it can and cannot do
 
