@@ -17,7 +17,8 @@ run, alternating with this one, so that ratios compare like with like on a noisy
   * cold: `python -m qa_bot ask` from process start to its first line of output, against
     `python -c "import sentence_transformers"`, alternating, median of REPEATS;
   * breakdown: per question in one warm process: the bare encode of the question, retrieval
-    (which encodes the question again, through the bot's encoder), composing, and the whole
+    (which encodes the question again, through the bot's encoder), the reader's batched call
+    for the candidates (READ_CANDIDATES of them), composing, and the whole
     uncached answer, over the article questions (../shared/data, or built-in ones).
 
 Run from the repository root:
@@ -329,12 +330,14 @@ def main() -> None:
         rows = []
         for name, repo in repos.items():
             figures = breakdown(repo, args.rounds)
-            rows.append([name, ms(figures["encode"]), ms(figures["retrieve"]),
-                         ms(figures["compose"]), ms(figures["answer"]),
-                         f"{figures['answer'] / figures['encode']:.2f}x"])
-        print("Per question in process, median (retrieve includes encoding the question again):")
-        print_table(["code", "bare encode", "retrieve", "compose", "whole answer",
-                     "answer / encode"], rows)
+            read = figures.get("read", 0.0)
+            rows.append([name, ms(figures["encode"]), ms(figures["retrieve"]), ms(read),
+                         f"{read / figures['encode']:.2f}x", ms(figures["compose"]),
+                         ms(figures["answer"]), f"{figures['answer'] / figures['encode']:.2f}x"])
+        print("Per question in process, median (retrieve includes encoding the question again;"
+              " read: the reader's one call for the 8 candidates):")
+        print_table(["code", "bare encode", "retrieve", "read", "read / encode", "compose",
+                     "whole answer", "answer / encode"], rows)
     if "cold" in parts:
         rows = []
         for name, repo in repos.items():
