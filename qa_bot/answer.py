@@ -104,13 +104,22 @@ class ScoredSentence:
         return self.evidence.candidate
 
 
+def prose_candidates(question: str, retrieval: Retrieval) -> list[SentenceHit]:
+    """The sentences retrieval found that may be quoted: article prose, not headlines or tag
+    lines, unless the question is about the headline."""
+    headline_ok = asks_about_headline(question)
+    return [c for c in retrieval.sentences if c.notes.is_prose or headline_ok]
+
+
+def retrieval_score(candidate: SentenceHit) -> float:
+    return candidate.dense + OVERLAP_WEIGHT * candidate.overlap
+
+
 def score_sentences(question: str, retrieval: Retrieval) -> list[ScoredSentence]:
     """Candidate sentences of article prose (not headlines or tag lines), best answer first,
     each with the evidence that it answers the question."""
-    headline_ok = asks_about_headline(question)
-    candidates = [c for c in retrieval.sentences if c.notes.is_prose or headline_ok]
-    candidates = asked_headline(question, retrieval) or candidates
-    base = {(c.hit.id, c.position): c.dense + OVERLAP_WEIGHT * c.overlap for c in candidates}
+    candidates = asked_headline(question, retrieval) or prose_candidates(question, retrieval)
+    base = {(c.hit.id, c.position): retrieval_score(c) for c in candidates}
     wants_source = asks_for_source(question)
     scored = []
     for evidence in ground(question, retrieval, candidates):
@@ -201,11 +210,10 @@ class ReadSentence:
 
 
 def reading_candidates(question: str, retrieval: Retrieval) -> list[SentenceHit]:
-    """The sentences the reader reads: article prose (not headlines or tag lines, unless the
-    question is about the headline), the READ_CANDIDATES best by cosine and word overlap."""
-    headline_ok = asks_about_headline(question)
-    candidates = [c for c in retrieval.sentences if c.notes.is_prose or headline_ok]
-    return sorted(candidates, key=lambda c: -(c.dense + OVERLAP_WEIGHT * c.overlap))[:READ_CANDIDATES]
+    """The sentences the reader reads: the READ_CANDIDATES best of `prose_candidates` by
+    cosine and word overlap."""
+    return sorted(prose_candidates(question, retrieval),
+                  key=lambda c: -retrieval_score(c))[:READ_CANDIDATES]
 
 
 def reading_question(question: str, previous: str | None) -> str:
