@@ -79,8 +79,8 @@ class PhraseReading:
 class Evidence:
     """How well one sentence answers the question: the inputs of the confidence model.
 
-    The phrase model runs only for the sentence whose confidence is asked for, not for every
-    candidate: `phrase_fit` is computed on first use."""
+    The phrase model runs only for the sentences whose confidence is asked for (those the
+    reader read), not for every candidate: `phrase_fit` is computed on first use."""
 
     candidate: SentenceHit
     sentence_cover: float  # IDF-weighted share of the question's words (or close words) in the
