@@ -116,9 +116,9 @@ def child_build(corpus: str, index: str, mode: str) -> dict:
 
 def child_encode(corpus: str) -> dict:
     """Reading + chunking, model load, and bare Embedder.encode on the texts a build embeds."""
-    from qa_bot.chunking import DEFAULT_CHUNKING, chunk_document
+    from qa_bot.ingest.chunking import DEFAULT_CHUNKING, chunk_document
     from qa_bot.config import Settings
-    from qa_bot.corpus import read_document, scan_corpus
+    from qa_bot.ingest.corpus import read_document, scan_corpus
     from qa_bot.embedding import Embedder
 
     began = time.perf_counter()

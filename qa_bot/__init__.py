@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .config import Settings
-from .errors import (BuildInProgress, ConfigError, CorpusError, IndexCorrupt, IndexMismatch,
+from qa_bot.config import Settings
+from qa_bot.errors import (BuildInProgress, ConfigError, CorpusError, IndexCorrupt, IndexMismatch,
                      IndexMissing, InvalidQuestion, QABotError, UnknownSource)
 
 if TYPE_CHECKING:
-    from .answer import Answer, Citation
-    from .bot import QABot
-    from .indexing import build_index
+    from qa_bot.answer import Answer, Citation
+    from qa_bot.bot import QABot
+    from qa_bot.indexing import build_index
 
 __all__ = ["Settings", "QABot", "Answer", "Citation", "build_index", "QABotError", "ConfigError",
            "CorpusError", "IndexMissing", "IndexMismatch", "IndexCorrupt", "BuildInProgress",
@@ -25,12 +25,12 @@ __all__ = ["Settings", "QABot", "Answer", "Citation", "build_index", "QABotError
 def __getattr__(name: str) -> object:
     """Heavy parts load on first use, so `import qa_bot` stays fast."""
     if name in ("Answer", "Citation"):
-        from . import answer
+        from qa_bot import answer
         return getattr(answer, name)
     if name == "QABot":
-        from .bot import QABot
+        from qa_bot.bot import QABot
         return QABot
     if name == "build_index":
-        from .indexing import build_index
+        from qa_bot.indexing import build_index
         return build_index
     raise AttributeError(name)

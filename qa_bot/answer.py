@@ -13,14 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, replace
 
-from .annotation import HASHTAG_LINE
-from .chunking import Passage
-from .corpus import DocumentInfo
-from .grounding import Evidence, ground, logistic
-from .question import (REPORTING_VERB, asks_about_headline, asks_for_headline, asks_for_source,
+from qa_bot.ingest.annotation import HASHTAG_LINE
+from qa_bot.ingest.chunking import Passage
+from qa_bot.ingest.corpus import DocumentInfo
+from qa_bot.grounding import Evidence, ground, logistic
+from qa_bot.question import (REPORTING_VERB, asks_about_headline, asks_for_headline, asks_for_source,
                        content_words, missing_numbers, names)
-from .reader import Calibration, Reading
-from .retrieval import Retrieval, SentenceHit
+from qa_bot.reader import Calibration, Reading
+from qa_bot.retrieval import Retrieval, SentenceHit
 
 DECLINE = ("Sorry, I can't find the answer to that in the article, so I won't guess. "
            "Try asking about something the article covers.")

@@ -16,17 +16,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import builds, store
-from .answer import (Answer, ReadSentence, compose_answer, reading_candidates,
+from qa_bot import builds, store
+from qa_bot.answer import (Answer, ReadSentence, compose_answer, reading_candidates,
                      reading_question)
-from .chunking import DEFAULT_CHUNKING, ChunkingSettings
-from .config import Settings
-from .embedding import Embedder, QueryBatcher
-from .errors import IndexMissing, InvalidQuestion, QABotError
-from .manifest import check_compatible
-from .question import Turn, previous_question
-from .reader import Reader
-from .retrieval import Retrieval, Retriever
+from qa_bot.ingest.chunking import DEFAULT_CHUNKING, ChunkingSettings
+from qa_bot.config import Settings
+from qa_bot.embedding import Embedder, QueryBatcher
+from qa_bot.errors import IndexMissing, InvalidQuestion, QABotError
+from qa_bot.manifest import check_compatible
+from qa_bot.question import Turn, previous_question
+from qa_bot.reader import Reader
+from qa_bot.retrieval import Retrieval, Retriever
 
 log = logging.getLogger("qa_bot")
 MAX_QUESTION_CHARS = 2000

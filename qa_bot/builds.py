@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import BuildInProgress, IndexCorrupt, IndexMissing, IndexUnwritable
-from .manifest import REBUILD, Manifest
+from qa_bot.errors import BuildInProgress, IndexCorrupt, IndexMissing, IndexUnwritable
+from qa_bot.manifest import REBUILD, Manifest
 
 # Why a write failed, for the errors a person can fix: (errno, what to do).
 WRITE_PROBLEMS = {errno.ENOSPC: "the disk is full; free some space",

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from .config import Settings
-from .errors import QABotError
+from qa_bot.config import Settings
+from qa_bot.errors import QABotError
 
 if TYPE_CHECKING:
-    from .indexing import CorpusState
+    from qa_bot.indexing import CorpusState
 
 
 RELATED_PREVIEW_CHARS = 160
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _os_problem(error: OSError) -> str:
     """An error of the operating system as one sentence, with what to do where that is known."""
-    from .builds import WRITE_PROBLEMS
+    from qa_bot.builds import WRITE_PROBLEMS
 
     where = f"{error.filename}: " if error.filename else ""
     if error.errno in WRITE_PROBLEMS:
@@ -159,7 +159,7 @@ def _paths(parser: argparse.ArgumentParser, corpus: bool = False) -> None:
 
 
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
-    from .indexing import build_index, corpus_state
+    from qa_bot.indexing import build_index, corpus_state
 
     if args.check:
         state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path)
@@ -176,7 +176,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    from .indexing import corpus_state
+    from qa_bot.indexing import corpus_state
 
     state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path)
     manifest = state.previous
@@ -205,8 +205,8 @@ def _state_line(state: CorpusState) -> str:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from .bot import QABot
-    from .request import parse_ask_request
+    from qa_bot.bot import QABot
+    from qa_bot.request import parse_ask_request
 
     bot = QABot.from_settings(settings)
     if args.question != "-":
@@ -243,8 +243,8 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 def _read_line(line: str, source: str | None) -> object:
     """A stdin line as request data: a JSON object when it starts with "{" (the --source
     option fills in a missing source), else the line is the question."""
-    from .errors import InvalidQuestion
-    from .request import NOT_JSON
+    from qa_bot.errors import InvalidQuestion
+    from qa_bot.request import NOT_JSON
 
     try:
         line.encode("utf-8")
@@ -288,8 +288,8 @@ def _place(citation: dict) -> str:  # type: ignore[type-arg]
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from .indexing import build_index, has_index
-    from .server import bound_socket, serve
+    from qa_bot.indexing import build_index, has_index
+    from qa_bot.server import bound_socket, serve
 
     listener = bound_socket(settings.host, settings.port)  # a port in use, before any build
     if not has_index(settings.index_dir):  # so that the first run of the chat just works
@@ -304,12 +304,12 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
-    from .bot import QABot
-    from .embedding import Embedder
-    from .evaluation import (article_table, by_article, evaluate, load_sets, summarise,
+    from qa_bot.bot import QABot
+    from qa_bot.embedding import Embedder
+    from qa_bot.evaluation import (article_table, by_article, evaluate, load_sets, summarise,
                              write_report)
-    from .indexing import build_index
-    from .reader import Reader
+    from qa_bot.indexing import build_index
+    from qa_bot.reader import Reader
 
     sets = load_sets(args.files)
     if args.report:  # a folder that cannot be made fails now, not after the evaluation
@@ -354,9 +354,9 @@ def _write_articles(articles: dict[str, str], folder: Path) -> Path:
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import datetime, timedelta, timezone
 
-    from .errors import ConfigError
-    from .questionlog import QuestionLog
-    from .stats import printable, summarise, write_chart
+    from qa_bot.errors import ConfigError
+    from qa_bot.questionlog import QuestionLog
+    from qa_bot.stats import printable, summarise, write_chart
 
     path = settings.log_path
     if path is None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from qa_bot.errors import ConfigError
 
 ENVIRONMENT_VARIABLES = {
     "QA_BOT_CORPUS": "corpus_dir",

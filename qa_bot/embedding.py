@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from qa_bot.errors import ConfigError
 
 # Texts per onnxruntime call in a build, sorted by length so that little is padding; the same
 # as the most questions QueryBatcher encodes at once.

@@ -23,11 +23,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .answer import Answer, compose_answer
-from .bot import QABot
-from .errors import QABotError
-from .question import Turn
-from .request import parse_ask_request
+from qa_bot.answer import Answer, compose_answer
+from qa_bot.bot import QABot
+from qa_bot.errors import QABotError
+from qa_bot.question import Turn
+from qa_bot.request import parse_ask_request
 
 
 SHORT_ANSWER_WORDS = 4  # accepted answers this short are names, numbers, dates, places

@@ -23,9 +23,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from .embedding import (ONNX_FILE, RECORD_FILE, EncoderRecord, encoder_folder, exported_encoder,
+from qa_bot.embedding import (ONNX_FILE, RECORD_FILE, EncoderRecord, encoder_folder, exported_encoder,
                         file_sha256, model_fingerprint, weights_stamp)
-from .errors import ConfigError
+from qa_bot.errors import ConfigError
 
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -111,7 +111,7 @@ def _export_fp32(model_path: str, target: Path) -> tuple[int, int]:
 
 
 def main(argv: list[str]) -> int:
-    from .config import Settings
+    from qa_bot.config import Settings
 
     model_path = argv[0] if argv else Settings.from_env().model_path
     record = exported_encoder(model_path) or export_encoder(model_path)

@@ -18,12 +18,12 @@ from functools import cached_property, lru_cache
 
 import Stemmer
 
-from .annotation import Phrase
-from .phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
-from .question import (CARDINAL_WORDS, QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun,
+from qa_bot.ingest.annotation import Phrase
+from qa_bot.phrase_weights import PHRASE_BIAS, PHRASE_WEIGHTS
+from qa_bot.question import (CARDINAL_WORDS, QUESTION_WORD, STOPWORDS, WORD, answer_type, asked_noun,
                        asks_about_future, asks_what_was_said, content_words, names,
                        reports_a_statement, speaks_of_future, words)
-from .retrieval import Retrieval, SentenceHit, fold_accents
+from qa_bot.retrieval import Retrieval, SentenceHit, fold_accents
 
 # The phrase labels (spaCy's entity labels and NAME) that can answer each kind of question.
 ANSWER_LABELS = {

@@ -23,9 +23,9 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api import JSON_BODIES, error_response
-from .config import IPNetwork
-from .errors import ConfigError
+from qa_bot.api import JSON_BODIES, error_response
+from qa_bot.config import IPNetwork
+from qa_bot.errors import ConfigError
 
 log = logging.getLogger("qa_bot.guards")
 

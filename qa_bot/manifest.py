@@ -5,10 +5,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 
-from .annotation import SPACY_PIPELINE
-from .chunking import ChunkingSettings
-from .corpus import DocumentInfo
-from .errors import IndexMismatch
+from qa_bot.ingest.annotation import SPACY_PIPELINE
+from qa_bot.ingest.chunking import ChunkingSettings
+from qa_bot.ingest.corpus import DocumentInfo
+from qa_bot.errors import IndexMismatch
 
 # 2: notes.json (the sentence annotations); each file's headline, date and author; HTML
 # extracted by trafilatura; 3: noun phrases ("NP") among the notes' phrases; 4: noun phrases joined

@@ -24,11 +24,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Settings
-from .errors import ConfigError
+from qa_bot.config import Settings
+from qa_bot.errors import ConfigError
 
 if TYPE_CHECKING:
-    from .answer import Answer
+    from qa_bot.answer import Answer
 
 log = logging.getLogger("qa_bot.questionlog")
 ANSWER_CHARS = 300  # of the answer text kept when there is no short answer

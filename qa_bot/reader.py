@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from qa_bot.errors import ConfigError
 
 READER_FOLDER = Path(__file__).resolve().parent / "models" / "reader"
 MAX_SPAN_PIECES = 24  # a short answer is a phrase, not most of the sentence

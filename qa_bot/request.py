@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from pydantic_core import PydanticCustomError
 
-from .bot import MAX_HISTORY_MESSAGES, MAX_QUESTION_CHARS
-from .errors import InvalidQuestion
-from .question import Turn
+from qa_bot.bot import MAX_HISTORY_MESSAGES, MAX_QUESTION_CHARS
+from qa_bot.errors import InvalidQuestion
+from qa_bot.question import Turn
 
 EMPTY_QUESTION = "The question is empty; type a question about the article."
 NOT_JSON = "The request body is not valid JSON."

@@ -19,13 +19,13 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from .annotation import SentenceNotes
-from .chunking import Passage, Sentence
-from .corpus import DocumentInfo
-from .embedding import Embedder, TokenVectors
-from .errors import UnknownSource
-from .question import STOPWORDS, asked_noun, asks_for_headline, content_words
-from .store import StoredIndex
+from qa_bot.ingest.annotation import SentenceNotes
+from qa_bot.ingest.chunking import Passage, Sentence
+from qa_bot.ingest.corpus import DocumentInfo
+from qa_bot.embedding import Embedder, TokenVectors
+from qa_bot.errors import UnknownSource
+from qa_bot.question import STOPWORDS, asked_noun, asks_for_headline, content_words
+from qa_bot.store import StoredIndex
 
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
 TOP_PASSAGES = 3  # passages whose sentences may be quoted

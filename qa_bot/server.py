@@ -19,11 +19,11 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api, guards
-from .bot import QABot
-from .config import Settings
-from .errors import ConfigError
-from .questionlog import QuestionLog
+from qa_bot import api, guards
+from qa_bot.bot import QABot
+from qa_bot.config import Settings
+from qa_bot.errors import ConfigError
+from qa_bot.questionlog import QuestionLog
 
 STATIC = Path(__file__).parent / "static"
 # What the widget page (/widget) loads. Only these are served from STATIC under
@@ -44,8 +44,8 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     import gradio as gr
     import swagger_ui_bundle
 
-    from .examples import load_examples
-    from .ui import CHAT_HEAD, CSS, build_chat, question_fns, theme
+    from qa_bot.examples import load_examples
+    from qa_bot.ui import CHAT_HEAD, CSS, build_chat, question_fns, theme
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -169,7 +169,7 @@ def serve(settings: Settings, listener: socket.socket) -> None:
     appears."""
     import uvicorn
 
-    from .workers import PooledBot
+    from qa_bot.workers import PooledBot
 
     if settings.workers:
         bot: QABot = PooledBot(settings, settings.workers)

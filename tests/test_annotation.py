@@ -1,6 +1,6 @@
 """What spaCy notes of each sentence at build time: answer phrases with exact spans, headlines."""
-from qa_bot.annotation import annotate, headline_span
-from qa_bot.chunking import ChunkingSettings, chunk_document
+from qa_bot.ingest.annotation import annotate, headline_span
+from qa_bot.ingest.chunking import ChunkingSettings, chunk_document
 
 from conftest import ARTICLE
 

@@ -1,4 +1,4 @@
-from qa_bot.chunking import ChunkingSettings, chunk_document, paragraph_spans, split_sentences
+from qa_bot.ingest.chunking import ChunkingSettings, chunk_document, paragraph_spans, split_sentences
 
 from conftest import ARTICLE, SHARED_DATA
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.corpus import (Document, DocumentInfo, SkippedFile, extract_html, read_document,
+from qa_bot.ingest.corpus import (Document, DocumentInfo, SkippedFile, extract_html, read_document,
                            scan_corpus, split_front_matter)
 from qa_bot.errors import CorpusError
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_bot.chunking import ChunkingSettings, chunk_document
+from qa_bot.ingest.chunking import ChunkingSettings, chunk_document
 from qa_bot.config import bundled_model_path
 from qa_bot.embedding import QueryBatcher
 

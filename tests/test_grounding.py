@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from qa_bot.annotation import Phrase
+from qa_bot.ingest.annotation import Phrase
 from qa_bot.answer import DECLINE, absent_names, compose_answer, score_sentences
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path

