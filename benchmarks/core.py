@@ -44,7 +44,7 @@ def child_cold_start(index: str) -> dict:
     loaded = time.perf_counter()
     bot.ask(QUESTION)
     answered = time.perf_counter()
-    from qa_bot.embedding import model_fingerprint
+    from qa_bot.encoder.embedding import model_fingerprint
 
     fingerprint_began = time.perf_counter()
     model_fingerprint(settings.model_path)  # weights now in the page cache
@@ -90,7 +90,7 @@ def child_no_change(corpus: str, index: str) -> dict:
     code = cli_main(["build", "--corpus", corpus, "--index", index])
     seconds = time.perf_counter() - began
     from qa_bot.config import Settings
-    from qa_bot.embedding import model_fingerprint
+    from qa_bot.encoder.embedding import model_fingerprint
 
     fingerprint_began = time.perf_counter()
     model_fingerprint(Settings.from_env().model_path)

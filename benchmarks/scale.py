@@ -119,7 +119,7 @@ def child_encode(corpus: str) -> dict:
     from qa_bot.ingest.chunking import DEFAULT_CHUNKING, chunk_document
     from qa_bot.config import Settings
     from qa_bot.ingest.corpus import read_document, scan_corpus
-    from qa_bot.embedding import Embedder
+    from qa_bot.encoder.embedding import Embedder
 
     began = time.perf_counter()
     documents = [read_document(f) for f in scan_corpus(Path(corpus))]

@@ -27,7 +27,7 @@ from qa_bot.answer import (CONFIDENCE_BIAS, CONFIDENCE_WEIGHTS,  # noqa: E402
                            source_floor)
 from qa_bot.bot import QABot  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
-from qa_bot.embedding import Embedder  # noqa: E402
+from qa_bot.encoder.embedding import Embedder  # noqa: E402
 from qa_bot.evaluation import Case, case_turns, load_cases, write_squad_corpus  # noqa: E402
 from qa_bot.indexing import build_index  # noqa: E402
 

@@ -26,7 +26,7 @@ from fit_confidence import DATA, NEWS, SHARED, bot_for, squad_parts  # noqa: E40
 
 from qa_bot.answer import score_sentences  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
-from qa_bot.embedding import Embedder  # noqa: E402
+from qa_bot.encoder.embedding import Embedder  # noqa: E402
 from qa_bot.evaluation import (SHORT_ANSWER_WORDS, Case, case_turns, load_cases,  # noqa: E402
                                short_contains)
 from qa_bot.grounding import read_for_phrases, sentence_phrase_features  # noqa: E402

@@ -21,7 +21,7 @@ from qa_bot.answer import (Answer, ReadSentence, compose_answer, reading_candida
                      reading_question)
 from qa_bot.ingest.chunking import DEFAULT_CHUNKING, ChunkingSettings
 from qa_bot.config import Settings
-from qa_bot.embedding import Embedder, QueryBatcher
+from qa_bot.encoder.embedding import Embedder, QueryBatcher
 from qa_bot.errors import IndexMissing, InvalidQuestion, QABotError
 from qa_bot.manifest import check_compatible
 from qa_bot.question import Turn, previous_question

@@ -305,7 +305,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
     from qa_bot.bot import QABot
-    from qa_bot.embedding import Embedder
+    from qa_bot.encoder.embedding import Embedder
     from qa_bot.evaluation import (article_table, by_article, evaluate, load_sets, summarise,
                              write_report)
     from qa_bot.indexing import build_index

@@ -22,7 +22,7 @@ import Stemmer
 from qa_bot.ingest.annotation import SentenceNotes
 from qa_bot.ingest.chunking import Passage, Sentence
 from qa_bot.ingest.corpus import DocumentInfo
-from qa_bot.embedding import Embedder, TokenVectors
+from qa_bot.encoder.embedding import Embedder, TokenVectors
 from qa_bot.errors import UnknownSource
 from qa_bot.question import STOPWORDS, asked_noun, asks_for_headline, content_words
 from qa_bot.store import StoredIndex

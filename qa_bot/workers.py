@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection
 from qa_bot.answer import Answer
 from qa_bot.bot import QABot
 from qa_bot.config import Settings
-from qa_bot.embedding import Embedder
+from qa_bot.encoder.embedding import Embedder
 from qa_bot.errors import QABotError
 from qa_bot.question import Turn
 

@@ -14,7 +14,7 @@ import pytest
 
 from qa_bot.ingest.chunking import ChunkingSettings, chunk_document
 from qa_bot.config import bundled_model_path
-from qa_bot.embedding import QueryBatcher
+from qa_bot.encoder.embedding import QueryBatcher
 
 from conftest import ARTICLE, ROOT, SHARED_DATA, free_port
 

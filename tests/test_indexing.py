@@ -15,7 +15,7 @@ from qa_bot.bot import QABot
 from qa_bot.ingest.chunking import ChunkingSettings
 from qa_bot.config import bundled_model_path
 from qa_bot.ingest.corpus import DocumentInfo
-from qa_bot.embedding import Embedder
+from qa_bot.encoder.embedding import Embedder
 from qa_bot.errors import BuildInProgress, CorpusError, IndexMismatch
 from qa_bot.indexing import build_index, corpus_state
 
@@ -84,7 +84,7 @@ def test_a_rebuild_with_nothing_changed_never_loads_the_model(corpus, tmp_path, 
     build_index(corpus, index, MODEL, embedder=embedder)
     before = builds.current_build(index)
     monkeypatch.setattr(Embedder, "load", lambda *a: pytest.fail("the model was loaded"))
-    monkeypatch.setattr("qa_bot.embedding.hashlib.file_digest",
+    monkeypatch.setattr("qa_bot.encoder.embedding.hashlib.file_digest",
                         lambda *a: pytest.fail("the weights were hashed again"))
     summary = build_index(corpus, index, MODEL)
     assert not summary.rebuilt and summary.unchanged == 3

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from qa_bot.config import Settings, bundled_model_path
-from qa_bot.embedding import Embedder
+from qa_bot.encoder.embedding import Embedder
 from qa_bot.errors import ConfigError
 from qa_bot.indexing import build_index
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from qa_bot.embedding import TokenVectors
+from qa_bot.encoder.embedding import TokenVectors
 
 DIMENSION = 64
 WORD = re.compile(r"\w+")

@@ -4,7 +4,7 @@ The folder (qa_bot/models/reader/) holds `reader-int8.onnx`, the tokenizer (`tok
 truncation and padding off: qa_bot.reader sets its own), `reader.json` (what the serving code
 needs to read it the way it was trained) and `MODEL_CARD.md`. Quantization is onnxruntime's
 dynamic int8 with per-channel weights, the feed-forward MatMuls left fp32, as the index encoder
-(qa_bot/export.py): int8 there cost the encoder answers.
+(qa_bot/encoder/onnx_export.py): int8 there cost the encoder answers.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from qa_bot.export import FEED_FORWARD, OPSET
+from qa_bot.encoder.onnx_export import FEED_FORWARD, OPSET
 
 from .model import MAX_QUESTION_TOKENS, MAX_TOKENS, Reader
 

@@ -1,7 +1,7 @@
 """Text to vectors: the only module that imports the encoder (onnxruntime and tokenizers).
 
 The sentence-transformers model is exported once to ONNX and quantized to int8 (per-channel
-weights) by `qa_bot.export`, run in a child process because it imports torch; the artifact is
+weights) by `qa_bot.encoder.onnx_export`, run in a child process because it imports torch; the artifact is
 cached in `.encoders/` (git-ignored) and re-exported only when the model's weights change.
 Queries and builds then encode with onnxruntime and the `tokenizers` library: truncation at the
 model's max_seq_length, mean pooling over the attention mask, L2 normalisation, as
@@ -40,8 +40,8 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # against 7 ms with one thread, and answered half as many questions a second. The request
 # threads' Python work runs on the other core meanwhile (BENCHMARKS.md, section E).
 INTRA_OP_THREADS = 1
-ENCODER_CACHE = Path(__file__).resolve().parent.parent / ".encoders"
-# onnxruntime dynamic quantization, per-channel int8 weights (feed-forward layers fp32: export.py)
+ENCODER_CACHE = Path(__file__).resolve().parents[2] / ".encoders"
+# onnxruntime dynamic quantization, per-channel int8 weights (feed-forward layers fp32: onnx_export.py)
 ENCODER_KIND = "onnx-int8"
 RECORD_FILE = "encoder.json"
 ONNX_FILE = "model-int8.onnx"
@@ -81,7 +81,7 @@ def model_name(model_path: str) -> str:
 
 @dataclass(frozen=True)
 class EncoderRecord:
-    """What `qa_bot.export` made from a model folder, stored as encoder.json beside it."""
+    """What `qa_bot.encoder.onnx_export` made from a model folder, stored as encoder.json beside it."""
 
     model_path: str
     model_weights: str  # weights_stamp of the model when exported
@@ -128,10 +128,10 @@ def ensure_encoder(model_path: str) -> EncoderRecord:
     weights_file(model_path)  # a clear error for a folder without weights
     print(f"Exporting {model_name(model_path)} to ONNX int8 (once, about 10 s)...",
           file=sys.stderr, flush=True)
-    package_parent = str(Path(__file__).resolve().parent.parent)
+    package_parent = str(Path(__file__).resolve().parents[2])
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "qa_bot.export", model_path],
+    done = subprocess.run([sys.executable, "-m", "qa_bot.encoder.onnx_export", model_path],
                           env=environment, capture_output=True, text=True)
     record = exported_encoder(model_path)
     if done.returncode != 0 or record is None:

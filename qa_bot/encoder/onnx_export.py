@@ -1,8 +1,8 @@
 """Export a sentence-transformers model to ONNX int8: the one step that imports torch.
 
-`python -m qa_bot.export [MODEL_FOLDER]` (default: QA_BOT_MODEL, else the bundled model) writes
+`python -m qa_bot.encoder.onnx_export [MODEL_FOLDER]` (default: QA_BOT_MODEL, else the bundled model) writes
 `model-int8.onnx` and `encoder.json` into the model's folder under `.encoders/`, where
-`qa_bot.embedding` finds them, unless they are there already. `make install` runs it, and `Embedder.load` runs it in a child
+`qa_bot.encoder.embedding` finds them, unless they are there already. `make install` runs it, and `Embedder.load` runs it in a child
 process when the artifact is missing or the weights changed. The result is byte-identical on
 every run with the same packages, so a re-export does not invalidate an index.
 
@@ -23,7 +23,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from qa_bot.embedding import (ONNX_FILE, RECORD_FILE, EncoderRecord, encoder_folder, exported_encoder,
+from qa_bot.encoder.embedding import (ONNX_FILE, RECORD_FILE, EncoderRecord, encoder_folder, exported_encoder,
                         file_sha256, model_fingerprint, weights_stamp)
 from qa_bot.errors import ConfigError
 
