@@ -2,7 +2,7 @@
 
 Measures, each in fresh processes where start-up matters:
   * `python -c pass` wall time (bare interpreter start-up, the unit for the ratios below), and
-    `python -c 'import numpy'` / `faiss` / `qa_bot.indexing` for the start-up of a build;
+    `python -c 'import numpy'` / `faiss` / `qa_bot.indexing.build` for the start-up of a build;
   * full index build: `python -m qa_bot build --corpus corpus --index TMP --full`, wall time;
   * no-change rebuild (`build` again): wall time, ratio to `python -c pass`, and a check that
     the model (sentence_transformers / torch) is not imported;
@@ -121,7 +121,7 @@ def main() -> None:
         bare = [run([PYTHON, "-c", "pass"])["seconds"] for _ in range(max(5, args.repeats))]
         imports = {module: [run([PYTHON, "-c", f"import {module}"])["seconds"]
                             for _ in range(max(5, args.repeats))]
-                   for module in ("numpy", "faiss", "qa_bot.indexing")}
+                   for module in ("numpy", "faiss", "qa_bot.indexing.build")}
         full = [run(build + ["--full"]) for _ in range(args.repeats)]
         print("full build:", full[-1]["stderr"].strip().splitlines()[-1], file=sys.stderr)
         unchanged = [run(build) for _ in range(max(5, args.repeats))]

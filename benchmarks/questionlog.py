@@ -86,7 +86,7 @@ def main() -> None:
 
         from qa_bot.bot import QABot
         from qa_bot.config import Settings
-        from qa_bot.indexing import build_index
+        from qa_bot.indexing.build import build_index
 
         build_index(ROOT / "corpus", folder / "index", Settings().model_path)
         bot = QABot.from_settings(Settings(index_dir=folder / "index"))

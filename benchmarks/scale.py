@@ -12,7 +12,7 @@ Parts (choose with --parts; all by default):
   query        QABot.ask latency (median, p90), unscoped and scoped to one source, on the
                --articles index, and the process's peak RSS. Needs the incremental part's index.
   vectors      --vectors (default 1,000,000) random clustered unit vectors, dim 384:
-               qa_bot.vectors.VectorIndex.build time (IVF beyond EXACT_SEARCH_LIMIT, 100,000),
+               qa_bot.indexing.vectors.VectorIndex.build time (IVF beyond EXACT_SEARCH_LIMIT, 100,000),
                search latency (top 50),
                recall@10 against exact faiss.IndexFlatIP on --queries (200) queries, peak RSS
                of a process that loads and holds the index, exact search latency on the same
@@ -107,7 +107,7 @@ def child_build(corpus: str, index: str, mode: str) -> dict:
     from dataclasses import asdict
 
     from qa_bot.config import Settings
-    from qa_bot.indexing import build_index
+    from qa_bot.indexing.build import build_index
 
     settings = Settings.from_env()
     summary = build_index(Path(corpus), Path(index), settings.model_path, full=mode == "full")
@@ -142,7 +142,7 @@ def child_encode(corpus: str) -> dict:
 
 
 def child_load(index: str) -> dict:
-    from qa_bot import store
+    from qa_bot.indexing import store
 
     began = time.perf_counter()
     stored = store.load_index(Path(index))
@@ -197,7 +197,7 @@ def child_vectors_build(count: int, queries: int, folder: str, spread: str = "1.
     """Build with VectorIndex.build, write it; exact ground truth and exact search latency."""
     import faiss
 
-    from qa_bot.vectors import EXACT_SEARCH_LIMIT, VectorIndex
+    from qa_bot.indexing.vectors import EXACT_SEARCH_LIMIT, VectorIndex
 
     c = centres()
     vectors = random_unit_vectors(count, 1, c, float(spread))
@@ -238,7 +238,7 @@ def child_vectors_build(count: int, queries: int, folder: str, spread: str = "1.
 
 def child_vectors_search(folder: str) -> dict:
     """Load the index as store.load_index does, hold it, search it."""
-    from qa_bot.vectors import VectorIndex
+    from qa_bot.indexing.vectors import VectorIndex
 
     before = proc_status_mb("VmRSS")
     began = time.perf_counter()
@@ -355,7 +355,7 @@ def part_query(index: Path, rounds: int) -> None:
 
 
 def part_vectors(work: Path, count: int, queries: int, spread: float) -> None:
-    from qa_bot.vectors import EXACT_SEARCH_LIMIT
+    from qa_bot.indexing.vectors import EXACT_SEARCH_LIMIT
 
     folder = work / "vectors"
     folder.mkdir(parents=True, exist_ok=True)

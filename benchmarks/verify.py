@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import print_machine, print_table
-from qa_bot import builds
+from qa_bot.indexing import builds
 
 VECTORS, DIMENSION, LISTS = 1_000_000, 384, 4_000
 SIZE = VECTORS * (DIMENSION * 4 + 8) + LISTS * DIMENSION * 4

@@ -29,7 +29,7 @@ from qa_bot.bot import QABot  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.encoder.embedding import Embedder  # noqa: E402
 from qa_bot.evaluation import Case, case_turns, load_cases, write_squad_corpus  # noqa: E402
-from qa_bot.indexing import build_index  # noqa: E402
+from qa_bot.indexing.build import build_index  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 # The threshold the grounding regression declined below on its own, before the reader; its

@@ -36,7 +36,7 @@ from qa_bot.bot import QABot  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.encoder.embedding import Embedder  # noqa: E402
 from qa_bot.evaluation import ON_TOPIC, case_turns, load_sets  # noqa: E402
-from qa_bot.indexing import build_index  # noqa: E402
+from qa_bot.indexing.build import build_index  # noqa: E402
 from qa_bot.reader import GROUNDED_FLOOR, READER_FOLDER, Calibration, Reader  # noqa: E402
 
 DATA = ROOT / "calibration" / "data"

@@ -15,7 +15,7 @@ from qa_bot.errors import (BuildInProgress, ConfigError, CorpusError, IndexCorru
 if TYPE_CHECKING:
     from qa_bot.answer import Answer, Citation
     from qa_bot.bot import QABot
-    from qa_bot.indexing import build_index
+    from qa_bot.indexing.build import build_index
 
 __all__ = ["Settings", "QABot", "Answer", "Citation", "build_index", "QABotError", "ConfigError",
            "CorpusError", "IndexMissing", "IndexMismatch", "IndexCorrupt", "BuildInProgress",
@@ -31,6 +31,6 @@ def __getattr__(name: str) -> object:
         from qa_bot.bot import QABot
         return QABot
     if name == "build_index":
-        from qa_bot.indexing import build_index
+        from qa_bot.indexing.build import build_index
         return build_index
     raise AttributeError(name)

@@ -16,14 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qa_bot import builds, store
+from qa_bot.indexing import builds, store
 from qa_bot.answer import (Answer, ReadSentence, compose_answer, reading_candidates,
                      reading_question)
 from qa_bot.ingest.chunking import DEFAULT_CHUNKING, ChunkingSettings
 from qa_bot.config import Settings
 from qa_bot.encoder.embedding import Embedder, QueryBatcher
 from qa_bot.errors import IndexMissing, InvalidQuestion, QABotError
-from qa_bot.manifest import check_compatible
+from qa_bot.indexing.manifest import check_compatible
 from qa_bot.question import Turn, previous_question
 from qa_bot.reader import Reader
 from qa_bot.retrieval import Retrieval, Retriever

@@ -18,7 +18,7 @@ from qa_bot.config import Settings
 from qa_bot.errors import QABotError
 
 if TYPE_CHECKING:
-    from qa_bot.indexing import CorpusState
+    from qa_bot.indexing.build import CorpusState
 
 
 RELATED_PREVIEW_CHARS = 160
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _os_problem(error: OSError) -> str:
     """An error of the operating system as one sentence, with what to do where that is known."""
-    from qa_bot.builds import WRITE_PROBLEMS
+    from qa_bot.indexing.builds import WRITE_PROBLEMS
 
     where = f"{error.filename}: " if error.filename else ""
     if error.errno in WRITE_PROBLEMS:
@@ -159,7 +159,7 @@ def _paths(parser: argparse.ArgumentParser, corpus: bool = False) -> None:
 
 
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
-    from qa_bot.indexing import build_index, corpus_state
+    from qa_bot.indexing.build import build_index, corpus_state
 
     if args.check:
         state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path)
@@ -176,7 +176,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    from qa_bot.indexing import corpus_state
+    from qa_bot.indexing.build import corpus_state
 
     state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path)
     manifest = state.previous
@@ -288,7 +288,7 @@ def _place(citation: dict) -> str:  # type: ignore[type-arg]
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from qa_bot.indexing import build_index, has_index
+    from qa_bot.indexing.build import build_index, has_index
     from qa_bot.server import bound_socket, serve
 
     listener = bound_socket(settings.host, settings.port)  # a port in use, before any build
@@ -308,7 +308,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa_bot.encoder.embedding import Embedder
     from qa_bot.evaluation import (article_table, by_article, evaluate, load_sets, summarise,
                              write_report)
-    from qa_bot.indexing import build_index
+    from qa_bot.indexing.build import build_index
     from qa_bot.reader import Reader
 
     sets = load_sets(args.files)

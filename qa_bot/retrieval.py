@@ -25,7 +25,7 @@ from qa_bot.ingest.corpus import DocumentInfo
 from qa_bot.encoder.embedding import Embedder, TokenVectors
 from qa_bot.errors import UnknownSource
 from qa_bot.question import STOPWORDS, asked_noun, asks_for_headline, content_words
-from qa_bot.store import StoredIndex
+from qa_bot.indexing.store import StoredIndex
 
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
 TOP_PASSAGES = 3  # passages whose sentences may be quoted

@@ -21,7 +21,7 @@ import pytest
 from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.encoder.embedding import Embedder
-from qa_bot.indexing import build_index
+from qa_bot.indexing.build import build_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

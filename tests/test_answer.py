@@ -6,7 +6,7 @@ import pytest
 from qa_bot.answer import DECLINE, compose_answer
 from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
-from qa_bot.indexing import build_index
+from qa_bot.indexing.build import build_index
 from qa_bot.question import Turn
 
 from conftest import SHARED_DATA, read_jsonl

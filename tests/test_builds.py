@@ -1,5 +1,5 @@
 """Build folders: a half-written build never becomes current, and pruning removes it."""
-from qa_bot import builds
+from qa_bot.indexing import builds
 from qa_bot.bot import QABot
 
 

@@ -8,7 +8,7 @@ from qa_bot.config import bundled_model_path
 from qa_bot.errors import QABotError
 from qa_bot.evaluation import (Result, _citation_faults, short_contains, evaluate, load_cases,
                                normalise, risk_coverage, summarise, write_squad_corpus)
-from qa_bot.indexing import build_index
+from qa_bot.indexing.build import build_index
 
 SQUAD = {"version": "v2.0", "data": [{"title": "Bridges", "paragraphs": [
     {"context": "The Old Bridge in Mostar was built in 1566 by the Ottoman architect "

@@ -9,7 +9,7 @@ from qa_bot.bot import QABot
 from qa_bot.config import bundled_model_path
 from qa_bot.grounding import (NAMED_TIMES, Evidence, ground, holds_amount, read_for_phrases,
                                sentence_phrase_features)
-from qa_bot.indexing import build_index
+from qa_bot.indexing.build import build_index
 from qa_bot.question import Turn
 
 from conftest import SHARED_DATA, read_jsonl

@@ -25,13 +25,14 @@ from hypothesis import HealthCheck, settings
 
 from conftest import ARTICLE, CORPUS, ROOT, LiveServer, first_health, free_port
 from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
-from qa_bot import builds, guards, store
+from qa_bot.indexing import builds, store
+from qa_bot import guards
 from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.ingest.corpus import scan_corpus
 from qa_bot.errors import (INDEX_UNAVAILABLE, ConfigError, IndexCorrupt, IndexUnwritable,
                            InvalidQuestion)
-from qa_bot.indexing import build_index
+from qa_bot.indexing.build import build_index
 from qa_bot.request import parse_ask_request
 from qa_bot.examples import load_examples
 from qa_bot.ui import build_chat, question_fns, render_answer

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot import builds, store
+from qa_bot.indexing import builds, store
 from qa_bot.bot import QABot
 from qa_bot.ingest.chunking import ChunkingSettings
 from qa_bot.config import bundled_model_path
 from qa_bot.ingest.corpus import DocumentInfo
 from qa_bot.encoder.embedding import Embedder
 from qa_bot.errors import BuildInProgress, CorpusError, IndexMismatch
-from qa_bot.indexing import build_index, corpus_state
+from qa_bot.indexing.build import build_index, corpus_state
 
 from conftest import ARTICLE, ROOT
 from test_corpus import ARTICLE_PARAGRAPHS, FURNITURE, NEWS_PAGE

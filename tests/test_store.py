@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from qa_bot import builds, store
+from qa_bot.indexing import builds, store
 from qa_bot.errors import IndexCorrupt, IndexMissing
 
 

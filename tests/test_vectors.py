@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from qa_bot.vectors import VectorIndex
+from qa_bot.indexing.vectors import VectorIndex
 
 
 def test_exact_search_finds_the_nearest_vectors() -> None:

@@ -20,7 +20,7 @@ from playwright.sync_api import Locator, Page, expect
 from qa_bot.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.encoder.embedding import Embedder
-from qa_bot.indexing import build_index
+from qa_bot.indexing.build import build_index
 from qa_bot.questionlog import QuestionLog
 
 pytestmark = pytest.mark.browser

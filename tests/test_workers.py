@@ -21,7 +21,7 @@ import pytest
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.encoder.embedding import Embedder
 from qa_bot.errors import ConfigError
-from qa_bot.indexing import build_index
+from qa_bot.indexing.build import build_index
 
 from conftest import ROOT, first_health, free_port
 

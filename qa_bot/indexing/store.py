@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from qa_bot.ingest.annotation import Phrase, SentenceNotes
-from qa_bot.builds import file_checksum, require_build, save_build, verify_build
+from qa_bot.indexing.builds import file_checksum, require_build, save_build, verify_build
 from qa_bot.ingest.chunking import Passage, Sentence
 from qa_bot.errors import IndexCorrupt
-from qa_bot.manifest import REBUILD, IndexFileRecord, Manifest
-from qa_bot.vectors import VectorIndex
+from qa_bot.indexing.manifest import REBUILD, IndexFileRecord, Manifest
+from qa_bot.indexing.vectors import VectorIndex
 
 INDEX_FILES = ("passages.json", "passages.faiss", "sentences.npy", "notes.json", "terms.json",
                "terms.npy")  # and manifest.json

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from qa_bot import builds, store
+from qa_bot.indexing import builds, store
 from qa_bot.ingest.annotation import SentenceNotes, annotate
 from qa_bot.ingest.chunking import DEFAULT_CHUNKING, ChunkingSettings, Passage, chunk_document
 from qa_bot.ingest.corpus import CorpusFile, Document, SkippedFile, read_document, scan_corpus
 from qa_bot.encoder.embedding import Embedder, Progress, ensure_encoder, exported_encoder, model_name
 from qa_bot.errors import CorpusError, IndexCorrupt, IndexMissing
-from qa_bot.manifest import FileRecord, Manifest, annotator_version, mismatch, package_versions
+from qa_bot.indexing.manifest import FileRecord, Manifest, annotator_version, mismatch, package_versions
 
 
 @dataclass(frozen=True)

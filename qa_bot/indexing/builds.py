@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from qa_bot.errors import BuildInProgress, IndexCorrupt, IndexMissing, IndexUnwritable
-from qa_bot.manifest import REBUILD, Manifest
+from qa_bot.indexing.manifest import REBUILD, Manifest
 
 # Why a write failed, for the errors a person can fix: (errno, what to do).
 WRITE_PROBLEMS = {errno.ENOSPC: "the disk is full; free some space",
