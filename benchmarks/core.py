@@ -35,7 +35,7 @@ QUESTION = "How many North Korean special forces reached Vladivostok in October 
 def child_cold_start(index: str) -> dict:
     """In a fresh process: import, QABot.from_settings, first answer."""
     began = time.perf_counter()
-    from qa_bot.bot import QABot
+    from qa_bot.answer.bot import QABot
     from qa_bot.config import Settings
 
     settings = Settings.from_env(index_dir=Path(index))
@@ -56,7 +56,7 @@ def child_cold_start(index: str) -> dict:
 
 def child_latency(index: str, rounds: int) -> dict:
     """In one warm process: latency of ask, of the query embedding and of retrieval."""
-    from qa_bot.bot import QABot
+    from qa_bot.answer.bot import QABot
     from qa_bot.config import Settings
 
     bot = QABot.from_settings(Settings.from_env(index_dir=Path(index)))
@@ -160,7 +160,7 @@ def main() -> None:
           f"{ms(no_change['fingerprint'])} of it.\n")
     print("In process (fresh interpreter each run):\n")
     rows = []
-    for key, label in (("import", "import qa_bot.bot + Settings"),
+    for key, label in (("import", "import qa_bot.answer.bot + Settings"),
                        ("from_settings", "QABot.from_settings (model + index)"),
                        ("first_ask", "first ask"),
                        ("to_first_answer", "from_settings to first answer"),

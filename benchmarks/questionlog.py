@@ -24,7 +24,7 @@ from pathlib import Path
 
 from _common import ENV, FALLBACK_QUESTIONS, PYTHON, ROOT, median, print_machine, print_table
 
-from qa_bot.answer import Answer, ShortAnswer
+from qa_bot.answer.result import Answer, ShortAnswer
 from qa_bot.questionlog import QuestionLog
 
 
@@ -84,7 +84,7 @@ def main() -> None:
                                      text=True) for _ in range(args.writers)]
         together = [t for child in children for t in json.loads(child.communicate()[0])]
 
-        from qa_bot.bot import QABot
+        from qa_bot.answer.bot import QABot
         from qa_bot.config import Settings
         from qa_bot.indexing.build import build_index
 

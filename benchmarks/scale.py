@@ -151,7 +151,7 @@ def child_load(index: str) -> dict:
 
 
 def child_query(index: str, source: str, rounds: int) -> dict:
-    from qa_bot.bot import QABot
+    from qa_bot.answer.bot import QABot
     from qa_bot.config import Settings
 
     before = proc_status_mb("VmRSS")

@@ -256,12 +256,12 @@ def cold(repo: Path, repeats: int) -> dict:
 
 def child_breakdown(index: str, rounds: int) -> dict:
     sys.path.insert(0, os.getcwd())  # the measured checkout's qa_bot, not this one's
-    from qa_bot.answer import compose_answer
+    from qa_bot.answer.compose import compose_answer
     try:
-        from qa_bot.answer import ReadSentence, reading_candidates
+        from qa_bot.answer.compose import ReadSentence, reading_candidates
     except ImportError:  # a checkout from before the reader
         ReadSentence = reading_candidates = None
-    from qa_bot.bot import QABot
+    from qa_bot.answer.bot import QABot
     from qa_bot.config import Settings
 
     bot = QABot.from_settings(Settings.from_env(index_dir=Path(index)))

@@ -4,9 +4,9 @@ the bot would quote, predicting whether the article answers the question.
     HF_HUB_OFFLINE=1 .venv/bin/python calibration/fit_confidence.py
 
 Fitted on one part of the development data and reported on another (README.md beside this
-file); prints the coefficients to copy into qa_bot/answer.py, and the figures of both parts.
-With --current it reports the coefficients and the threshold qa_bot/answer.py holds instead
-of fitting.
+file); writes the coefficients, by feature name, to qa_bot/models/grounding/confidence.json and
+prints the figures of both parts. With --current it reports the coefficients that file holds
+instead of fitting.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import json
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa_bot.answer import (CONFIDENCE_BIAS, CONFIDENCE_WEIGHTS,  # noqa: E402
-                           FEATURES, compose_answer, features, ruled_out, score_sentences,
-                           source_floor)
-from qa_bot.bot import QABot  # noqa: E402
+from qa_bot.answer.compose import (compose_answer, features, ruled_out,  # noqa: E402
+                                   score_sentences, source_floor)
+from qa_bot.answer.fitted import Regression, regression, write_regression  # noqa: E402
+from qa_bot.answer.bot import QABot  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.encoder.embedding import Embedder  # noqa: E402
 from qa_bot.evaluation import Case, case_turns, load_cases, write_squad_corpus  # noqa: E402
@@ -35,6 +36,11 @@ DATA = Path(__file__).resolve().parent / "data"
 # The threshold the grounding regression declined below on its own, before the reader; its
 # probability is now one input of the reader's calibration (fit_reader.py).
 DECLINE_BELOW = 0.40
+MODEL = "grounding/confidence"
+# The regression's inputs, in the order of a row's x (compose.features names them).
+FEATURES = ("on_topic", "dense", "sentence_cover", "passage_cover", "unknown", "missing_name",
+            "type_missing", "phrase_fit", "noun_match", "meaning_cover", "weakest_match",
+            "piece_weakest", "piece_cover")
 # Of the SQuAD 2.0 training sample: the two articles with unanswerable questions, and a share of
 # the questions of two that have none (all of them would swamp the rest).
 TRAIN_ARTICLES = ("The_Legend_of_Zelda_Twilight_Princess.txt", "Spectre_2015_film.txt",
@@ -115,7 +121,8 @@ def rows_for(name: str, part: str, articles: dict[str, list[str]] | None, corpus
         right = any(a.lower() in said for a in case.answers)
         kind = case.kind or ("answerable" if case.answers else "unanswerable")
         best = ranked[0]
-        rows.append(Row(part, f"{name}:{kind}", case.question, features(best.evidence, retrieval),
+        rows.append(Row(part, f"{name}:{kind}", case.question,
+                        tuple(features(best.evidence, retrieval)[name] for name in FEATURES),
                         bool(case.answers), right, ruled_out(case.question, best),
                         source_floor(retrieval, best)))
     return rows
@@ -204,7 +211,7 @@ def main() -> None:
                         "(default: the highest that answers ANSWERED_TARGET in the fit part)")
     parser.add_argument("--cache", type=Path, help="keep the feature rows in this JSON file")
     parser.add_argument("--current", action="store_true", help="report the coefficients in "
-                        "qa_bot/answer.py instead of fitting new ones")
+                        "qa_bot/answer/compose.py instead of fitting new ones")
     args = parser.parse_args()
     if args.cache and args.cache.exists():
         rows = [Row(**{**r, "x": tuple(r["x"])}) for r in json.loads(args.cache.read_text())]
@@ -214,11 +221,16 @@ def main() -> None:
             rows = collect(embedder, Path(scratch))
         if args.cache:
             args.cache.write_text(json.dumps([r.__dict__ for r in rows]))
-    weights, bias = ((np.array(CONFIDENCE_WEIGHTS), CONFIDENCE_BIAS) if args.current
-                     else fit(rows))
-    print("FEATURES =", FEATURES)
-    print("CONFIDENCE_WEIGHTS = (" + ", ".join(f"{w:.3f}" for w in weights) + ")")
-    print(f"CONFIDENCE_BIAS = {bias:.3f}")
+    if args.current:
+        current = regression(MODEL)
+        weights, bias = np.array([current.weights.get(n, 0.0) for n in FEATURES]), current.bias
+    else:
+        weights, bias = fit(rows)
+        fitted = Regression(round(float(bias), 3),
+                            {n: round(float(w), 3) for n, w in zip(FEATURES, weights)},
+                            f"calibration/fit_confidence.py, {date.today()}, on the fit part of "
+                            "calibration/README.md")
+        print(f"wrote {write_regression(MODEL, fitted).relative_to(ROOT)}")
     chosen = args.threshold or (DECLINE_BELOW if args.current else threshold(rows, weights, bias))
     print(f"DECLINE_BELOW = {chosen:.2f}")
     report(rows, weights, bias, chosen)

@@ -7,7 +7,7 @@ For every answerable question with a short accepted answer (three words or fewer
 bot, takes the sentences it would quote and the phrases noted in them at build time (entities,
 runs of proper nouns, noun phrases), and labels a phrase right when it holds an accepted answer
 (SQuAD normalisation) in at most six words. It fits on the fit part, writes the weights to
-qa_bot/phrase_weights.py, and reports how often the likeliest phrase is right on both parts.
+qa_bot/models/grounding/phrases.json, and reports how often the likeliest phrase is right on both parts.
 `--work DIR` keeps the built indexes between runs.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +25,15 @@ sys.path.insert(0, str(ROOT))
 
 from fit_confidence import DATA, NEWS, SHARED, bot_for, squad_parts  # noqa: E402
 
-from qa_bot.answer import score_sentences  # noqa: E402
+from qa_bot.answer.compose import score_sentences  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.encoder.embedding import Embedder  # noqa: E402
 from qa_bot.evaluation import (SHORT_ANSWER_WORDS, Case, case_turns, load_cases,  # noqa: E402
                                short_contains)
-from qa_bot.grounding import read_for_phrases, sentence_phrase_features  # noqa: E402
+from qa_bot.answer.fitted import Regression, write_regression  # noqa: E402
+from qa_bot.answer.phrases import read_for_phrases, sentence_phrase_features  # noqa: E402
 
-OUTPUT = ROOT / "qa_bot" / "phrase_weights.py"
+MODEL = "grounding/phrases"
 LONGEST_RIGHT_PHRASE = 6  # words: a phrase holding the answer in more is not a short answer
 ARTICLE = ROOT / "corpus" / "north-korea-troops-ukraine.txt"
 # A news question weighs this many SQuAD questions (the product answers news articles). Measured
@@ -57,7 +59,7 @@ def questions_of(name: str, articles: dict[str, list[str]] | None, files: list[P
             continue
         reading = read_for_phrases(case.question)
         features, right = [], []
-        # Not a runner-up from elsewhere: the model in qa_bot/phrase_weights.py was fitted
+        # Not a runner-up from elsewhere: the model in qa_bot/models/grounding/phrases.json was fitted
         # without; fitted on it too (read as a neighbour), it lost a question of Normans'
         # test half (BENCHMARKS.md, C1e).
         for number, quoted in enumerate(ranked[:1]):  # the best; the reader picks the quote
@@ -113,14 +115,11 @@ def main() -> None:
     weights = {name: round(float(w), 3) for name, w in
                zip(vectorizer.get_feature_names_out(), model.coef_[0]) if abs(w) >= 0.001}
     bias = round(float(model.intercept_[0]), 3)
-    lines = ['"""The phrase model\'s weights, written by calibration/fit_phrases.py (do not edit):',
-             "a logistic regression over grounding.phrase_features, fitted on the fit part of",
-             "calibration/README.md (half of Normans' paragraphs, the SQuAD 2.0 training sample and",
-             'the news questions). Figures of both parts: BENCHMARKS.md, C."""',
-             f"PHRASE_BIAS = {bias}", "PHRASE_WEIGHTS: dict[str, float] = {"]
-    lines += [f"    {name!r}: {w}," for name, w in sorted(weights.items())] + ["}", ""]
-    OUTPUT.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {len(weights)} weights to {OUTPUT.relative_to(ROOT)}")
+    written = write_regression(MODEL, Regression(
+        bias, weights, f"calibration/fit_phrases.py, {date.today()}, on the fit part of "
+        "calibration/README.md (half of Normans' paragraphs, the SQuAD 2.0 training sample and "
+        "the news questions); figures of both parts: BENCHMARKS.md, C"))
+    print(f"wrote {len(weights)} weights to {written.relative_to(ROOT)}")
     for part, found in parts.items():
         right = sum(1 for q in found if q["features"] and q["right"][int(np.argmax(
             model.predict_proba(vectorizer.transform(q["features"]))[:, 1]))])

@@ -13,8 +13,8 @@ from qa_bot.errors import (BuildInProgress, ConfigError, CorpusError, IndexCorru
                      IndexMissing, InvalidQuestion, QABotError, UnknownSource)
 
 if TYPE_CHECKING:
-    from qa_bot.answer import Answer, Citation
-    from qa_bot.bot import QABot
+    from qa_bot.answer.result import Answer, Citation
+    from qa_bot.answer.bot import QABot
     from qa_bot.indexing.build import build_index
 
 __all__ = ["Settings", "QABot", "Answer", "Citation", "build_index", "QABotError", "ConfigError",
@@ -25,10 +25,10 @@ __all__ = ["Settings", "QABot", "Answer", "Citation", "build_index", "QABotError
 def __getattr__(name: str) -> object:
     """Heavy parts load on first use, so `import qa_bot` stays fast."""
     if name in ("Answer", "Citation"):
-        from qa_bot import answer
-        return getattr(answer, name)
+        from qa_bot.answer import result
+        return getattr(result, name)
     if name == "QABot":
-        from qa_bot.bot import QABot
+        from qa_bot.answer.bot import QABot
         return QABot
     if name == "build_index":
         from qa_bot.indexing.build import build_index

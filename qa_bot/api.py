@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qa_bot.bot import QABot
+from qa_bot.answer.bot import QABot
 from qa_bot.errors import INDEX_UNAVAILABLE, QABotError, UnknownSource
 from qa_bot.examples import load_examples
 from qa_bot.questionlog import QuestionLog
-from qa_bot.request import NOT_JSON, AskRequest, describe
+from qa_bot.answer.ask_request import NOT_JSON, AskRequest, describe
 
 # What each address takes; anything else gets 405 with this as the Allow header.
 ALLOWED_METHODS = {"ask": "POST, OPTIONS", "feedback": "POST, OPTIONS",

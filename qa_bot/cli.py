@@ -205,8 +205,8 @@ def _state_line(state: CorpusState) -> str:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa_bot.bot import QABot
-    from qa_bot.request import parse_ask_request
+    from qa_bot.answer.bot import QABot
+    from qa_bot.answer.ask_request import parse_ask_request
 
     bot = QABot.from_settings(settings)
     if args.question != "-":
@@ -244,7 +244,7 @@ def _read_line(line: str, source: str | None) -> object:
     """A stdin line as request data: a JSON object when it starts with "{" (the --source
     option fills in a missing source), else the line is the question."""
     from qa_bot.errors import InvalidQuestion
-    from qa_bot.request import NOT_JSON
+    from qa_bot.answer.ask_request import NOT_JSON
 
     try:
         line.encode("utf-8")
@@ -304,12 +304,12 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
-    from qa_bot.bot import QABot
+    from qa_bot.answer.bot import QABot
     from qa_bot.encoder.embedding import Embedder
     from qa_bot.evaluation import (article_table, by_article, evaluate, load_sets, summarise,
                              write_report)
     from qa_bot.indexing.build import build_index
-    from qa_bot.reader import Reader
+    from qa_bot.answer.reader import Reader
 
     sets = load_sets(args.files)
     if args.report:  # a folder that cannot be made fails now, not after the evaluation

@@ -23,11 +23,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from qa_bot.answer import Answer, compose_answer
-from qa_bot.bot import QABot
+from qa_bot.answer.compose import compose_answer
+from qa_bot.answer.result import Answer
+from qa_bot.answer.bot import QABot
 from qa_bot.errors import QABotError
-from qa_bot.question import Turn
-from qa_bot.request import parse_ask_request
+from qa_bot.answer.question import Turn
+from qa_bot.answer.ask_request import parse_ask_request
 
 
 SHORT_ANSWER_WORDS = 4  # accepted answers this short are names, numbers, dates, places

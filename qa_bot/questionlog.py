@@ -28,7 +28,7 @@ from qa_bot.config import Settings
 from qa_bot.errors import ConfigError
 
 if TYPE_CHECKING:
-    from qa_bot.answer import Answer
+    from qa_bot.answer.result import Answer
 
 log = logging.getLogger("qa_bot.questionlog")
 ANSWER_CHARS = 300  # of the answer text kept when there is no short answer

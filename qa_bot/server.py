@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa_bot import api, guards
-from qa_bot.bot import QABot
+from qa_bot.answer.bot import QABot
 from qa_bot.config import Settings
 from qa_bot.errors import ConfigError
 from qa_bot.questionlog import QuestionLog

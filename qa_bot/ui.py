@@ -17,11 +17,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio buil
 
 import gradio as gr  # noqa: E402
 
-from qa_bot.answer import Answer, Citation, ShortAnswer  # noqa: E402
-from qa_bot.bot import MAX_HISTORY_MESSAGES, QABot  # noqa: E402
+from qa_bot.answer.result import Answer, Citation, ShortAnswer  # noqa: E402
+from qa_bot.answer.ask_request import MAX_HISTORY_MESSAGES  # noqa: E402
+from qa_bot.answer.bot import QABot  # noqa: E402
 from qa_bot.errors import INDEX_UNAVAILABLE, QABotError  # noqa: E402
-from qa_bot.request import EMPTY_QUESTION, parse_ask_request  # noqa: E402
-from qa_bot.question import Turn  # noqa: E402
+from qa_bot.answer.ask_request import EMPTY_QUESTION, parse_ask_request  # noqa: E402
+from qa_bot.answer.question import Turn  # noqa: E402
 from qa_bot.questionlog import QuestionLog  # noqa: E402
 
 CONCURRENCY_LIMIT = 8  # readers answered at the same time; a question takes ~20 ms of CPU

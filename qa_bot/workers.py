@@ -25,12 +25,12 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
-from qa_bot.answer import Answer
-from qa_bot.bot import QABot
+from qa_bot.answer.result import Answer
+from qa_bot.answer.bot import QABot
 from qa_bot.config import Settings
 from qa_bot.encoder.embedding import Embedder
 from qa_bot.errors import QABotError
-from qa_bot.question import Turn
+from qa_bot.answer.question import Turn
 
 log = logging.getLogger("qa_bot")
 # How long workers may take to load the encoder and the index (about 2 s on a quiet machine).

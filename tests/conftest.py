@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa_bot.bot import QABot
+from qa_bot.answer.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.encoder.embedding import Embedder
 from qa_bot.indexing.build import build_index

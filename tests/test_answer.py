@@ -3,11 +3,11 @@ import re
 
 import pytest
 
-from qa_bot.answer import DECLINE, compose_answer
-from qa_bot.bot import QABot
+from qa_bot.answer.compose import DECLINE, compose_answer
+from qa_bot.answer.bot import QABot
 from qa_bot.config import bundled_model_path
 from qa_bot.indexing.build import build_index
-from qa_bot.question import Turn
+from qa_bot.answer.question import Turn
 
 from conftest import SHARED_DATA, read_jsonl
 
@@ -137,8 +137,8 @@ def test_large_corpora_score_only_the_likeliest_passages_with_the_same_answers(b
         return [bot.answer_afresh(question, (), None)[1].answer for question in questions]
 
     exact = answers()
-    monkeypatch.setattr("qa_bot.retrieval.EXACT_SENTENCE_LIMIT", 0)
-    monkeypatch.setattr("qa_bot.retrieval.CANDIDATE_PASSAGES", 4)  # of 7
+    monkeypatch.setattr("qa_bot.answer.retrieval.EXACT_SENTENCE_LIMIT", 0)
+    monkeypatch.setattr("qa_bot.answer.retrieval.CANDIDATE_PASSAGES", 4)  # of 7
     assert answers() == exact
 
 

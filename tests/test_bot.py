@@ -1,7 +1,7 @@
 """The answer cache of QABot: same question, same source, no history, same build."""
-from qa_bot.bot import AnswerCache, QABot
+from qa_bot.answer.bot import AnswerCache, QABot
 from qa_bot.indexing.build import build_index
-from qa_bot.question import Turn
+from qa_bot.answer.question import Turn
 
 from conftest import ARTICLE
 from test_indexing import MODEL, write

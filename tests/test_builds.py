@@ -1,6 +1,6 @@
 """Build folders: a half-written build never becomes current, and pruning removes it."""
 from qa_bot.indexing import builds
-from qa_bot.bot import QABot
+from qa_bot.answer.bot import QABot
 
 
 def test_a_build_interrupted_while_writing_leaves_the_previous_index(copied_index, embedder) -> None:

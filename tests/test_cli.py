@@ -45,7 +45,7 @@ def test_ask_json_lines_from_stdin_in_order_with_history(article_index) -> None:
         assert source_text[citation["start"]:citation["end"]] == citation["text"]
         assert citation["quote"] in citation["text"]
     assert declined["answered"] is False and declined["citations"] == []
-    # The same messages as the API's (one parser: qa_bot/request.py).
+    # The same messages as the API's (one parser: qa_bot/answer/ask_request.py).
     assert bad_type == {"question": 7, "error": '"question" must be text.'}
     assert bad_history["error"] == '"history" must be a list.'
     assert result.stderr.splitlines()[-2:] == [

@@ -3,7 +3,7 @@ from dataclasses import replace
 
 import pytest
 
-from qa_bot.bot import QABot
+from qa_bot.answer.bot import QABot
 from qa_bot.config import bundled_model_path
 from qa_bot.errors import QABotError
 from qa_bot.evaluation import (Result, _citation_faults, short_contains, evaluate, load_cases,

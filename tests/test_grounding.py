@@ -4,13 +4,13 @@ import json
 import pytest
 
 from qa_bot.ingest.annotation import Phrase
-from qa_bot.answer import DECLINE, absent_names, compose_answer, score_sentences
-from qa_bot.bot import QABot
+from qa_bot.answer.compose import DECLINE, absent_names, compose_answer, score_sentences
+from qa_bot.answer.bot import QABot
 from qa_bot.config import bundled_model_path
-from qa_bot.grounding import (NAMED_TIMES, Evidence, ground, holds_amount, read_for_phrases,
-                               sentence_phrase_features)
+from qa_bot.answer.grounding import NAMED_TIMES, Evidence, ground, holds_amount
+from qa_bot.answer.phrases import read_for_phrases, sentence_phrase_features
 from qa_bot.indexing.build import build_index
-from qa_bot.question import Turn
+from qa_bot.answer.question import Turn
 
 from conftest import SHARED_DATA, read_jsonl
 

@@ -27,13 +27,13 @@ from conftest import ARTICLE, CORPUS, ROOT, LiveServer, first_health, free_port
 from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
 from qa_bot.indexing import builds, store
 from qa_bot import guards
-from qa_bot.bot import QABot
+from qa_bot.answer.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.ingest.corpus import scan_corpus
 from qa_bot.errors import (INDEX_UNAVAILABLE, ConfigError, IndexCorrupt, IndexUnwritable,
                            InvalidQuestion)
 from qa_bot.indexing.build import build_index
-from qa_bot.request import parse_ask_request
+from qa_bot.answer.ask_request import parse_ask_request
 from qa_bot.examples import load_examples
 from qa_bot.ui import build_chat, question_fns, render_answer
 
@@ -724,9 +724,9 @@ def test_cli_api_and_parser_give_the_same_message(live_server, article_index, da
 
 
 def test_the_history_limit_is_one_number() -> None:
-    from qa_bot import bot as bot_module
+    from qa_bot.answer.ask_request import MAX_HISTORY_MESSAGES
 
-    assert bot_module.MAX_HISTORY_MESSAGES == 100
+    assert MAX_HISTORY_MESSAGES == 100
     widget = (ROOT / "qa_bot" / "static" / "widget-page.js").read_text(encoding="utf-8")
     assert "const MAX_HISTORY = 100;" in widget
     long = [{"role": "user", "content": "x"}] * 100

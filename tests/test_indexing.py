@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa_bot.indexing import builds, store
-from qa_bot.bot import QABot
+from qa_bot.answer.bot import QABot
 from qa_bot.ingest.chunking import ChunkingSettings
 from qa_bot.config import bundled_model_path
 from qa_bot.ingest.corpus import DocumentInfo

@@ -1,7 +1,7 @@
 """Reading a question: plain rules, no model."""
 import pytest
 
-from qa_bot.question import (Turn, answer_type, asked_noun, asks_about_future,
+from qa_bot.answer.question import (Turn, answer_type, asked_noun, asks_about_future,
                              asks_about_headline, asks_for_headline, asks_for_source,
                              asks_what_was_said, content_words, is_followup, missing_numbers,
                              named_numbers, names, numbers, previous_question,

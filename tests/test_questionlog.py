@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qa_bot import questionlog
-from qa_bot.answer import Answer, ShortAnswer
+from qa_bot.answer.result import Answer, ShortAnswer
 from qa_bot.config import Settings
 from qa_bot.errors import ConfigError
 from qa_bot.questionlog import QuestionLog
@@ -144,7 +144,7 @@ def test_a_failed_write_is_reported_and_never_raised(log, caplog) -> None:
 def test_several_processes_can_write_at_once(tmp_path) -> None:
     path = tmp_path / "q.sqlite3"
     writer = ("import sys, uuid\n"
-              "from qa_bot.answer import Answer\n"
+              "from qa_bot.answer.result import Answer\n"
               "from qa_bot.questionlog import QuestionLog\n"
               "log = QuestionLog(__import__('pathlib').Path(sys.argv[1]))\n"
               "for n in range(150):\n"

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 READ_WITHOUT_TORCH = """
 import sys
 sys.modules["torch"] = None  # any import of torch now fails
-from qa_bot.reader import Reader
+from qa_bot.answer.reader import Reader
 reader = Reader()
 answer = "North Korea first sent around 1,500 special forces to Vladivostok in October 2024."
 first, second = reader.read("how many troops did kim send at first", [

@@ -9,7 +9,7 @@ from qa_bot.indexing import store
 from qa_bot.config import bundled_model_path
 from qa_bot.errors import UnknownSource
 from qa_bot.indexing.build import build_index
-from qa_bot.retrieval import FOLLOWUP_WEIGHT, RRF_K, Retriever, _rank_fusion
+from qa_bot.answer.retrieval import FOLLOWUP_WEIGHT, RRF_K, Retriever, _rank_fusion
 
 from tiny_embedder import HashingEmbedder
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qa_bot.answer import Answer
+from qa_bot.answer.result import Answer
 from qa_bot.config import Settings
 from qa_bot.questionlog import QuestionLog
 from qa_bot.stats import Day, _every_day, normalise, printable, summarise

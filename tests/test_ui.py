@@ -1,7 +1,7 @@
 """The Gradio chat function, called as Gradio calls it, and what it renders."""
 import pytest
 
-from qa_bot.answer import Answer, Citation
+from qa_bot.answer.result import Answer, Citation
 from qa_bot.ui import build_chat, check_question, escape, history_turns, render_answer, \
     source_anchor
 

@@ -17,7 +17,7 @@ from browser_support import HostSite, article_page, ask, launcher, open_widget, 
 from conftest import ARTICLE, ROOT, LiveServer, free_port
 from playwright.sync_api import Locator, Page, expect
 
-from qa_bot.bot import QABot
+from qa_bot.answer.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.encoder.embedding import Embedder
 from qa_bot.indexing.build import build_index

@@ -1,7 +1,7 @@
 """Export the trained reader to ONNX, quantize it, and write the shipped model folder.
 
 The folder (qa_bot/models/reader/) holds `reader-int8.onnx`, the tokenizer (`tokenizer.json`,
-truncation and padding off: qa_bot.reader sets its own), `reader.json` (what the serving code
+truncation and padding off: qa_bot.answer.reader sets its own), `reader.json` (what the serving code
 needs to read it the way it was trained) and `MODEL_CARD.md`. Quantization is onnxruntime's
 dynamic int8 with per-channel weights, the feed-forward MatMuls left fp32, as the index encoder
 (qa_bot/encoder/onnx_export.py): int8 there cost the encoder answers.

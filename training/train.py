@@ -75,7 +75,7 @@ def encode(tokenizer, pairs: list[Pair]) -> dict[str, torch.Tensor]:  # type: ig
 
 
 def cut_question(tokenizer, question: str) -> str:  # type: ignore[no-untyped-def]
-    """The question up to its MAX_QUESTION_TOKENS-th word piece (qa_bot.reader does the same)."""
+    """The question up to its MAX_QUESTION_TOKENS-th word piece (qa_bot.answer.reader does the same)."""
     offsets = tokenizer(question, add_special_tokens=False,
                         return_offsets_mapping=True)["offset_mapping"]
     return question if len(offsets) <= MAX_QUESTION_TOKENS else question[:offsets[MAX_QUESTION_TOKENS - 1][1]]

@@ -17,20 +17,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa_bot.indexing import builds, store
-from qa_bot.answer import (Answer, ReadSentence, compose_answer, reading_candidates,
+from qa_bot.answer.compose import (ReadSentence, compose_answer, reading_candidates,
                      reading_question)
 from qa_bot.ingest.chunking import DEFAULT_CHUNKING, ChunkingSettings
 from qa_bot.config import Settings
 from qa_bot.encoder.embedding import Embedder, QueryBatcher
-from qa_bot.errors import IndexMissing, InvalidQuestion, QABotError
+from qa_bot.errors import IndexMissing, QABotError
 from qa_bot.indexing.manifest import check_compatible
-from qa_bot.question import Turn, previous_question
-from qa_bot.reader import Reader
-from qa_bot.retrieval import Retrieval, Retriever
+from qa_bot.answer.ask_request import MAX_HISTORY_MESSAGES, validate_question
+from qa_bot.answer.question import Turn, previous_question
+from qa_bot.answer.reader import Reader
+from qa_bot.answer.hits import Retrieval
+from qa_bot.answer.result import Answer
+from qa_bot.answer.retrieval import Retriever
 
 log = logging.getLogger("qa_bot")
-MAX_QUESTION_CHARS = 2000
-MAX_HISTORY_MESSAGES = 100  # 50 questions and their answers; the widget sends as many
 # Answers kept for repeated questions: an answer is a few KB, so 1,000 hold a few MB.
 CACHED_ANSWERS = 1000
 
@@ -212,15 +213,3 @@ class AnswerCache:
 
     def __len__(self) -> int:
         return len(self._answers)
-
-
-def validate_question(question: object) -> str:
-    if not isinstance(question, str):
-        raise InvalidQuestion("The question must be text.")
-    question = question.strip()
-    if not question:
-        raise InvalidQuestion("The question is empty; type a question about the article.")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise InvalidQuestion(f"The question is {len(question):,} characters long; keep it under "
-                              f"{MAX_QUESTION_CHARS:,}.")
-    return question

@@ -20,7 +20,7 @@ import numpy as np
 
 from qa_bot.errors import ConfigError
 
-READER_FOLDER = Path(__file__).resolve().parent / "models" / "reader"
+READER_FOLDER = Path(__file__).resolve().parents[1] / "models" / "reader"
 MAX_SPAN_PIECES = 24  # a short answer is a phrase, not most of the sentence
 GROUNDED_FLOOR = 1e-4  # the least grounding probability not ruled out: log-odds -9.2
 INTRA_OP_THREADS = 1  # as the encoder (embedding.py): one thread per call serves best here

@@ -12,10 +12,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from pydantic_core import PydanticCustomError
 
-from qa_bot.bot import MAX_HISTORY_MESSAGES, MAX_QUESTION_CHARS
 from qa_bot.errors import InvalidQuestion
-from qa_bot.question import Turn
+from qa_bot.answer.question import Turn
 
+MAX_QUESTION_CHARS = 2000
+MAX_HISTORY_MESSAGES = 100  # 50 questions and their answers; the widget sends as many
 EMPTY_QUESTION = "The question is empty; type a question about the article."
 NOT_JSON = "The request body is not valid JSON."
 
@@ -81,8 +82,7 @@ def describe(problem: Any) -> str:
     if location == ["question"] and kind in ("string_too_short", "string_pattern_mismatch"):
         return EMPTY_QUESTION
     if location == ["question"] and kind == "string_too_long":
-        return (f"The question is {len(problem['input']):,} characters long; keep it under "
-                f"{MAX_QUESTION_CHARS:,}.")
+        return too_long(problem["input"])
     if kind == "missing":
         return f'The request needs "{field}".'
     if kind == "extra_forbidden":
@@ -101,3 +101,20 @@ def describe(problem: Any) -> str:
     expected = {"string_type": "text", "list_type": "a list", "bool_type": "true or false",
                 "model_type": "an object", "model_attributes_type": "an object"}
     return f'"{field}" must be {expected.get(kind, "valid")}.'
+
+
+def validate_question(question: object) -> str:
+    """The question stripped, or InvalidQuestion: the CLI's and the library's check."""
+    if not isinstance(question, str):
+        raise InvalidQuestion("The question must be text.")
+    question = question.strip()
+    if not question:
+        raise InvalidQuestion(EMPTY_QUESTION)
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQuestion(too_long(question))
+    return question
+
+
+def too_long(question: str) -> str:
+    return (f"The question is {len(question):,} characters long; keep it under "
+            f"{MAX_QUESTION_CHARS:,}.")

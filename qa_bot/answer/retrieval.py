@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import threading
-import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -19,12 +18,11 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from qa_bot.ingest.annotation import SentenceNotes
-from qa_bot.ingest.chunking import Passage, Sentence
-from qa_bot.ingest.corpus import DocumentInfo
+from qa_bot.answer.hits import PassageHit, Retrieval, SentenceHit
 from qa_bot.encoder.embedding import Embedder, TokenVectors
 from qa_bot.errors import UnknownSource
-from qa_bot.question import STOPWORDS, asked_noun, asks_for_headline, content_words
+from qa_bot.answer.question import (STOPWORDS, asked_noun, asks_for_headline, content_words,
+                                    fold_accents)
 from qa_bot.indexing.store import StoredIndex
 
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
@@ -44,51 +42,6 @@ CANDIDATE_PASSAGES = 200
 # a sentence has 30 pieces on average (the article's 20 and Normans' 176 sentences), so 1024
 # sentences are 47 MB of float32. An article's sentences all fit.
 TOKEN_CACHE_SENTENCES = 1024
-
-
-@dataclass(frozen=True)
-class PassageHit:
-    id: int
-    passage: Passage
-    rank: int  # 0 = best after fusion
-    dense: float  # best sentence cosine similarity
-    lexical: float  # best sentence BM25 score
-
-
-@dataclass(frozen=True)
-class SentenceHit:
-    hit: PassageHit
-    position: int  # index of the sentence in its passage
-    sentence: Sentence
-    dense: float  # cosine similarity to the question
-    overlap: float  # IDF-weighted share of the question's content words in the sentence
-    notes: SentenceNotes
-    terms: frozenset[str]  # stems of its content words and of their lemmas
-    context: float | None = None  # a follow-up's: cosine similarity to the question it follows
-    noun_match: float | None = None  # how close its closest word is to the noun the question
-    #                                  asks about ("how many homes"), None when it asks none
-    word_match: tuple[float, ...] = ()  # for each of Retrieval.compared, how close its closest
-    #                                     word is (1 when it holds the word itself)
-    piece_match: tuple[float, ...] = ()  # for each content word piece of the question, read in
-    #                                      context, how close the sentence's closest piece is
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    passages: list[PassageHit]  # the best RANKED_PASSAGES, best first
-    sentences: list[SentenceHit]  # the sentences of the top passages
-    on_topic: float  # the best sentence similarity in scope: is the question on topic at all?
-    documents: dict[str, DocumentInfo]  # source -> headline, date, author
-    asked: dict[str, float]  # the question's stems -> IDF weight (a follow-up's earlier
-    #                          question's at FOLLOWUP_WEIGHT)
-    unknown: frozenset[str]  # asked stems that no sentence in scope contains, nor a close word
-    unknown_words: frozenset[str]  # the question's own words behind those stems
-    aliases: dict[str, str]  # an asked stem the scope lacks -> the stem of its closest word
-    passage_terms: dict[int, frozenset[str]]  # stems of each top passage, by passage id
-    compared: tuple[str, ...] = ()  # the question's stems whose meaning is compared with each
-    #                                 sentence (not a follow-up's earlier question's)
-    unseen_words: frozenset[str] = frozenset()  # the question's words the scope never uses,
-    #                                             close words or not
 
 
 @dataclass(frozen=True)
@@ -402,11 +355,6 @@ def content_pieces(text: TokenVectors) -> np.ndarray:
     keep = [i for i, piece in enumerate(text.pieces)
             if piece.isalpha() and piece not in STOPWORDS and f"{piece}'t" not in STOPWORDS]
     return text.piece_vectors[keep]
-
-
-def fold_accents(text: str) -> str:
-    """The text without its accents: "Hervé" -> "Herve"."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:

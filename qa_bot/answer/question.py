@@ -6,6 +6,7 @@ Pure text functions, no model: they feed retrieval (what to search for) and answ
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 
@@ -323,3 +324,8 @@ def previous_question(question: str, history: list[Turn]) -> str | None:
     asked = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
     standalone = [q for q in asked if not is_followup(q)]
     return (standalone or asked or [None])[-1]
+
+
+def fold_accents(text: str) -> str:
+    """The text without its accents: "Hervé" -> "Herve"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))

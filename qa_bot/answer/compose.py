@@ -11,16 +11,18 @@ Never a word that is not in the article, except the fixed decline message.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from qa_bot.ingest.annotation import HASHTAG_LINE
 from qa_bot.ingest.chunking import Passage
 from qa_bot.ingest.corpus import DocumentInfo
-from qa_bot.grounding import Evidence, ground, logistic
-from qa_bot.question import (REPORTING_VERB, asks_about_headline, asks_for_headline, asks_for_source,
+from qa_bot.answer.fitted import logistic, regression
+from qa_bot.answer.grounding import Evidence, ground
+from qa_bot.answer.question import (REPORTING_VERB, asks_about_headline, asks_for_headline, asks_for_source,
                        content_words, missing_numbers, names)
-from qa_bot.reader import Calibration, Reading
-from qa_bot.retrieval import Retrieval, SentenceHit
+from qa_bot.answer.reader import Calibration, Reading
+from qa_bot.answer.hits import Retrieval, SentenceHit
+from qa_bot.answer.result import Answer, Citation, ShortAnswer
 
 DECLINE = ("Sorry, I can't find the answer to that in the article, so I won't guess. "
            "Try asking about something the article covers.")
@@ -37,60 +39,7 @@ RELATED_PASSAGES = 3
 READ_CANDIDATES = 8
 NEIGHBOUR_LOGIT_MARGIN = 1.0  # quote the best sentence's neighbour too when the reader's
 #                               logit for it is this close
-# The grounding checks' probability that the best sentence answers: a logistic regression over
-# these features, fitted by calibration/fit_confidence.py before the reader (2026-11-26, on half
-# of Normans, a SQuAD 2.0 training sample and news questions; BENCHMARKS.md, C1). It is now one
-# input of `confidence`, beside the reader's logit (reader.Calibration).
-FEATURES = ("on_topic", "dense", "sentence_cover", "passage_cover", "unknown", "missing_name",
-            "type_missing", "phrase_fit", "noun_match", "meaning_cover", "weakest_match",
-            "piece_weakest", "piece_cover")
-CONFIDENCE_WEIGHTS = (2.978, 1.882, 0.363, -0.447, -1.485, -0.563, -0.078, 0.430, -0.606, -0.519,
-                      0.047, 1.169, -0.274)
-CONFIDENCE_BIAS = -1.665
 SOURCE_MIDPOINT, SOURCE_SLOPE = 0.25, 12.0  # off-topic questions score below 0.17 (first version)
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A passage of a source. `text == source_text[start:end]`; each quote span slices one
-    quoted sentence out of the source text. A related passage quotes nothing."""
-
-    n: int
-    source: str
-    start: int
-    end: int
-    text: str
-    quote: str
-    score: float
-    quote_spans: tuple[tuple[int, int], ...] = ()
-    title: str = ""
-    published: str | None = None
-    author: str | None = None
-
-
-@dataclass(frozen=True)
-class ShortAnswer:
-    """The exact phrase that answers the question: `source_text[start:end] == text`."""
-
-    text: str
-    source: str
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Answer:
-    question: str
-    answer: str
-    answered: bool
-    confidence: float
-    citations: tuple[Citation, ...]
-    short_answer: ShortAnswer | None = None
-    related: tuple[Citation, ...] = ()
-    id: str = ""  # fresh for every answer given, set by the bot
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -137,27 +86,35 @@ def score_sentences(question: str, retrieval: Retrieval) -> list[ScoredSentence]
     return sorted(scored, key=lambda s: -s.score)
 
 
-def features(evidence: Evidence, retrieval: Retrieval) -> tuple[float, ...]:
-    """The confidence model's inputs, in the order of FEATURES. A follow-up's sentence counts
-    as close as it is to the follow-up or to the question it follows ("By when?")."""
+def features(evidence: Evidence, retrieval: Retrieval) -> dict[str, float]:
+    """The grounding regression's inputs, by name. A follow-up's sentence counts as close as it
+    is to the follow-up or to the question it follows ("By when?")."""
     candidate = evidence.candidate
-    dense = max(candidate.dense, candidate.context or 0.0)
-    return (retrieval.on_topic, dense, evidence.sentence_cover,
-            evidence.passage_cover, evidence.unknown, float(evidence.missing_name),
-            float(evidence.type_missing), evidence.phrase_fit, evidence.noun_match,
-            evidence.meaning_cover, evidence.weakest_match, evidence.piece_weakest,
-            evidence.piece_cover)
+    return {"on_topic": retrieval.on_topic,
+            "dense": max(candidate.dense, candidate.context or 0.0),
+            "sentence_cover": evidence.sentence_cover,
+            "passage_cover": evidence.passage_cover,
+            "unknown": evidence.unknown,
+            "missing_name": float(evidence.missing_name),
+            "type_missing": float(evidence.type_missing),
+            "phrase_fit": evidence.phrase_fit,
+            "noun_match": evidence.noun_match,
+            "meaning_cover": evidence.meaning_cover,
+            "weakest_match": evidence.weakest_match,
+            "piece_weakest": evidence.piece_weakest,
+            "piece_cover": evidence.piece_cover}
 
 
 def confidence(question: str, retrieval: Retrieval, best: ScoredSentence | None) -> float:
-    """The probability that the article answers the question, from 0 to 1: the confidence
-    model's, unless a rule decides (`ruled_out`, `source_floor`, the headline asked for)."""
+    """The grounding checks' probability that the article answers the question, from 0 to 1: a
+    logistic regression over `features`, fitted by calibration/fit_confidence.py into
+    `qa_bot/models/grounding/confidence.json` (one input of the reader's confidence), unless a
+    rule decides (`ruled_out`, `source_floor`, the headline asked for)."""
     if best is None or ruled_out(question, best):
         return 0.0
     if any(best.candidate is c for c in asked_headline(question, retrieval)):
         return 1.0
-    fitted = logistic(CONFIDENCE_BIAS + sum(
-        w * x for w, x in zip(CONFIDENCE_WEIGHTS, features(best.evidence, retrieval))))
+    fitted = regression("grounding/confidence").probability(features(best.evidence, retrieval))
     return max(fitted, source_floor(retrieval, best))
 
 
