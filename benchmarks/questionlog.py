@@ -25,7 +25,7 @@ from pathlib import Path
 from _common import ENV, FALLBACK_QUESTIONS, PYTHON, ROOT, median, print_machine, print_table
 
 from qa_bot.answer.result import Answer, ShortAnswer
-from qa_bot.questionlog import QuestionLog
+from qa_bot.questionlog.log import QuestionLog
 
 
 def answer(number: int) -> Answer:

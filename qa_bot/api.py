@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from qa_bot.answer.bot import QABot
 from qa_bot.errors import INDEX_UNAVAILABLE, QABotError, UnknownSource
 from qa_bot.examples import load_examples
-from qa_bot.questionlog import QuestionLog
+from qa_bot.questionlog.log import QuestionLog
 from qa_bot.answer.ask_request import NOT_JSON, AskRequest, describe
 
 # What each address takes; anything else gets 405 with this as the Allow header.

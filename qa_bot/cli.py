@@ -355,8 +355,8 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import datetime, timedelta, timezone
 
     from qa_bot.errors import ConfigError
-    from qa_bot.questionlog import QuestionLog
-    from qa_bot.stats import printable, summarise, write_chart
+    from qa_bot.questionlog.log import QuestionLog
+    from qa_bot.questionlog.stats import printable, summarise, write_chart
 
     path = settings.log_path
     if path is None:

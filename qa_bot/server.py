@@ -23,7 +23,7 @@ from qa_bot import api, guards
 from qa_bot.answer.bot import QABot
 from qa_bot.config import Settings
 from qa_bot.errors import ConfigError
-from qa_bot.questionlog import QuestionLog
+from qa_bot.questionlog.log import QuestionLog
 
 STATIC = Path(__file__).parent / "static"
 # What the widget page (/widget) loads. Only these are served from STATIC under

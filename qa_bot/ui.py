@@ -23,7 +23,7 @@ from qa_bot.answer.bot import QABot  # noqa: E402
 from qa_bot.errors import INDEX_UNAVAILABLE, QABotError  # noqa: E402
 from qa_bot.answer.ask_request import EMPTY_QUESTION, parse_ask_request  # noqa: E402
 from qa_bot.answer.question import Turn  # noqa: E402
-from qa_bot.questionlog import QuestionLog  # noqa: E402
+from qa_bot.questionlog.log import QuestionLog  # noqa: E402
 
 CONCURRENCY_LIMIT = 8  # readers answered at the same time; a question takes ~20 ms of CPU
 # Gradio's functions that answer a question with ours (submit, retry, example, the API one):

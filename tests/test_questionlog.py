@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot import questionlog
+from qa_bot.questionlog import log as questionlog
 from qa_bot.answer.result import Answer, ShortAnswer
 from qa_bot.config import Settings
 from qa_bot.errors import ConfigError
-from qa_bot.questionlog import QuestionLog
+from qa_bot.questionlog.log import QuestionLog
 
 from conftest import ROOT
 
@@ -145,7 +145,7 @@ def test_several_processes_can_write_at_once(tmp_path) -> None:
     path = tmp_path / "q.sqlite3"
     writer = ("import sys, uuid\n"
               "from qa_bot.answer.result import Answer\n"
-              "from qa_bot.questionlog import QuestionLog\n"
+              "from qa_bot.questionlog.log import QuestionLog\n"
               "log = QuestionLog(__import__('pathlib').Path(sys.argv[1]))\n"
               "for n in range(150):\n"
               "    given = Answer(f'{sys.argv[2]} {n}?', 'a', True, 0.9, (), id=uuid.uuid4().hex)\n"

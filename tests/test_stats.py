@@ -14,8 +14,8 @@ import pytest
 
 from qa_bot.answer.result import Answer
 from qa_bot.config import Settings
-from qa_bot.questionlog import QuestionLog
-from qa_bot.stats import Day, _every_day, normalise, printable, summarise
+from qa_bot.questionlog.log import QuestionLog
+from qa_bot.questionlog.stats import Day, _every_day, normalise, printable, summarise
 
 from conftest import ROOT, LiveServer, free_port
 

@@ -21,7 +21,7 @@ from qa_bot.answer.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.encoder.embedding import Embedder
 from qa_bot.indexing.build import build_index
-from qa_bot.questionlog import QuestionLog
+from qa_bot.questionlog.log import QuestionLog
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from qa_bot.questionlog import LoggedQuestion
+from qa_bot.questionlog.log import LoggedQuestion
 
 LISTED = 20  # questions listed in each ranking
 WORD = re.compile(r"\w+")

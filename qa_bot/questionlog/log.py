@@ -30,7 +30,7 @@ from qa_bot.errors import ConfigError
 if TYPE_CHECKING:
     from qa_bot.answer.result import Answer
 
-log = logging.getLogger("qa_bot.questionlog")
+log = logging.getLogger("qa_bot.questionlog.log")
 ANSWER_CHARS = 300  # of the answer text kept when there is no short answer
 BUSY_TIMEOUT_MS = 5000
 SCHEMA = """
