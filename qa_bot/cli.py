@@ -289,7 +289,7 @@ def _place(citation: dict) -> str:  # type: ignore[type-arg]
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     from qa_bot.indexing.build import build_index, has_index
-    from qa_bot.server import bound_socket, serve
+    from qa_bot.serve.app import bound_socket, serve
 
     listener = bound_socket(settings.host, settings.port)  # a port in use, before any build
     if not has_index(settings.index_dir):  # so that the first run of the chat just works

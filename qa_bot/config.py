@@ -40,7 +40,7 @@ def bundled_model_path() -> str:
 
 def default_workers() -> int:
     """One answering process per core the server may use; none on one core, where a worker
-    would only add its memory and the hand-over (qa_bot/workers.py)."""
+    would only add its memory and the hand-over (qa_bot/serve/workers.py)."""
     cores = len(os.sched_getaffinity(0))
     return cores if cores > 1 else 0
 

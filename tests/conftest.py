@@ -88,7 +88,7 @@ class LiveServer:
     def __init__(self, settings: Settings, bot: QABot) -> None:
         import uvicorn
 
-        from qa_bot.server import create_app, uvicorn_config
+        from qa_bot.serve.app import create_app, uvicorn_config
 
         self.url = f"http://{settings.host}:{settings.port}"
         self.server = uvicorn.Server(uvicorn_config(create_app(settings, bot), settings))

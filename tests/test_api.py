@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ASK_KEYS, CITATION_KEYS, CORPUS, LiveServer, free_port
 from qa_bot.config import Settings
-from qa_bot.examples import load_examples
+from qa_bot.serve.examples import load_examples
 
 
 def test_ask_answers_with_the_core_contract(live_server, article_index) -> None:

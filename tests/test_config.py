@@ -35,8 +35,8 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 
 
 def test_the_rate_limit_storage_is_a_limits_uri_checked_at_start(bot) -> None:
-    from qa_bot.guards import ReaderLimits
-    from qa_bot.server import create_app
+    from qa_bot.serve.guards import ReaderLimits
+    from qa_bot.serve.app import create_app
 
     assert Settings.from_env({}).rate_limit_storage == "memory://"
     shared = Settings.from_env({"QA_BOT_RATE_LIMIT_STORAGE": "redis://10.0.0.7:6379"})

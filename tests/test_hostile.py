@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, settings
 from conftest import ARTICLE, CORPUS, ROOT, LiveServer, first_health, free_port
 from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
 from qa_bot.indexing import builds, store
-from qa_bot import guards
+from qa_bot.serve import guards
 from qa_bot.answer.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.ingest.corpus import scan_corpus
@@ -34,8 +34,8 @@ from qa_bot.errors import (INDEX_UNAVAILABLE, ConfigError, IndexCorrupt, IndexUn
                            InvalidQuestion)
 from qa_bot.indexing.build import build_index
 from qa_bot.answer.ask_request import parse_ask_request
-from qa_bot.examples import load_examples
-from qa_bot.ui import build_chat, question_fns, render_answer
+from qa_bot.serve.examples import load_examples
+from qa_bot.serve.ui import build_chat, question_fns, render_answer
 
 MODEL = bundled_model_path()
 QUESTION = "How many North Korean special forces arrived in Vladivostok?"
@@ -284,7 +284,7 @@ def test_the_rate_limit_storage_is_given_a_short_time_to_answer() -> None:
 
 
 def test_uvicorn_does_not_trust_forwarded_headers_itself(article_index) -> None:
-    from qa_bot.server import uvicorn_config
+    from qa_bot.serve.app import uvicorn_config
 
     config = uvicorn_config(None, Settings(index_dir=article_index))  # type: ignore[arg-type]
     assert config.proxy_headers is False
@@ -654,7 +654,7 @@ def test_the_chat_page_shows_heading_and_article_as_text(tmp_path_factory, embed
 # 10. Slow clients are bounded ---------------------------------------------------------------
 
 def test_one_server_holds_a_bounded_number_of_connections(article_index) -> None:
-    from qa_bot.server import uvicorn_config
+    from qa_bot.serve.app import uvicorn_config
 
     config = uvicorn_config(None, Settings(index_dir=article_index))  # type: ignore[arg-type]
     assert config.limit_concurrency and config.timeout_keep_alive <= 5
@@ -727,7 +727,7 @@ def test_the_history_limit_is_one_number() -> None:
     from qa_bot.answer.ask_request import MAX_HISTORY_MESSAGES
 
     assert MAX_HISTORY_MESSAGES == 100
-    widget = (ROOT / "qa_bot" / "static" / "widget-page.js").read_text(encoding="utf-8")
+    widget = (ROOT / "qa_bot" / "serve" / "static" / "widget-page.js").read_text(encoding="utf-8")
     assert "const MAX_HISTORY = 100;" in widget
     long = [{"role": "user", "content": "x"}] * 100
     assert len(parse_ask_request({"question": "Why?", "history": long}).turns) == 100

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 from qa_bot.errors import ConfigError
 from qa_bot.config import Settings
-from qa_bot.server import bound_socket, serve
+from qa_bot.serve.app import bound_socket, serve
 
 
 @pytest.mark.parametrize("index_exists", [True, False])

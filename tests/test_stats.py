@@ -85,7 +85,7 @@ def test_questions_from_api_widget_and_chat_are_logged_rated_and_counted(logged_
 def test_the_chat_thumbs_send_feedback_for_the_answer_rated(logged_server, bot) -> None:
     import gradio as gr
 
-    from qa_bot.ui import build_chat
+    from qa_bot.serve.ui import build_chat
 
     log = QuestionLog(logged_server.log_path)
     chat = build_chat(bot, [], log)

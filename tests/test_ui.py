@@ -2,7 +2,7 @@
 import pytest
 
 from qa_bot.answer.result import Answer, Citation
-from qa_bot.ui import build_chat, check_question, escape, history_turns, render_answer, \
+from qa_bot.serve.ui import build_chat, check_question, escape, history_turns, render_answer, \
     source_anchor
 
 

@@ -1,4 +1,4 @@
-"""The server answers in worker processes (qa_bot/workers.py): a real `python -m qa_bot serve`
+"""The server answers in worker processes (qa_bot/serve/workers.py): a real `python -m qa_bot serve`
 with two workers, asked over HTTP. Which process answered is read from /proc: a worker that
 answers reads its question from the pipe (and the index's CURRENT file); an idle one reads
 nothing."""

@@ -1,4 +1,4 @@
-// The chat's [n] markers (links to #qa-source-<answer>-<n>, qa_bot/ui.py) bring the reader to
+// The chat's [n] markers (links to #qa-source-<answer>-<n>, qa_bot/serve/ui.py) bring the reader to
 // the source they name: it is scrolled into view and focused, and its Sources block, if the
 // reader folded it, is opened first (Gradio keeps a folded block's content out of the page).
 // A click and Enter on a focused marker both arrive here as a click. Nothing global is added.

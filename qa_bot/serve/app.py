@@ -19,7 +19,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa_bot import api, guards
+from qa_bot.serve import api, guards
 from qa_bot.answer.bot import QABot
 from qa_bot.config import Settings
 from qa_bot.errors import ConfigError
@@ -44,8 +44,8 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     import gradio as gr
     import swagger_ui_bundle
 
-    from qa_bot.examples import load_examples
-    from qa_bot.ui import CHAT_HEAD, CSS, build_chat, question_fns, theme
+    from qa_bot.serve.examples import load_examples
+    from qa_bot.serve.ui import CHAT_HEAD, CSS, build_chat, question_fns, theme
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -169,7 +169,7 @@ def serve(settings: Settings, listener: socket.socket) -> None:
     appears."""
     import uvicorn
 
-    from qa_bot.workers import PooledBot
+    from qa_bot.serve.workers import PooledBot
 
     if settings.workers:
         bot: QABot = PooledBot(settings, settings.workers)

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qa_bot.answer.bot import QABot
 from qa_bot.errors import INDEX_UNAVAILABLE, QABotError, UnknownSource
-from qa_bot.examples import load_examples
+from qa_bot.serve.examples import load_examples
 from qa_bot.questionlog.log import QuestionLog
 from qa_bot.answer.ask_request import NOT_JSON, AskRequest, describe
 

@@ -23,11 +23,11 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa_bot.api import JSON_BODIES, error_response
+from qa_bot.serve.api import JSON_BODIES, error_response
 from qa_bot.config import IPNetwork
 from qa_bot.errors import ConfigError
 
-log = logging.getLogger("qa_bot.guards")
+log = logging.getLogger("qa_bot.serve.guards")
 
 API_BODY_BYTES = 64 * 1024
 # Some of the chat page's POSTs carry the whole conversation, Sources messages included: in
