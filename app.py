@@ -1,5 +1,6 @@
 """`python app.py` serves the chat, widget and API with settings from the environment
 (defaults: 127.0.0.1:7860, corpus/ and index/), building the index first if there is none."""
+
 import sys
 
 from qa_bot.cli import main

@@ -3,6 +3,7 @@
 Not a benchmark itself. Memory figures come from /proc (VmRSS, VmHWM) and from the rusage of
 each child process (os.wait4), because tracemalloc does not see numpy, torch or faiss memory.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,15 +14,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DATA = ROOT.parent / "shared" / "data"
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-       "PYTHONPATH": str(ROOT)}
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "PYTHONPATH": str(ROOT),
+}
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -43,13 +48,17 @@ def run(cmd: list[str], cwd: Path = ROOT) -> dict:
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        result = {"seconds": seconds, "code": process.returncode,
-                  "stdout": out.read().decode(errors="replace"),
-                  "stderr": err.read().decode(errors="replace"),
-                  "peak_rss_mb": usage.ru_maxrss / 1024}
+        result = {
+            "seconds": seconds,
+            "code": process.returncode,
+            "stdout": out.read().decode(errors="replace"),
+            "stderr": err.read().decode(errors="replace"),
+            "peak_rss_mb": usage.ru_maxrss / 1024,
+        }
     if result["code"] != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({result['code']}):\n"
-                           f"{result['stderr'][-2000:]}")
+        raise RuntimeError(
+            f"{' '.join(map(str, cmd))} failed ({result['code']}):\n{result['stderr'][-2000:]}"
+        )
     return result
 
 
@@ -86,13 +95,23 @@ def ms(seconds: float) -> str:
 def questions() -> tuple[list[str], list[str], str]:
     """(on-topic, off-topic) questions and where they came from."""
     try:
-        on = [json.loads(line)["q"] for line in
-              (DATA / "article-questions.jsonl").read_text().splitlines() if line.strip()]
-        off = [json.loads(line)["q"] for line in
-               (DATA / "article-offtopic.jsonl").read_text().splitlines() if line.strip()]
+        on = [
+            json.loads(line)["q"]
+            for line in (DATA / "article-questions.jsonl").read_text().splitlines()
+            if line.strip()
+        ]
+        off = [
+            json.loads(line)["q"]
+            for line in (DATA / "article-offtopic.jsonl").read_text().splitlines()
+            if line.strip()
+        ]
         return on, off, str(DATA)
     except FileNotFoundError:
-        return FALLBACK_QUESTIONS[:3], FALLBACK_QUESTIONS[3:], "built-in questions (../shared absent)"
+        return (
+            FALLBACK_QUESTIONS[:3],
+            FALLBACK_QUESTIONS[3:],
+            "built-in questions (../shared absent)",
+        )
 
 
 def machine() -> dict[str, str]:
@@ -101,21 +120,37 @@ def machine() -> dict[str, str]:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal:"))
-    names = ("faiss-cpu", "onnxruntime", "tokenizers", "sentence-transformers", "torch",
-             "transformers", "numpy", "bm25s", "pysbd")
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    names = (
+        "faiss-cpu",
+        "onnxruntime",
+        "tokenizers",
+        "sentence-transformers",
+        "torch",
+        "transformers",
+        "numpy",
+        "bm25s",
+        "pysbd",
+    )
     versions = {}
     for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "absent"
-    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "nproc": str(os.cpu_count()), "cpu": cpu, "ram": f"{mem_kb / 1024**2:.1f} GiB",
-            "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "python": platform.python_version(),
-            "packages": ", ".join(f"{k} {v}" for k, v in versions.items())}
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "ram": f"{mem_kb / 1024**2:.1f} GiB",
+        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "python": platform.python_version(),
+        "packages": ", ".join(f"{k} {v}" for k, v in versions.items()),
+    }
 
 
 def print_machine() -> None:
@@ -133,12 +168,14 @@ def print_table(headers: list[str], rows: list[list[object]]) -> None:
     print()
 
 
-def first_output_seconds(cmd: list[str], cwd: Path = ROOT,
-                         env: dict[str, str] | None = None) -> tuple[float, float]:
+def first_output_seconds(
+    cmd: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> tuple[float, float]:
     """(seconds to the first line on stdout, seconds to exit) of a fresh process."""
     began = time.perf_counter()
-    process = subprocess.Popen(cmd, cwd=cwd, env=env or ENV, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        cmd, cwd=cwd, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     assert process.stdout is not None
     process.stdout.readline()
     first = time.perf_counter() - began

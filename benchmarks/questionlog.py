@@ -11,6 +11,7 @@ Measures, on a fresh log file in a temporary folder:
 Run from the repository root:
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/questionlog.py [--records 3000] [--writers 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,15 @@ from qa_bot.questionlog.log import QuestionLog
 
 
 def answer(number: int) -> Answer:
-    return Answer(f"How many soldiers arrived in Vladivostok, question {number}?",
-                  "Around 1,500 North Korean special forces arrived. [1]", True, 0.93, (),
-                  ShortAnswer("1,500", "north-korea-troops-ukraine.txt", 0, 5),
-                  id=uuid.uuid4().hex)
+    return Answer(
+        f"How many soldiers arrived in Vladivostok, question {number}?",
+        "Around 1,500 North Korean special forces arrived. [1]",
+        True,
+        0.93,
+        (),
+        ShortAnswer("1,500", "north-korea-troops-ukraine.txt", 0, 5),
+        id=uuid.uuid4().hex,
+    )
 
 
 def record_times(path: Path, count: int) -> list[float]:
@@ -79,9 +85,16 @@ def main() -> None:
             feedback.append(time.perf_counter() - began)
 
         share = args.records // args.writers
-        children = [subprocess.Popen([PYTHON, __file__, "--child", str(folder / "shared.sqlite3"),
-                                      str(share)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                                     text=True) for _ in range(args.writers)]
+        children = [
+            subprocess.Popen(
+                [PYTHON, __file__, "--child", str(folder / "shared.sqlite3"), str(share)],
+                cwd=ROOT,
+                env=ENV,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(args.writers)
+        ]
         together = [t for child in children for t in json.loads(child.communicate()[0])]
 
         from qa_bot.answer.bot import QABot
@@ -102,15 +115,38 @@ def main() -> None:
     print_machine()
     ask_median = median(asks)
     rows = [
-        [f"`record`, one process ({len(alone)} calls)", ms(median(alone)), ms(quantile(alone, .9)),
-         ms(quantile(alone, .99)), ms(max(alone)), f"{median(alone) / ask_median:.1%}"],
-        [f"`record`, {args.writers} processes at once ({len(together)} calls)",
-         ms(median(together)), ms(quantile(together, .9)), ms(quantile(together, .99)),
-         ms(max(together)), f"{median(together) / ask_median:.1%}"],
-        [f"`add_feedback` ({len(feedback)} calls)", ms(median(feedback)),
-         ms(quantile(feedback, .9)), ms(quantile(feedback, .99)), ms(max(feedback)), ""],
-        [f"`QABot.ask`, for scale ({len(asks)} asks)", ms(ask_median), ms(quantile(asks, .9)),
-         ms(quantile(asks, .99)), ms(max(asks)), "100%"],
+        [
+            f"`record`, one process ({len(alone)} calls)",
+            ms(median(alone)),
+            ms(quantile(alone, 0.9)),
+            ms(quantile(alone, 0.99)),
+            ms(max(alone)),
+            f"{median(alone) / ask_median:.1%}",
+        ],
+        [
+            f"`record`, {args.writers} processes at once ({len(together)} calls)",
+            ms(median(together)),
+            ms(quantile(together, 0.9)),
+            ms(quantile(together, 0.99)),
+            ms(max(together)),
+            f"{median(together) / ask_median:.1%}",
+        ],
+        [
+            f"`add_feedback` ({len(feedback)} calls)",
+            ms(median(feedback)),
+            ms(quantile(feedback, 0.9)),
+            ms(quantile(feedback, 0.99)),
+            ms(max(feedback)),
+            "",
+        ],
+        [
+            f"`QABot.ask`, for scale ({len(asks)} asks)",
+            ms(ask_median),
+            ms(quantile(asks, 0.9)),
+            ms(quantile(asks, 0.99)),
+            ms(max(asks)),
+            "100%",
+        ],
     ]
     print_table(["what", "median", "p90", "p99", "max", "of an answer (median)"], rows)
 

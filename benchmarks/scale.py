@@ -12,7 +12,8 @@ Parts (choose with --parts; all by default):
   query        QABot.ask latency (median, p90), unscoped and scoped to one source, on the
                --articles index, and the process's peak RSS. Needs the incremental part's index.
   vectors      --vectors (default 1,000,000) random clustered unit vectors, dim 384:
-               qa_bot.indexing.vectors.VectorIndex.build time (IVF beyond EXACT_SEARCH_LIMIT, 100,000),
+               qa_bot.indexing.vectors.VectorIndex.build time (IVF beyond EXACT_SEARCH_LIMIT,
+               100,000),
                search latency (top 50),
                recall@10 against exact faiss.IndexFlatIP on --queries (200) queries, peak RSS
                of a process that loads and holds the index, exact search latency on the same
@@ -28,6 +29,7 @@ Run from the repository root:
         --articles 50 --vectors 250000 --queries 50                      # quick, ~3 min
 Pass --workdir DIR to keep the generated corpora and indexes (default: a temporary folder).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,17 +43,45 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from _common import (DATA, PYTHON, ROOT, median, ms, p90, print_machine, print_table,
-                     proc_status_mb, questions, run, run_child)
+from _common import (
+    DATA,
+    PYTHON,
+    ROOT,
+    median,
+    ms,
+    p90,
+    print_machine,
+    print_table,
+    proc_status_mb,
+    questions,
+    run,
+    run_child,
+)
 
 SCRIPT = Path(__file__)
-SYLLABLES = ["ka", "lo", "mi", "ru", "te", "vo", "zi", "pa", "ne", "so", "du", "fe", "gi", "ha",
-             "ju", "bel"]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ru",
+    "te",
+    "vo",
+    "zi",
+    "pa",
+    "ne",
+    "so",
+    "du",
+    "fe",
+    "gi",
+    "ha",
+    "ju",
+    "bel",
+]
 DIMENSION = 384
 
 
 # ---------------------------------------------------------------- synthetic articles
+
 
 def paragraph_pool() -> list[str]:
     pool = []
@@ -79,9 +109,10 @@ def synthetic_article(number: int, pool: list[str], rng: np.random.Generator) ->
         sentences = re.split(r"(?<=[.!?])\s+", pool[choice])
         if len(sentences) > 2 and rng.random() < 0.5:
             del sentences[int(rng.integers(len(sentences)))]
-        sentences.insert(int(rng.integers(len(sentences) + 1)),
-                         f"Officials in {place} told {person} about it on day "
-                         f"{int(rng.integers(1, 366))}.")
+        sentences.insert(
+            int(rng.integers(len(sentences) + 1)),
+            f"Officials in {place} told {person} about it on day {int(rng.integers(1, 366))}.",
+        )
         paragraphs.append(" ".join(sentences))
     return title + "\n\n" + "\n\n".join(paragraphs) + "\n"
 
@@ -102,6 +133,7 @@ def build(corpus: Path, index: Path, full: bool = False) -> dict:
 
 # ---------------------------------------------------------------- children (fresh processes)
 
+
 def child_build(corpus: str, index: str, mode: str) -> dict:
     """build_index as `python -m qa_bot build [--full]` calls it; its BuildSummary."""
     from dataclasses import asdict
@@ -116,10 +148,10 @@ def child_build(corpus: str, index: str, mode: str) -> dict:
 
 def child_encode(corpus: str) -> dict:
     """Reading + chunking, model load, and bare Embedder.encode on the texts a build embeds."""
-    from qa_bot.ingest.chunking import DEFAULT_CHUNKING, chunk_document
     from qa_bot.config import Settings
-    from qa_bot.ingest.corpus import read_document, scan_corpus
     from qa_bot.encoder.embedding import Embedder
+    from qa_bot.ingest.chunking import DEFAULT_CHUNKING, chunk_document
+    from qa_bot.ingest.corpus import read_document, scan_corpus
 
     began = time.perf_counter()
     documents = [read_document(f) for f in scan_corpus(Path(corpus))]
@@ -134,11 +166,16 @@ def child_encode(corpus: str) -> dict:
     loaded = time.perf_counter()
     embedder.encode(texts)
     encoded = time.perf_counter()
-    return {"chunk_s": chunked - began, "load_s": loaded - load_began,
-            "encode_s": encoded - loaded, "passages": sum(len(c) for c in chunks),
-            "sentences": len(texts) - sum(len(c) for c in chunks), "texts": len(texts),
-            "chars": sum(len(t) for t in texts),
-            "passage_chars": sum(len(p.text) for c in chunks for p in c)}
+    return {
+        "chunk_s": chunked - began,
+        "load_s": loaded - load_began,
+        "encode_s": encoded - loaded,
+        "passages": sum(len(c) for c in chunks),
+        "sentences": len(texts) - sum(len(c) for c in chunks),
+        "texts": len(texts),
+        "chars": sum(len(t) for t in texts),
+        "passage_chars": sum(len(p.text) for c in chunks for p in c),
+    }
 
 
 def child_load(index: str) -> dict:
@@ -146,8 +183,11 @@ def child_load(index: str) -> dict:
 
     began = time.perf_counter()
     stored = store.load_index(Path(index))
-    return {"load_s": time.perf_counter() - began, "passages": len(stored.passages),
-            "rss_mb": proc_status_mb("VmRSS")}
+    return {
+        "load_s": time.perf_counter() - began,
+        "passages": len(stored.passages),
+        "rss_mb": proc_status_mb("VmRSS"),
+    }
 
 
 def child_query(index: str, source: str, rounds: int) -> dict:
@@ -168,13 +208,20 @@ def child_query(index: str, source: str, rounds: int) -> dict:
                 began = time.perf_counter()
                 bot.ask(question, source=scope)
                 times[kind].append(time.perf_counter() - began)
-    return {"times": times, "from_settings_s": loaded, "origin": origin,
-            "passages": len(bot.retriever.stored.passages), "rss_before_mb": before,
-            "rss_mb": proc_status_mb("VmRSS"), "peak_mb": proc_status_mb("VmHWM")}
+    return {
+        "times": times,
+        "from_settings_s": loaded,
+        "origin": origin,
+        "passages": len(bot.retriever.stored.passages),
+        "rss_before_mb": before,
+        "rss_mb": proc_status_mb("VmRSS"),
+        "peak_mb": proc_status_mb("VmHWM"),
+    }
 
 
-def random_unit_vectors(count: int, seed: int, centres: np.ndarray,
-                        spread: float = 1.0) -> np.ndarray:
+def random_unit_vectors(
+    count: int, seed: int, centres: np.ndarray, spread: float = 1.0
+) -> np.ndarray:
     """Points scattered around random unit cluster centres (noise of norm about `spread`),
     normalised, float32, made in chunks."""
     rng = np.random.default_rng(seed)
@@ -229,11 +276,16 @@ def child_vectors_build(count: int, queries: int, folder: str, spread: str = "1.
         began = time.perf_counter()
         limit.search(row.reshape(1, -1), 50)
         limit_latencies.append(time.perf_counter() - began)
-    return {"kind": kind, "build_s": build_s, "generated_peak_mb": generated_peak,
-            "build_peak_mb": build_peak, "exact_build_s": exact_build_s,
-            "exact_ms": [x * 1000 for x in latencies],
-            "exact_limit_ms": [x * 1000 for x in limit_latencies],
-            "vectors_mb": vectors.nbytes / 2**20}
+    return {
+        "kind": kind,
+        "build_s": build_s,
+        "generated_peak_mb": generated_peak,
+        "build_peak_mb": build_peak,
+        "exact_build_s": exact_build_s,
+        "exact_ms": [x * 1000 for x in latencies],
+        "exact_limit_ms": [x * 1000 for x in limit_latencies],
+        "vectors_mb": vectors.nbytes / 2**20,
+    }
 
 
 def child_vectors_search(folder: str) -> dict:
@@ -260,18 +312,32 @@ def child_vectors_search(folder: str) -> dict:
         began = time.perf_counter()
         index.search_range(row, int(start), int(start) + 40, 50)
         ranged.append(time.perf_counter() - began)
-    return {"kind": index.kind, "lists": int(getattr(index.index, "nlist", 0)),
-            "nprobe": int(getattr(index.index, "nprobe", 0)), "load_s": load_s,
-            "rss_before_mb": before, "rss_held_mb": held, "peak_mb": proc_status_mb("VmHWM"),
-            "search_ms": [x * 1000 for x in latencies], "recall10": float(np.mean(recalls)),
-            "range_ms": [x * 1000 for x in ranged]}
+    return {
+        "kind": index.kind,
+        "lists": int(getattr(index.index, "nlist", 0)),
+        "nprobe": int(getattr(index.index, "nprobe", 0)),
+        "load_s": load_s,
+        "rss_before_mb": before,
+        "rss_held_mb": held,
+        "peak_mb": proc_status_mb("VmHWM"),
+        "search_ms": [x * 1000 for x in latencies],
+        "recall10": float(np.mean(recalls)),
+        "range_ms": [x * 1000 for x in ranged],
+    }
 
 
-CHILDREN = {"build": child_build, "encode": child_encode, "load": child_load, "query": child_query,
-            "vbuild": child_vectors_build, "vsearch": child_vectors_search}
+CHILDREN = {
+    "build": child_build,
+    "encode": child_encode,
+    "load": child_load,
+    "query": child_query,
+    "vbuild": child_vectors_build,
+    "vsearch": child_vectors_search,
+}
 
 
 # ---------------------------------------------------------------- parts
+
 
 def part_throughput(work: Path, articles: int, built: tuple[Path, dict] | None = None) -> None:
     """`built`: (corpus, result) of a full CLI build already made by part_incremental."""
@@ -283,25 +349,50 @@ def part_throughput(work: Path, articles: int, built: tuple[Path, dict] | None =
     bare = run_child(SCRIPT, "encode", str(corpus))
     passages, texts, encode_s = bare["passages"], bare["texts"], bare["encode_s"]
     inside, wall = cli["seconds"], cli["child_seconds"]  # BuildSummary.seconds; the process
-    print(f"## Build throughput, {articles} synthetic articles: {passages} passages + "
-          f"{bare['sentences']} sentences = {texts} texts to embed\n")
+    print(
+        f"## Build throughput, {articles} synthetic articles: {passages} passages + "
+        f"{bare['sentences']} sentences = {texts} texts to embed\n"
+    )
     print(f"build_index: {cli['line']}\n")
-    print_table(["step", "seconds", "passages/s", "texts/s", "ratio to bare encode"], [
-        ["full build_index in a fresh process, wall", f"{wall:.1f}",
-         f"{passages / wall:.1f}", f"{texts / wall:.0f}", f"{wall / encode_s:.2f}x"],
-        ["BuildSummary.seconds minus Embedder.load (estimate)",
-         f"{inside - bare['load_s']:.1f}", f"{passages / (inside - bare['load_s']):.1f}",
-         f"{texts / (inside - bare['load_s']):.0f}",
-         f"{(inside - bare['load_s']) / encode_s:.2f}x"],
-        ["Embedder.encode on the same texts (bare model, fresh process)", f"{encode_s:.1f}",
-         f"{passages / encode_s:.1f}", f"{texts / encode_s:.0f}", "1.00x"],
-        ["read + chunk (pysbd) alone", f"{bare['chunk_s']:.1f}", "", "",
-         f"{bare['chunk_s'] / encode_s:.2f}x"],
-        ["Embedder.load alone", f"{bare['load_s']:.1f}", "", "", ""],
-    ])
-    print(f"Peak RSS of the full build's process: {cli['child_peak_rss_mb']:.0f} MB. Passages are "
-          f"{bare['passage_chars'] / bare['chars']:.0%} of the embedded characters; the rest is "
-          f"their sentences, embedded again one by one.\n")
+    print_table(
+        ["step", "seconds", "passages/s", "texts/s", "ratio to bare encode"],
+        [
+            [
+                "full build_index in a fresh process, wall",
+                f"{wall:.1f}",
+                f"{passages / wall:.1f}",
+                f"{texts / wall:.0f}",
+                f"{wall / encode_s:.2f}x",
+            ],
+            [
+                "BuildSummary.seconds minus Embedder.load (estimate)",
+                f"{inside - bare['load_s']:.1f}",
+                f"{passages / (inside - bare['load_s']):.1f}",
+                f"{texts / (inside - bare['load_s']):.0f}",
+                f"{(inside - bare['load_s']) / encode_s:.2f}x",
+            ],
+            [
+                "Embedder.encode on the same texts (bare model, fresh process)",
+                f"{encode_s:.1f}",
+                f"{passages / encode_s:.1f}",
+                f"{texts / encode_s:.0f}",
+                "1.00x",
+            ],
+            [
+                "read + chunk (pysbd) alone",
+                f"{bare['chunk_s']:.1f}",
+                "",
+                "",
+                f"{bare['chunk_s'] / encode_s:.2f}x",
+            ],
+            ["Embedder.load alone", f"{bare['load_s']:.1f}", "", "", ""],
+        ],
+    )
+    print(
+        f"Peak RSS of the full build's process: {cli['child_peak_rss_mb']:.0f} MB. Passages are "
+        f"{bare['passage_chars'] / bare['chars']:.0%} of the embedded characters; the rest is "
+        f"their sentences, embedded again one by one.\n"
+    )
 
 
 def part_incremental(work: Path, articles: int) -> tuple[Path, tuple[Path, dict]]:
@@ -325,18 +416,35 @@ def part_incremental(work: Path, articles: int) -> tuple[Path, tuple[Path, dict]
     load = run_child(SCRIPT, "load", str(index))
     seconds = [r["child_seconds"] for r in changed]
     no_change = median([r["child_seconds"] for r in unchanged])
-    print_table(["step", "wall", "peak RSS", "ratio"], [
-        ["full build (`full=True`)", f"{full['child_seconds']:.1f} s",
-         f"{full['child_peak_rss_mb']:.0f} MB", "1 (reference)"],
-        ["no-change rebuild (median of 3)", ms(no_change),
-         f"{unchanged[0]['child_peak_rss_mb']:.0f} MB",
-         f"{no_change / bare:.0f}x `python -c pass` ({ms(bare)})"],
-        ["rebuild after changing one article (median of 2)", f"{median(seconds):.1f} s",
-         f"{changed[-1]['child_peak_rss_mb']:.0f} MB",
-         f"{median(seconds) / full['child_seconds']:.3f} of the full build"],
-        ["store.load_index of this index (fresh process)", ms(load["load_s"]),
-         f"{load['rss_mb']:.0f} MB (RSS after)", ""],
-    ])
+    print_table(
+        ["step", "wall", "peak RSS", "ratio"],
+        [
+            [
+                "full build (`full=True`)",
+                f"{full['child_seconds']:.1f} s",
+                f"{full['child_peak_rss_mb']:.0f} MB",
+                "1 (reference)",
+            ],
+            [
+                "no-change rebuild (median of 3)",
+                ms(no_change),
+                f"{unchanged[0]['child_peak_rss_mb']:.0f} MB",
+                f"{no_change / bare:.0f}x `python -c pass` ({ms(bare)})",
+            ],
+            [
+                "rebuild after changing one article (median of 2)",
+                f"{median(seconds):.1f} s",
+                f"{changed[-1]['child_peak_rss_mb']:.0f} MB",
+                f"{median(seconds) / full['child_seconds']:.3f} of the full build",
+            ],
+            [
+                "store.load_index of this index (fresh process)",
+                ms(load["load_s"]),
+                f"{load['rss_mb']:.0f} MB (RSS after)",
+                "",
+            ],
+        ],
+    )
     return index, (as_built, full)
 
 
@@ -344,14 +452,28 @@ def part_query(index: Path, rounds: int) -> None:
     source = "a0001.txt"
     result = run_child(SCRIPT, "query", str(index), source, str(rounds))
     times = result["times"]
-    print(f"## Query latency, {result['passages']} passages ({rounds} rounds over the "
-          f"questions of {result['origin']})\n")
-    print_table(["ask", "n", "median", "p90", "max"], [
-        [kind, len(times[kind]), ms(median(times[kind])), ms(p90(times[kind])),
-         ms(max(times[kind]))] for kind in ("unscoped", "scoped")])
-    print(f"QABot.from_settings: {result['from_settings_s']:.1f} s; RSS before "
-          f"{result['rss_before_mb']:.0f} MB, after the questions {result['rss_mb']:.0f} MB, "
-          f"process peak {result['peak_mb']:.0f} MB\n")
+    print(
+        f"## Query latency, {result['passages']} passages ({rounds} rounds over the "
+        f"questions of {result['origin']})\n"
+    )
+    print_table(
+        ["ask", "n", "median", "p90", "max"],
+        [
+            [
+                kind,
+                len(times[kind]),
+                ms(median(times[kind])),
+                ms(p90(times[kind])),
+                ms(max(times[kind])),
+            ]
+            for kind in ("unscoped", "scoped")
+        ],
+    )
+    print(
+        f"QABot.from_settings: {result['from_settings_s']:.1f} s; RSS before "
+        f"{result['rss_before_mb']:.0f} MB, after the questions {result['rss_mb']:.0f} MB, "
+        f"process peak {result['peak_mb']:.0f} MB\n"
+    )
 
 
 def part_vectors(work: Path, count: int, queries: int, spread: float) -> None:
@@ -363,31 +485,52 @@ def part_vectors(work: Path, count: int, queries: int, spread: float) -> None:
     searched = run_child(SCRIPT, "vsearch", str(folder))
     for path in folder.iterdir():
         path.unlink()
-    print(f"## {count:,} synthetic vectors (dim {DIMENSION}, "
-          f"{built['vectors_mb']:.0f} MB as float32), {queries} queries, cluster spread "
-          f"{spread}\n")
-    print(f"VectorIndex.build made a {built['kind']} index ({searched['lists']} lists, nprobe "
-          f"{searched['nprobe']}).\n")
-    print_table(["figure", "value"], [
-        ["VectorIndex.build", f"{built['build_s']:.1f} s"],
-        ["IndexFlatIP.add (exact, for comparison)", f"{built['exact_build_s']:.1f} s"],
-        ["peak RSS while building (vectors in memory)", f"{built['build_peak_mb']:.0f} MB "
-         f"({built['generated_peak_mb']:.0f} MB before the build)"],
-        ["VectorIndex.read, fresh process", f"{searched['load_s']:.1f} s"],
-        ["RSS holding the loaded index", f"{searched['rss_held_mb']:.0f} MB "
-         f"({searched['rss_before_mb']:.0f} MB before loading)"],
-        ["peak RSS of the loading + searching process", f"{searched['peak_mb']:.0f} MB"],
-        [f"VectorIndex.search top 50, median / p90 (n={queries})",
-         f"{median(searched['search_ms']):.2f} / {p90(searched['search_ms']):.2f} ms"],
-        ["recall@10 against exact search", f"{searched['recall10']:.3f}"],
-        [f"exact IndexFlatIP search top 50, median / p90 (n={len(built['exact_ms'])})",
-         f"{median(built['exact_ms']):.1f} / {p90(built['exact_ms']):.1f} ms"],
-        [f"exact search over the first {min(count, EXACT_SEARCH_LIMIT):,} "
-         "(EXACT_SEARCH_LIMIT), median / p90",
-         f"{median(built['exact_limit_ms']):.1f} / {p90(built['exact_limit_ms']):.1f} ms"],
-        ["VectorIndex.search_range over 40 passages, median / p90",
-         f"{median(searched['range_ms']):.3f} / {p90(searched['range_ms']):.3f} ms"],
-    ])
+    print(
+        f"## {count:,} synthetic vectors (dim {DIMENSION}, "
+        f"{built['vectors_mb']:.0f} MB as float32), {queries} queries, cluster spread "
+        f"{spread}\n"
+    )
+    print(
+        f"VectorIndex.build made a {built['kind']} index ({searched['lists']} lists, nprobe "
+        f"{searched['nprobe']}).\n"
+    )
+    print_table(
+        ["figure", "value"],
+        [
+            ["VectorIndex.build", f"{built['build_s']:.1f} s"],
+            ["IndexFlatIP.add (exact, for comparison)", f"{built['exact_build_s']:.1f} s"],
+            [
+                "peak RSS while building (vectors in memory)",
+                f"{built['build_peak_mb']:.0f} MB "
+                f"({built['generated_peak_mb']:.0f} MB before the build)",
+            ],
+            ["VectorIndex.read, fresh process", f"{searched['load_s']:.1f} s"],
+            [
+                "RSS holding the loaded index",
+                f"{searched['rss_held_mb']:.0f} MB "
+                f"({searched['rss_before_mb']:.0f} MB before loading)",
+            ],
+            ["peak RSS of the loading + searching process", f"{searched['peak_mb']:.0f} MB"],
+            [
+                f"VectorIndex.search top 50, median / p90 (n={queries})",
+                f"{median(searched['search_ms']):.2f} / {p90(searched['search_ms']):.2f} ms",
+            ],
+            ["recall@10 against exact search", f"{searched['recall10']:.3f}"],
+            [
+                f"exact IndexFlatIP search top 50, median / p90 (n={len(built['exact_ms'])})",
+                f"{median(built['exact_ms']):.1f} / {p90(built['exact_ms']):.1f} ms",
+            ],
+            [
+                f"exact search over the first {min(count, EXACT_SEARCH_LIMIT):,} "
+                "(EXACT_SEARCH_LIMIT), median / p90",
+                f"{median(built['exact_limit_ms']):.1f} / {p90(built['exact_limit_ms']):.1f} ms",
+            ],
+            [
+                "VectorIndex.search_range over 40 passages, median / p90",
+                f"{median(searched['range_ms']):.3f} / {p90(searched['range_ms']):.3f} ms",
+            ],
+        ],
+    )
 
 
 def main() -> None:
@@ -397,9 +540,13 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--vectors", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--spread", type=float, default=1.0,
-                        help="noise around each of the 1,000 cluster centres (norm; centre "
-                             "norm is 1): 1 gives in-cluster cosine about 0.5, 2 about 0.2")
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=1.0,
+        help="noise around each of the 1,000 cluster centres (norm; centre "
+        "norm is 1): 1 gives in-cluster cosine about 0.5, 2 about 0.2",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the questions")
     parser.add_argument("--workdir", type=Path, help="keep corpora and indexes here")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -432,8 +579,11 @@ def main() -> None:
                 part_vectors(work, args.vectors, args.queries, args.spread)
             else:
                 sys.exit(f"unknown part {part!r}")
-            print(f"({part}: {time.perf_counter() - began:.0f} s; load average now "
-                  f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})\n", flush=True)
+            print(
+                f"({part}: {time.perf_counter() - began:.0f} s; load average now "
+                f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})\n",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

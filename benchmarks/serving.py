@@ -24,6 +24,7 @@ run, alternating with this one, so that ratios compare like with like on a noisy
 Run from the repository root:
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/serving.py [--before DIR] [--seconds 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,12 +41,28 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import (ENV, PYTHON, ROOT, first_output_seconds, median, ms, print_machine,
-                     print_table, questions, run)
+from _common import (
+    ENV,
+    PYTHON,
+    ROOT,
+    first_output_seconds,
+    median,
+    ms,
+    print_machine,
+    print_table,
+    questions,
+    run,
+)
 
 QUESTION = "How many North Korean special forces reached Vladivostok in October 2024?"
-PREFIXES = ["", "Please tell me: ", "Quick question: ", "I was wondering, ", "Do you know: ",
-            "Reader asks: "]
+PREFIXES = [
+    "",
+    "Please tell me: ",
+    "Quick question: ",
+    "I was wondering, ",
+    "Do you know: ",
+    "Reader asks: ",
+]
 
 
 def letters(number: int) -> str:
@@ -61,8 +78,11 @@ def letters(number: int) -> str:
 def base_phrasings() -> list[str]:
     """The article questions, each with every prefix."""
     on, off, _ = questions()
-    return [f"{prefix}{q[0].lower() if prefix else q[0]}{q[1:]}" for prefix in PREFIXES
-            for q in on + off]
+    return [
+        f"{prefix}{q[0].lower() if prefix else q[0]}{q[1:]}"
+        for prefix in PREFIXES
+        for q in on + off
+    ]
 
 
 def phrasings(client: int):  # type: ignore[no-untyped-def]
@@ -86,9 +106,14 @@ def free_port() -> int:
 
 
 def build(repo: Path, index: Path) -> None:
-    subprocess.run([PYTHON, "-m", "qa_bot", "build", "--corpus", str(repo / "corpus"),
-                    "--index", str(index)], cwd=repo, env=env_for(repo), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [PYTHON, "-m", "qa_bot", "build", "--corpus", str(repo / "corpus"), "--index", str(index)],
+        cwd=repo,
+        env=env_for(repo),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def process_tree(pid: int) -> list[int]:
@@ -129,16 +154,18 @@ def rss_mb(pid: int) -> tuple[float, float, int]:
     return rss, peak, len(tree)
 
 
-async def one_client(port: int, client: int, deadline: float, latencies: list[float],
-                     errors: list[str]) -> None:
+async def one_client(
+    port: int, client: int, deadline: float, latencies: list[float], errors: list[str]
+) -> None:
     asked = phrasings(client)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.monotonic() < deadline:
             body = json.dumps({"question": next(asked)}).encode()
-            request = (f"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                       ).encode() + body
+            request = (
+                f"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
             began = time.perf_counter()
             writer.write(request)
             await writer.drain()
@@ -162,36 +189,61 @@ async def drive_async(port: int, clients: int, seconds: float) -> dict:
     errors: list[str] = []
     began, cpu = time.perf_counter(), time.process_time()
     deadline = time.monotonic() + seconds
-    await asyncio.gather(*(one_client(port, n, deadline, latencies, errors)
-                           for n in range(clients)))
+    await asyncio.gather(
+        *(one_client(port, n, deadline, latencies, errors) for n in range(clients))
+    )
     elapsed = time.perf_counter() - began
     ordered = sorted(latencies)
-    return {"clients": clients, "answers": len(latencies), "per_second": len(latencies) / elapsed,
-            "p50": ordered[len(ordered) // 2],
-            "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
-            "errors": len(errors), "first_error": errors[0] if errors else "",
-            "client_cpu": time.process_time() - cpu}
+    return {
+        "clients": clients,
+        "answers": len(latencies),
+        "per_second": len(latencies) / elapsed,
+        "p50": ordered[len(ordered) // 2],
+        "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+        "errors": len(errors),
+        "first_error": errors[0] if errors else "",
+        "client_cpu": time.process_time() - cpu,
+    }
 
 
 def drive_wrk(port: int, clients: int, seconds: float, scratch: Path) -> dict:
     phrasings_file = scratch / "phrasings.txt"
     phrasings_file.write_text("".join(json.dumps(q)[1:-1] + "\n" for q in base_phrasings()))
-    wrk = subprocess.Popen(["wrk", "--threads", "1", "--connections", str(clients),
-                            "--duration", f"{seconds:.0f}s", "--timeout", "60s",
-                            "--script", str(Path(__file__).with_name("ask.lua")),
-                            f"http://127.0.0.1:{port}", "--", str(phrasings_file)],
-                           stdout=subprocess.PIPE, text=True)
+    wrk = subprocess.Popen(
+        [
+            "wrk",
+            "--threads",
+            "1",
+            "--connections",
+            str(clients),
+            "--duration",
+            f"{seconds:.0f}s",
+            "--timeout",
+            "60s",
+            "--script",
+            str(Path(__file__).with_name("ask.lua")),
+            f"http://127.0.0.1:{port}",
+            "--",
+            str(phrasings_file),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     output = wrk.stdout.read()  # type: ignore[union-attr]
     _, status, usage = os.wait4(wrk.pid, 0)
     if status:
         raise RuntimeError(f"wrk failed: {output}")
     figures = json.loads(output.strip().splitlines()[-1])
-    return {"clients": clients, "answers": figures["answers"],
-            "per_second": figures["answers"] / (figures["microseconds"] / 1e6),
-            "p50": figures["p50"] / 1e6, "p95": figures["p95"] / 1e6,
-            "errors": figures["errors"],
-            "first_error": f"{figures['errors']} failed (wrk counts them)" if figures["errors"]
-            else "", "client_cpu": usage.ru_utime + usage.ru_stime}
+    return {
+        "clients": clients,
+        "answers": figures["answers"],
+        "per_second": figures["answers"] / (figures["microseconds"] / 1e6),
+        "p50": figures["p50"] / 1e6,
+        "p95": figures["p95"] / 1e6,
+        "errors": figures["errors"],
+        "first_error": f"{figures['errors']} failed (wrk counts them)" if figures["errors"] else "",
+        "client_cpu": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def drive(port: int, clients: int, seconds: float, scratch: Path, generator: str) -> dict:
@@ -207,11 +259,24 @@ def load(repo: Path, seconds: float, generator: str, **settings: str) -> dict:
         build(repo, index)
         port = free_port()
         log = open(scratch / "server.log", "w")
-        server = subprocess.Popen([PYTHON, "-m", "qa_bot", "serve", "--port", str(port),
-                                   "--index", str(index), "--corpus", str(repo / "corpus")],
-                                  cwd=repo, env=env_for(repo, QA_BOT_LOG=str(scratch / "log"),
-                                                        **settings),
-                                  stdout=log, stderr=log)
+        server = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "qa_bot",
+                "serve",
+                "--port",
+                str(port),
+                "--index",
+                str(index),
+                "--corpus",
+                str(repo / "corpus"),
+            ],
+            cwd=repo,
+            env=env_for(repo, QA_BOT_LOG=str(scratch / "log"), **settings),
+            stdout=log,
+            stderr=log,
+        )
         try:
             deadline = time.monotonic() + 180
             while True:
@@ -220,7 +285,7 @@ def load(repo: Path, seconds: float, generator: str, **settings: str) -> dict:
                     break
                 except OSError:
                     if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError((scratch / "server.log").read_text()[-2000:])
+                        raise RuntimeError((scratch / "server.log").read_text()[-2000:]) from None
                     time.sleep(0.2)
             drive(port, 50, 3, scratch, generator)  # warm-up: every worker answers
             idle_rss, _, processes = rss_mb(server.pid)
@@ -237,8 +302,14 @@ def load(repo: Path, seconds: float, generator: str, **settings: str) -> dict:
             except subprocess.TimeoutExpired:
                 server.kill()
             log.close()
-    return {"single": single, "many": many, "idle_rss": idle_rss, "rss": rss, "peak": peak,
-            "processes": processes}
+    return {
+        "single": single,
+        "many": many,
+        "idle_rss": idle_rss,
+        "rss": rss,
+        "peak": peak,
+        "processes": processes,
+    }
 
 
 def cold(repo: Path, repeats: int) -> dict:
@@ -247,16 +318,25 @@ def cold(repo: Path, repeats: int) -> dict:
         build(repo, index)
         asks, imports = [], []
         for _ in range(repeats):
-            asks.append(first_output_seconds([PYTHON, "-m", "qa_bot", "ask", "--index",
-                                              str(index), QUESTION], repo, env_for(repo))[0])
+            asks.append(
+                first_output_seconds(
+                    [PYTHON, "-m", "qa_bot", "ask", "--index", str(index), QUESTION],
+                    repo,
+                    env_for(repo),
+                )[0]
+            )
             imports.append(run([PYTHON, "-c", "import sentence_transformers"])["seconds"])
-    return {"ask": median(asks), "import_st": median(imports),
-            "ratio": median(asks) / median(imports)}
+    return {
+        "ask": median(asks),
+        "import_st": median(imports),
+        "ratio": median(asks) / median(imports),
+    }
 
 
 def child_breakdown(index: str, rounds: int) -> dict:
     sys.path.insert(0, os.getcwd())  # the measured checkout's qa_bot, not this one's
     from qa_bot.answer.compose import compose_answer
+
     try:
         from qa_bot.answer.compose import ReadSentence, reading_candidates
     except ImportError:  # a checkout from before the reader
@@ -268,8 +348,13 @@ def child_breakdown(index: str, rounds: int) -> dict:
     on, off, _ = questions()
     asked = on + off
     bot.ask_with_evidence(asked[0])  # warm-up
-    times: dict[str, list[float]] = {"encode": [], "retrieve": [], "read": [], "compose": [],
-                                     "answer": []}
+    times: dict[str, list[float]] = {
+        "encode": [],
+        "retrieve": [],
+        "read": [],
+        "compose": [],
+        "answer": [],
+    }
     for _ in range(rounds):
         for question in asked:
             began = time.perf_counter()
@@ -284,9 +369,12 @@ def child_breakdown(index: str, rounds: int) -> dict:
                 candidates = reading_candidates(question, retrieval)
                 readings = bot.reader.read(question, [c.sentence.text for c in candidates])
                 read_at = time.perf_counter()
-                compose_answer(question, retrieval,
-                               [ReadSentence(c, r) for c, r in zip(candidates, readings)],
-                               bot.reader.calibration)
+                compose_answer(
+                    question,
+                    retrieval,
+                    [ReadSentence(c, r) for c, r in zip(candidates, readings)],
+                    bot.reader.calibration,
+                )
             composed = time.perf_counter()
             bot.ask_with_evidence(question)  # the whole uncached answer
             answered = time.perf_counter()
@@ -303,9 +391,14 @@ def breakdown(repo: Path, rounds: int) -> dict:
         index = Path(scratch) / "index"
         build(repo, index)
         # This file's child code runs against `repo`'s qa_bot.
-        done = subprocess.run([PYTHON, str(Path(__file__).resolve()), "--child", str(index),
-                               str(rounds)], cwd=repo, env=env_for(repo), capture_output=True,
-                              text=True, check=True)
+        done = subprocess.run(
+            [PYTHON, str(Path(__file__).resolve()), "--child", str(index), str(rounds)],
+            cwd=repo,
+            env=env_for(repo),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -316,8 +409,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--parts", default="breakdown,cold,load")
-    parser.add_argument("--generator", choices=["wrk", "python"],
-                        help="what drives the load (default: wrk when installed)")
+    parser.add_argument(
+        "--generator",
+        choices=["wrk", "python"],
+        help="what drives the load (default: wrk when installed)",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -331,20 +427,48 @@ def main() -> None:
         for name, repo in repos.items():
             figures = breakdown(repo, args.rounds)
             read = figures.get("read", 0.0)
-            rows.append([name, ms(figures["encode"]), ms(figures["retrieve"]), ms(read),
-                         f"{read / figures['encode']:.2f}x", ms(figures["compose"]),
-                         ms(figures["answer"]), f"{figures['answer'] / figures['encode']:.2f}x"])
-        print("Per question in process, median (retrieve includes encoding the question again;"
-              " read: the reader's one call for the 8 candidates):")
-        print_table(["code", "bare encode", "retrieve", "read", "read / encode", "compose",
-                     "whole answer", "answer / encode"], rows)
+            rows.append(
+                [
+                    name,
+                    ms(figures["encode"]),
+                    ms(figures["retrieve"]),
+                    ms(read),
+                    f"{read / figures['encode']:.2f}x",
+                    ms(figures["compose"]),
+                    ms(figures["answer"]),
+                    f"{figures['answer'] / figures['encode']:.2f}x",
+                ]
+            )
+        print(
+            "Per question in process, median (retrieve includes encoding the question again;"
+            " read: the reader's one call for the 8 candidates):"
+        )
+        print_table(
+            [
+                "code",
+                "bare encode",
+                "retrieve",
+                "read",
+                "read / encode",
+                "compose",
+                "whole answer",
+                "answer / encode",
+            ],
+            rows,
+        )
     if "cold" in parts:
         rows = []
         for name, repo in repos.items():
             figures = cold(repo, args.repeats)
-            rows.append([name, f"{figures['ask']:.2f} s", f"{figures['import_st']:.2f} s",
-                         f"{figures['ratio']:.2f}"])
-        print("Cold `ask` to first output vs `python -c \"import sentence_transformers\"`:")
+            rows.append(
+                [
+                    name,
+                    f"{figures['ask']:.2f} s",
+                    f"{figures['import_st']:.2f} s",
+                    f"{figures['ratio']:.2f}",
+                ]
+            )
+        print('Cold `ask` to first output vs `python -c "import sentence_transformers"`:')
         print_table(["code", "cold ask", "import sentence_transformers", "ratio"], rows)
     if "load" in parts:
         generator = args.generator or ("wrk" if shutil.which("wrk") else "python")
@@ -352,31 +476,65 @@ def main() -> None:
         variants["now, --workers 0"] = (ROOT, {"QA_BOT_WORKERS": "0"})
         rows, memory = [], []
         for name, (repo, settings) in variants.items():
-            print(f"load average before {name}:", " ".join(f"{x:.2f}" for x in os.getloadavg()),
-                  flush=True)
+            print(
+                f"load average before {name}:",
+                " ".join(f"{x:.2f}" for x in os.getloadavg()),
+                flush=True,
+            )
             figures = load(repo, args.seconds, generator, **settings)
             for key in ("single", "many"):
                 f = figures[key]
-                rows.append([name, f["clients"], f["answers"], f"{f['per_second']:.1f}",
-                             ms(f["p50"]), ms(f["p95"]), f["errors"],
-                             ms(f["cpu"] / max(1, f["answers"])),
-                             f"{f['cpu'] / args.seconds:.2f}",
-                             ms(f["client_cpu"] / max(1, f["answers"]))])
+                rows.append(
+                    [
+                        name,
+                        f["clients"],
+                        f["answers"],
+                        f"{f['per_second']:.1f}",
+                        ms(f["p50"]),
+                        ms(f["p95"]),
+                        f["errors"],
+                        ms(f["cpu"] / max(1, f["answers"])),
+                        f"{f['cpu'] / args.seconds:.2f}",
+                        ms(f["client_cpu"] / max(1, f["answers"])),
+                    ]
+                )
             ratio = figures["many"]["per_second"] / figures["single"]["per_second"]
-            rows.append([name, "50 vs 1", "", f"**{ratio:.2f}x**",
-                         "", "", "", "", "", ""])
-            memory.append([name, figures["processes"], f"{figures['idle_rss']:.0f} MB",
-                           f"{figures['rss']:.0f} MB", f"{figures['peak']:.0f} MB"])
+            rows.append([name, "50 vs 1", "", f"**{ratio:.2f}x**", "", "", "", "", "", ""])
+            memory.append(
+                [
+                    name,
+                    figures["processes"],
+                    f"{figures['idle_rss']:.0f} MB",
+                    f"{figures['rss']:.0f} MB",
+                    f"{figures['peak']:.0f} MB",
+                ]
+            )
             for key in ("single", "many"):
                 if figures[key]["first_error"]:
                     print(f"{name}, {key}: first error {figures[key]['first_error']}")
-        print(f"Load over HTTP from {generator}, {args.seconds:.0f} s each, rate limit lifted, "
-              "every question phrased differently:")
-        print_table(["code", "clients", "answers", "answers/s", "p50", "p95", "errors",
-                     "server CPU per answer", "server cores busy", "client CPU per answer"], rows)
+        print(
+            f"Load over HTTP from {generator}, {args.seconds:.0f} s each, rate limit lifted, "
+            "every question phrased differently:"
+        )
+        print_table(
+            [
+                "code",
+                "clients",
+                "answers",
+                "answers/s",
+                "p50",
+                "p95",
+                "errors",
+                "server CPU per answer",
+                "server cores busy",
+                "client CPU per answer",
+            ],
+            rows,
+        )
         print("Server memory (the server process, its workers and multiprocessing's helper):")
-        print_table(["code", "processes", "RSS after warm-up", "RSS after the load",
-                     "peak RSS"], memory)
+        print_table(
+            ["code", "processes", "RSS after warm-up", "RSS after the load", "peak RSS"], memory
+        )
     print("load average at the end:", " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 

@@ -8,6 +8,7 @@ so this writes a random file of that size instead of training the index (66 s, 3
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/verify.py
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import print_machine, print_table
+
 from qa_bot.indexing import builds
 
 VECTORS, DIMENSION, LISTS = 1_000_000, 384, 4_000
@@ -31,7 +32,7 @@ def main() -> None:
         chunk = np.random.default_rng(0).bytes(64 << 20)
         with open(path, "wb") as file:
             for start in range(0, SIZE, len(chunk)):
-                file.write(chunk[:min(len(chunk), SIZE - start)])
+                file.write(chunk[: min(len(chunk), SIZE - start)])
         began = time.perf_counter()
         for _ in range(1000):
             path.stat()
@@ -42,10 +43,14 @@ def main() -> None:
             builds.file_checksum(path)
             timings.append(time.perf_counter() - began)
         seconds = sorted(timings)[1]
-        rows = [["size check (one stat), what a loading server adds", f"{stat_us:.1f} µs"],
-                ["checksum of the 1 M-vector index file, median of 3 (page cache warm)",
-                 f"{seconds:.2f} s"],
-                ["checksum rate", f"{SIZE / seconds / 2**20:,.0f} MB/s"]]
+        rows = [
+            ["size check (one stat), what a loading server adds", f"{stat_us:.1f} µs"],
+            [
+                "checksum of the 1 M-vector index file, median of 3 (page cache warm)",
+                f"{seconds:.2f} s",
+            ],
+            ["checksum rate", f"{SIZE / seconds / 2**20:,.0f} MB/s"],
+        ]
         print_table(["figure", f"value ({SIZE / 2**20:,.0f} MB file)"], rows)
         os.remove(path)
 

@@ -8,6 +8,7 @@ file); writes the coefficients, by feature name, to qa_bot/models/grounding/conf
 prints the figures of both parts. With --current it reports the coefficients that file holds
 instead of fitting.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,10 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa_bot.answer.compose import (compose_answer, features, ruled_out,  # noqa: E402
-                                   score_sentences, source_floor)
-from qa_bot.answer.fitted import Regression, regression, write_regression  # noqa: E402
 from qa_bot.answer.bot import QABot  # noqa: E402
+from qa_bot.answer.compose import compose_answer, features, ruled_out, score_sentences, source_floor  # noqa: E402
+from qa_bot.answer.fitted import Regression, regression, write_regression  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.encoder.embedding import Embedder  # noqa: E402
 from qa_bot.evaluation import Case, case_turns, load_cases, write_squad_corpus  # noqa: E402
@@ -38,13 +38,29 @@ DATA = Path(__file__).resolve().parent / "data"
 DECLINE_BELOW = 0.40
 MODEL = "grounding/confidence"
 # The regression's inputs, in the order of a row's x (compose.features names them).
-FEATURES = ("on_topic", "dense", "sentence_cover", "passage_cover", "unknown", "missing_name",
-            "type_missing", "phrase_fit", "noun_match", "meaning_cover", "weakest_match",
-            "piece_weakest", "piece_cover")
+FEATURES = (
+    "on_topic",
+    "dense",
+    "sentence_cover",
+    "passage_cover",
+    "unknown",
+    "missing_name",
+    "type_missing",
+    "phrase_fit",
+    "noun_match",
+    "meaning_cover",
+    "weakest_match",
+    "piece_weakest",
+    "piece_cover",
+)
 # Of the SQuAD 2.0 training sample: the two articles with unanswerable questions, and a share of
 # the questions of two that have none (all of them would swamp the rest).
-TRAIN_ARTICLES = ("The_Legend_of_Zelda_Twilight_Princess.txt", "Spectre_2015_film.txt",
-                  "IPod.txt", "2008_Sichuan_earthquake.txt")
+TRAIN_ARTICLES = (
+    "The_Legend_of_Zelda_Twilight_Princess.txt",
+    "Spectre_2015_film.txt",
+    "IPod.txt",
+    "2008_Sichuan_earthquake.txt",
+)
 ANSWERABLE_ONLY_QUESTIONS = 120
 # The product answers news articles: the questions written about news stories count this many
 # times a SQuAD question in the fit.
@@ -87,8 +103,13 @@ def jsonl_cases(path: Path) -> list[Case]:
     return load_cases(path)[0]
 
 
-def bot_for(name: str, articles: dict[str, list[str]] | None, corpus_files: list[Path],
-            embedder: Embedder, scratch: Path) -> QABot:
+def bot_for(
+    name: str,
+    articles: dict[str, list[str]] | None,
+    corpus_files: list[Path],
+    embedder: Embedder,
+    scratch: Path,
+) -> QABot:
     """A bot over a corpus of the SQuAD `articles` or of `corpus_files`, its index built in
     `scratch`/`name` unless an earlier run left it there."""
     folder = scratch / name
@@ -100,14 +121,20 @@ def bot_for(name: str, articles: dict[str, list[str]] | None, corpus_files: list
         else:
             corpus.mkdir(parents=True, exist_ok=True)
             for file in corpus_files:
-                (corpus / file.name).write_text(file.read_text(encoding="utf-8"),
-                                                encoding="utf-8")
+                (corpus / file.name).write_text(file.read_text(encoding="utf-8"), encoding="utf-8")
         build_index(corpus, index, bundled_model_path(), embedder=embedder)
     return QABot(index, embedder)
 
 
-def rows_for(name: str, part: str, articles: dict[str, list[str]] | None, corpus_files: list[Path],
-             cases: list[Case], embedder: Embedder, scratch: Path) -> list[Row]:
+def rows_for(
+    name: str,
+    part: str,
+    articles: dict[str, list[str]] | None,
+    corpus_files: list[Path],
+    cases: list[Case],
+    embedder: Embedder,
+    scratch: Path,
+) -> list[Row]:
     bot = bot_for(name, articles, corpus_files, embedder, scratch)
     print(f"{name}: {len(cases)} questions", file=sys.stderr, flush=True)
     rows = []
@@ -116,15 +143,24 @@ def rows_for(name: str, part: str, articles: dict[str, list[str]] | None, corpus
         ranked = score_sentences(case.question, retrieval)
         if not ranked:
             continue
-        said = compose_answer(case.question, retrieval, read, bot.reader.calibration,
-                              decline_below=0.0).answer.lower()
+        said = compose_answer(
+            case.question, retrieval, read, bot.reader.calibration, decline_below=0.0
+        ).answer.lower()
         right = any(a.lower() in said for a in case.answers)
         kind = case.kind or ("answerable" if case.answers else "unanswerable")
         best = ranked[0]
-        rows.append(Row(part, f"{name}:{kind}", case.question,
-                        tuple(features(best.evidence, retrieval)[name] for name in FEATURES),
-                        bool(case.answers), right, ruled_out(case.question, best),
-                        source_floor(retrieval, best)))
+        rows.append(
+            Row(
+                part,
+                f"{name}:{kind}",
+                case.question,
+                tuple(features(best.evidence, retrieval)[name] for name in FEATURES),
+                bool(case.answers),
+                right,
+                ruled_out(case.question, best),
+                source_floor(retrieval, best),
+            )
+        )
     return rows
 
 
@@ -138,21 +174,56 @@ def collect(embedder: Embedder, scratch: Path) -> list[Row]:
     for source in TRAIN_ARTICLES:
         chosen = [c for c in cases if c.source == source]
         if not any(c.kind == "unanswerable" for c in chosen):
-            chosen = chosen[::max(1, len(chosen) // ANSWERABLE_ONLY_QUESTIONS)]
-        rows += rows_for(source.removesuffix(".txt"), "fit", {source: articles[source]}, [],
-                         chosen, embedder, scratch)
+            chosen = chosen[:: max(1, len(chosen) // ANSWERABLE_ONLY_QUESTIONS)]
+        rows += rows_for(
+            source.removesuffix(".txt"),
+            "fit",
+            {source: articles[source]},
+            [],
+            chosen,
+            embedder,
+            scratch,
+        )
     # The sample's other six articles (answerable questions only) are never fitted on: articles
     # the confidence model has not seen, as the issue's unseen SQuAD articles.
     for source in sorted(set(articles) - set(TRAIN_ARTICLES)):
-        rows += rows_for(source.removesuffix(".txt"), "test", {source: articles[source]}, [],
-                         [c for c in cases if c.source == source], embedder, scratch)
-    rows += rows_for("article-more", "fit", None, article,
-                     jsonl_cases(DATA / "article-more.jsonl"), embedder, scratch)
+        rows += rows_for(
+            source.removesuffix(".txt"),
+            "test",
+            {source: articles[source]},
+            [],
+            [c for c in cases if c.source == source],
+            embedder,
+            scratch,
+        )
+    rows += rows_for(
+        "article-more",
+        "fit",
+        None,
+        article,
+        jsonl_cases(DATA / "article-more.jsonl"),
+        embedder,
+        scratch,
+    )
     for text in sorted((DATA / "fit").glob("*.txt")):
-        rows += rows_for(text.stem, "fit", None, [text], jsonl_cases(text.with_suffix(".jsonl")),
-                         embedder, scratch)
-    rows += rows_for("article-heldout", "test", None, article,
-                     jsonl_cases(DATA / "article-heldout.jsonl"), embedder, scratch)
+        rows += rows_for(
+            text.stem,
+            "fit",
+            None,
+            [text],
+            jsonl_cases(text.with_suffix(".jsonl")),
+            embedder,
+            scratch,
+        )
+    rows += rows_for(
+        "article-heldout",
+        "test",
+        None,
+        article,
+        jsonl_cases(DATA / "article-heldout.jsonl"),
+        embedder,
+        scratch,
+    )
     for name in ("article-questions", "article-offtopic", "article-unanswerable"):
         path = SHARED / f"{name}.jsonl"
         if path.exists():
@@ -198,20 +269,29 @@ def report(rows: list[Row], weights: np.ndarray, bias: float, threshold: float) 
             answered = confidences(chosen, weights, bias) >= threshold
             if chosen[0].answerable:
                 right = sum(1 for r, a in zip(chosen, answered) if a and r.right)
-                print(f"  {group:<42} n={len(chosen):4}  answered {answered.mean():6.1%}  "
-                      f"right {right / len(chosen):6.1%}  (right if never declined "
-                      f"{np.mean([r.right for r in chosen]):6.1%})")
+                print(
+                    f"  {group:<42} n={len(chosen):4}  answered {answered.mean():6.1%}  "
+                    f"right {right / len(chosen):6.1%}  (right if never declined "
+                    f"{np.mean([r.right for r in chosen]):6.1%})"
+                )
             else:
                 print(f"  {group:<42} n={len(chosen):4}  declined {1 - answered.mean():6.1%}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threshold", type=float, help="report at this decline threshold "
-                        "(default: the highest that answers ANSWERED_TARGET in the fit part)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="report at this decline threshold "
+        "(default: the highest that answers ANSWERED_TARGET in the fit part)",
+    )
     parser.add_argument("--cache", type=Path, help="keep the feature rows in this JSON file")
-    parser.add_argument("--current", action="store_true", help="report the coefficients in "
-                        "qa_bot/answer/compose.py instead of fitting new ones")
+    parser.add_argument(
+        "--current",
+        action="store_true",
+        help="report the coefficients in qa_bot/answer/compose.py instead of fitting new ones",
+    )
     args = parser.parse_args()
     if args.cache and args.cache.exists():
         rows = [Row(**{**r, "x": tuple(r["x"])}) for r in json.loads(args.cache.read_text())]
@@ -226,10 +306,12 @@ def main() -> None:
         weights, bias = np.array([current.weights.get(n, 0.0) for n in FEATURES]), current.bias
     else:
         weights, bias = fit(rows)
-        fitted = Regression(round(float(bias), 3),
-                            {n: round(float(w), 3) for n, w in zip(FEATURES, weights)},
-                            f"calibration/fit_confidence.py, {date.today()}, on the fit part of "
-                            "calibration/README.md")
+        fitted = Regression(
+            round(float(bias), 3),
+            {n: round(float(w), 3) for n, w in zip(FEATURES, weights)},
+            f"calibration/fit_confidence.py, {date.today()}, on the fit part of "
+            "calibration/README.md",
+        )
         print(f"wrote {write_regression(MODEL, fitted).relative_to(ROOT)}")
     chosen = args.threshold or (DECLINE_BELOW if args.current else threshold(rows, weights, bias))
     print(f"DECLINE_BELOW = {chosen:.2f}")

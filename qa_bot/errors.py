@@ -3,13 +3,14 @@
 Core code raises these; only the interfaces translate them (CLI: one line on stderr and an exit
 code; API: {"error": ...} with a status; chat: a polite message).
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 # What a reader is told when no usable index answers: the cause (a file path, a command to
 # run) is for whoever runs the server, in its log and /api/health.
-INDEX_UNAVAILABLE = ("The article index is not available right now; please try again in a few "
-                     "minutes.")
+INDEX_UNAVAILABLE = (
+    "The article index is not available right now; please try again in a few minutes."
+)
 
 
 class QABotError(Exception):

@@ -13,6 +13,7 @@ articles). `sentences` are the article's sentences that answer: a quote holding 
 quotes the answering sentence. `kind` (for example "offtopic" or "ontopic-unanswerable")
 groups the decline figures.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,13 +24,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from qa_bot.answer.compose import compose_answer
-from qa_bot.answer.result import Answer
-from qa_bot.answer.bot import QABot
-from qa_bot.errors import QABotError
-from qa_bot.answer.question import Turn
 from qa_bot.answer.ask_request import parse_ask_request
-
+from qa_bot.answer.bot import QABot
+from qa_bot.answer.compose import compose_answer
+from qa_bot.answer.question import Turn
+from qa_bot.answer.result import Answer
+from qa_bot.errors import QABotError
 
 SHORT_ANSWER_WORDS = 4  # accepted answers this short are names, numbers, dates, places
 # Kinds of unanswerable question on the article's subject (the AUC that matters is against them).
@@ -112,28 +112,48 @@ class Report:
 
     def table(self) -> str:
         rows = [
-            ("questions", f"{self.questions} ({self.answerable} answerable, "
-                          f"{self.unanswerable} unanswerable)"),
+            (
+                "questions",
+                f"{self.questions} ({self.answerable} answerable, "
+                f"{self.unanswerable} unanswerable)",
+            ),
             ("answered (answerable)", _percent(self.answered)),
             ("answered right (answerable)", _percent(self.containment)),
             ("answered wrong (answerable)", _percent(self.answered_wrong)),
-            ("wrongly declined (answerable)", _percent(1 - self.answered if self.answerable else 0)),
-            ("quotes the answering sentence", "-" if self.answering_sentence is None
-             else _percent(self.answering_sentence)),
+            (
+                "wrongly declined (answerable)",
+                _percent(1 - self.answered if self.answerable else 0),
+            ),
+            (
+                "quotes the answering sentence",
+                "-" if self.answering_sentence is None else _percent(self.answering_sentence),
+            ),
             ("passage hit@1", _percent(self.hit_at_1)),
             ("passage hit@3", _percent(self.hit_at_3)),
             ("mean answer words", f"{self.mean_words:.1f}"),
             ("declined unanswerable", _percent(self.declined_unanswerable)),
-            *[(f"declined {kind}", f"{_percent(declined / total)} ({declined} of {total})")
-              for kind, (declined, total) in (self.declined_by_kind or {}).items()
-              if set(self.declined_by_kind or {}) != {"unanswerable"}],
-            ("separation (AUC)", ", ".join(f"{kind} {auc:.2f}" for kind, auc
-                                           in (self.separation_by_kind or {}).items()) or "-"),
-            ("AUC, answerable vs on-topic", "-" if self.auc_on_topic is None
-             else f"{self.auc_on_topic:.2f}"),
-            ("short answer right", f"{_percent(self.short_accuracy)} of {self.short_questions} "
-                                   f"questions with a short accepted answer (given for "
-                                   f"{_percent(self.short_given)})"),
+            *[
+                (f"declined {kind}", f"{_percent(declined / total)} ({declined} of {total})")
+                for kind, (declined, total) in (self.declined_by_kind or {}).items()
+                if set(self.declined_by_kind or {}) != {"unanswerable"}
+            ],
+            (
+                "separation (AUC)",
+                ", ".join(
+                    f"{kind} {auc:.2f}" for kind, auc in (self.separation_by_kind or {}).items()
+                )
+                or "-",
+            ),
+            (
+                "AUC, answerable vs on-topic",
+                "-" if self.auc_on_topic is None else f"{self.auc_on_topic:.2f}",
+            ),
+            (
+                "short answer right",
+                f"{_percent(self.short_accuracy)} of {self.short_questions} "
+                f"questions with a short accepted answer (given for "
+                f"{_percent(self.short_given)})",
+            ),
             ("citation faults", str(self.citation_faults)),
             ("latency per question", f"median {self.median_ms:.1f} ms, p90 {self.p90_ms:.1f} ms"),
         ]
@@ -148,8 +168,9 @@ def load_sets(paths: list[Path]) -> list[QuestionSet]:
         if path.is_dir():
             found = sorted(path.glob("*.jsonl"))
             if not found:
-                raise QABotError(f"{path} holds no .jsonl question files; give files or a folder "
-                                 "of them.")
+                raise QABotError(
+                    f"{path} holds no .jsonl question files; give files or a folder of them."
+                )
             files += found
         else:
             files.append(path)
@@ -161,8 +182,9 @@ def load_sets(paths: list[Path]) -> list[QuestionSet]:
             articles = {source: squad_article(paragraphs) for source, paragraphs in squad.items()}
             sets.append(QuestionSet(path.name, tuple(cases), articles))
         elif article.is_file():
-            sets.append(QuestionSet(article.name, tuple(cases),
-                                    {article.name: _article_text(article)}))
+            sets.append(
+                QuestionSet(article.name, tuple(cases), {article.name: _article_text(article)})
+            )
         else:
             sets.append(QuestionSet(path.name, tuple(cases)))
     return sets
@@ -172,8 +194,9 @@ def _article_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise QABotError(f"Cannot read the article {path} ({type(error).__name__}); save it as "
-                         "UTF-8 text.") from None
+        raise QABotError(
+            f"Cannot read the article {path} ({type(error).__name__}); save it as UTF-8 text."
+        ) from None
 
 
 def load_cases(path: Path) -> tuple[list[Case], dict[str, list[str]] | None]:
@@ -181,8 +204,10 @@ def load_cases(path: Path) -> tuple[list[Case], dict[str, list[str]] | None]:
     try:
         raw = path.read_text(encoding="utf-8")
     except (FileNotFoundError, UnicodeDecodeError) as error:
-        raise QABotError(f"Cannot read {path} ({type(error).__name__}); give a SQuAD 2.0 "
-                         "JSON file or a JSONL file of questions.") from None
+        raise QABotError(
+            f"Cannot read {path} ({type(error).__name__}); give a SQuAD 2.0 "
+            "JSON file or a JSONL file of questions."
+        ) from None
     if path.suffix == ".json":
         return _squad_cases(raw, path)
     cases = []
@@ -198,15 +223,23 @@ def load_cases(path: Path) -> tuple[list[Case], dict[str, list[str]] | None]:
             kind, source = record.get("kind", ""), record.get("source")
             sentences = record.get("sentences") or []
         except (json.JSONDecodeError, AttributeError, TypeError) as error:
-            raise QABotError(f"{path} line {number} is not a question record "
-                             f'({error}); use {{"question": ..., "answers": [...]}}.') from None
-        if (not isinstance(question, str) or not isinstance(answers, list)
-                or not all(isinstance(a, str) for a in answers)
-                or not isinstance(kind, str) or not isinstance(source, (str, type(None)))
-                or not isinstance(sentences, list)
-                or not all(isinstance(s, str) for s in sentences)):
-            raise QABotError(f'{path} line {number} needs "question" text and "answers" (and '
-                             '"sentences", when given) as lists of strings.')
+            raise QABotError(
+                f"{path} line {number} is not a question record "
+                f'({error}); use {{"question": ..., "answers": [...]}}.'
+            ) from None
+        if (
+            not isinstance(question, str)
+            or not isinstance(answers, list)
+            or not all(isinstance(a, str) for a in answers)
+            or not isinstance(kind, str)
+            or not isinstance(source, (str, type(None)))
+            or not isinstance(sentences, list)
+            or not all(isinstance(s, str) for s in sentences)
+        ):
+            raise QABotError(
+                f'{path} line {number} needs "question" text and "answers" (and '
+                '"sentences", when given) as lists of strings.'
+            )
         case = Case(question, tuple(answers), history, kind, source, tuple(sentences))
         try:
             case_turns(case)
@@ -229,12 +262,17 @@ def _squad_cases(raw: str, path: Path) -> tuple[list[Case], dict[str, list[str]]
             for paragraph in article["paragraphs"]:
                 articles[source].append(paragraph["context"])
                 for qa in paragraph["qas"]:
-                    answers = () if qa.get("is_impossible") else tuple(
-                        dict.fromkeys(a["text"] for a in qa["answers"]))
+                    answers = (
+                        ()
+                        if qa.get("is_impossible")
+                        else tuple(dict.fromkeys(a["text"] for a in qa["answers"]))
+                    )
                     kind = "answerable" if answers else "unanswerable"
                     cases.append(Case(qa["question"], answers, kind=kind, source=source))
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
-        raise QABotError(f"{path} is not SQuAD 2.0 JSON ({type(error).__name__}: {error}).") from None
+        raise QABotError(
+            f"{path} is not SQuAD 2.0 JSON ({type(error).__name__}: {error})."
+        ) from None
     return cases, articles
 
 
@@ -261,31 +299,41 @@ def evaluate(bot: QABot, cases: list[Case] | tuple[Case, ...], article: str = ""
     results = []
     for case in cases:
         began = time.perf_counter()
-        answer, retrieval, read = bot.ask_with_evidence(case.question, case_turns(case),
-                                                        case.source)
+        answer, retrieval, read = bot.ask_with_evidence(
+            case.question, case_turns(case), case.source
+        )
         seconds = time.perf_counter() - began
         top = [hit.passage.text for hit in retrieval.passages[:3]]
-        undeclined = compose_answer(answer.question, retrieval, read, bot.reader.calibration,
-                                    decline_below=0.0)
+        undeclined = compose_answer(
+            answer.question, retrieval, read, bot.reader.calibration, decline_below=0.0
+        )
         short = answer.short_answer.text if answer.short_answer else None
-        results.append(Result(
-            question=case.question, answers=case.answers, answer=answer.answer,
-            answered=answer.answered, confidence=answer.confidence,
-            contains_answer=answer.answered and _contains(answer.answer, case.answers),
-            undeclined_correct=bool(case.answers) and _contains(undeclined.answer, case.answers),
-            hit_at_1=_contains(" ".join(top[:1]), case.answers),
-            hit_at_3=any(_contains(text, case.answers) for text in top),
-            words=len(answer.answer.split()) if answer.answered else 0,
-            seconds=seconds,
-            kind=case.kind or ("answerable" if case.answers else "unanswerable"),
-            short_answer=short,
-            short_correct=short is not None and short_contains(short, case.answers),
-            citation_faults=_citation_faults(undeclined),
-            article=case.source or article,
-            quotes_answering_sentence=(
-                any(sentence in answer.answer for sentence in case.sentences)
-                if case.sentences and case.answers and answer.answered else None),
-        ))
+        results.append(
+            Result(
+                question=case.question,
+                answers=case.answers,
+                answer=answer.answer,
+                answered=answer.answered,
+                confidence=answer.confidence,
+                contains_answer=answer.answered and _contains(answer.answer, case.answers),
+                undeclined_correct=bool(case.answers)
+                and _contains(undeclined.answer, case.answers),
+                hit_at_1=_contains(" ".join(top[:1]), case.answers),
+                hit_at_3=any(_contains(text, case.answers) for text in top),
+                words=len(answer.answer.split()) if answer.answered else 0,
+                seconds=seconds,
+                kind=case.kind or ("answerable" if case.answers else "unanswerable"),
+                short_answer=short,
+                short_correct=short is not None and short_contains(short, case.answers),
+                citation_faults=_citation_faults(undeclined),
+                article=case.source or article,
+                quotes_answering_sentence=(
+                    any(sentence in answer.answer for sentence in case.sentences)
+                    if case.sentences and case.answers and answer.answered
+                    else None
+                ),
+            )
+        )
     return results
 
 
@@ -304,7 +352,9 @@ def summarise(results: list[Result]) -> Report:
     judged = [r for r in answered if r.quotes_answering_sentence is not None]
     latencies = sorted(r.seconds * 1000 for r in results)
     return Report(
-        questions=len(results), answerable=len(answerable), unanswerable=len(unanswerable),
+        questions=len(results),
+        answerable=len(answerable),
+        unanswerable=len(unanswerable),
         answered=_share(answered, answerable),
         containment=_share([r for r in answerable if r.contains_answer], answerable),
         hit_at_1=_share([r for r in answerable if r.hit_at_1], answerable),
@@ -313,20 +363,28 @@ def summarise(results: list[Result]) -> Report:
         declined_unanswerable=_share([r for r in unanswerable if not r.answered], unanswerable),
         median_ms=statistics.median(latencies) if latencies else 0.0,
         p90_ms=statistics.quantiles(latencies, n=10, method="inclusive")[-1]
-        if len(latencies) > 1 else (latencies or [0.0])[0],
+        if len(latencies) > 1
+        else (latencies or [0.0])[0],
         short_questions=len(short),
         short_accuracy=_share([r for r in short if r.short_correct], short),
         short_given=_share([r for r in short if r.short_answer is not None], short),
-        declined_by_kind={kind: (sum(1 for r in unanswerable if r.kind == kind and not r.answered),
-                                 sum(1 for r in unanswerable if r.kind == kind))
-                          for kind in kinds},
-        separation_by_kind={kind: separation(answerable,
-                                             [r for r in unanswerable if r.kind == kind])
-                            for kind in kinds if answerable},
+        declined_by_kind={
+            kind: (
+                sum(1 for r in unanswerable if r.kind == kind and not r.answered),
+                sum(1 for r in unanswerable if r.kind == kind),
+            )
+            for kind in kinds
+        },
+        separation_by_kind={
+            kind: separation(answerable, [r for r in unanswerable if r.kind == kind])
+            for kind in kinds
+            if answerable
+        },
         citation_faults=sum(r.citation_faults for r in results),
         answered_wrong=_share([r for r in answered if not r.contains_answer], answerable),
         answering_sentence=_share([r for r in judged if r.quotes_answering_sentence], judged)
-        if judged else None,
+        if judged
+        else None,
         auc_on_topic=separation(answerable, on_topic) if answerable and on_topic else None,
     )
 
@@ -334,8 +392,9 @@ def summarise(results: list[Result]) -> Report:
 def by_article(results: list[Result]) -> dict[str, Report]:
     """The report of each article's questions, in the order first asked."""
     articles = dict.fromkeys(r.article for r in results)
-    return {article: summarise([r for r in results if r.article == article])
-            for article in articles}
+    return {
+        article: summarise([r for r in results if r.article == article]) for article in articles
+    }
 
 
 def article_table(reports: dict[str, Report]) -> str:
@@ -344,27 +403,45 @@ def article_table(reports: dict[str, Report]) -> str:
     header = ("article", "questions", "right", "wrong", "declined", "on-topic declined", "AUC")
     rows = [header]
     for article, report in reports.items():
-        on_topic = {kind: counts for kind, counts in (report.declined_by_kind or {}).items()
-                    if kind in ON_TOPIC}
-        declined, total = (sum(c[0] for c in on_topic.values()), sum(c[1] for c in on_topic.values()))
-        rows.append((article, str(report.questions),
-                     _percent(report.containment) if report.answerable else "-",
-                     _percent(report.answered_wrong) if report.answerable else "-",
-                     _percent(1 - report.answered) if report.answerable else "-",
-                     f"{_percent(declined / total)} of {total}" if total else "-",
-                     "-" if report.auc_on_topic is None else f"{report.auc_on_topic:.2f}"))
+        on_topic = {
+            kind: counts
+            for kind, counts in (report.declined_by_kind or {}).items()
+            if kind in ON_TOPIC
+        }
+        declined, total = (
+            sum(c[0] for c in on_topic.values()),
+            sum(c[1] for c in on_topic.values()),
+        )
+        rows.append(
+            (
+                article,
+                str(report.questions),
+                _percent(report.containment) if report.answerable else "-",
+                _percent(report.answered_wrong) if report.answerable else "-",
+                _percent(1 - report.answered) if report.answerable else "-",
+                f"{_percent(declined / total)} of {total}" if total else "-",
+                "-" if report.auc_on_topic is None else f"{report.auc_on_topic:.2f}",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
-                               for i, (cell, width) in enumerate(zip(row, widths)))
-                     for row in rows)
+    return "\n".join(
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths))
+        )
+        for row in rows
+    )
 
 
 def separation(answerable: list[Result], unanswerable: list[Result]) -> float:
     """The chance that an answerable question gets a higher confidence than an unanswerable one
     (ties count half): the area under the ROC curve. No threshold declines nearly all of one
     kind and nearly none of the other unless this is near 1."""
-    pairs = [(a.confidence > u.confidence) + 0.5 * (a.confidence == u.confidence)
-             for a in answerable for u in unanswerable]
+    pairs = [
+        (a.confidence > u.confidence) + 0.5 * (a.confidence == u.confidence)
+        for a in answerable
+        for u in unanswerable
+    ]
     return sum(pairs) / len(pairs)
 
 
@@ -381,8 +458,9 @@ def risk_coverage(results: list[Result]) -> list[tuple[float, float, float]]:
     return points
 
 
-def write_report(results: list[Result], report: Report, folder: Path,
-                 decline_below: float) -> list[Path]:
+def write_report(
+    results: list[Result], report: Report, folder: Path, decline_below: float
+) -> list[Path]:
     """Per-question results as JSONL and the risk-coverage plot as PNG."""
     import matplotlib
 
@@ -391,15 +469,21 @@ def write_report(results: list[Result], report: Report, folder: Path,
 
     folder.mkdir(parents=True, exist_ok=True)
     jsonl = folder / "results.jsonl"
-    jsonl.write_text("".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in results),
-                     encoding="utf-8")
+    jsonl.write_text(
+        "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in results), encoding="utf-8"
+    )
     points = risk_coverage(results)
     figure, axes = plt.subplots(figsize=(6, 4.2), dpi=110)
     axes.plot([p[1] for p in points], [p[2] for p in points], drawstyle="steps-post")
     current = [p for p in points if p[0] >= decline_below][:1]
     if current:
-        axes.scatter([current[0][1]], [current[0][2]], color="crimson", zorder=3,
-                     label=f"decline below {decline_below:.2f}")
+        axes.scatter(
+            [current[0][1]],
+            [current[0][2]],
+            color="crimson",
+            zorder=3,
+            label=f"decline below {decline_below:.2f}",
+        )
         axes.legend(loc="lower left")
     axes.set_xlabel("share of questions answered (coverage)")
     axes.set_ylabel("share of answers that are right")
@@ -421,13 +505,19 @@ def _citation_faults(answer: Answer) -> int:
         for start, end in citation.quote_spans:
             if not citation.start <= start < end <= citation.end:
                 faults += 1
-        quoted = [citation.text[s - citation.start:e - citation.start]
-                  for s, e in citation.quote_spans]
+        quoted = [
+            citation.text[s - citation.start : e - citation.start] for s, e in citation.quote_spans
+        ]
         faults += sum(1 for piece in quoted if piece not in citation.quote)
     short = answer.short_answer
-    if short and not any(c.source == short.source and s <= short.start and short.end <= e
-                         and c.text[short.start - c.start:short.end - c.start] == short.text
-                         for c in answer.citations for s, e in c.quote_spans):
+    if short and not any(
+        c.source == short.source
+        and s <= short.start
+        and short.end <= e
+        and c.text[short.start - c.start : short.end - c.start] == short.text
+        for c in answer.citations
+        for s, e in c.quote_spans
+    ):
         faults += 1
     return faults
 

@@ -1,4 +1,5 @@
 """Helpers for the browser tests: headless Chromium, host pages on another origin, the widget."""
+
 from __future__ import annotations
 
 import html
@@ -12,8 +13,15 @@ from urllib.parse import urlsplit
 from playwright.sync_api import BrowserContext, FrameLocator, Locator, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @contextmanager
@@ -21,8 +29,12 @@ def chromium(profile_dir: Path) -> Iterator[BrowserContext]:
     """Debian's Chromium, headless, with a fresh profile; never a downloaded browser."""
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            profile_dir, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800})
+            profile_dir,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 800},
+        )
         try:
             yield context
         finally:
@@ -82,9 +94,16 @@ h1 { font-size: 34px; line-height: 1.2; margin: 16px 0 8px; }
 """
 
 
-def article_page(bot_url: str, paragraphs: list[str], title: str, *, attributes: str = "",
-                 head: str = "", before: str = "",
-                 source: str = "north-korea-troops-ukraine.txt") -> str:
+def article_page(
+    bot_url: str,
+    paragraphs: list[str],
+    title: str,
+    *,
+    attributes: str = "",
+    head: str = "",
+    before: str = "",
+    source: str = "north-korea-troops-ukraine.txt",
+) -> str:
     """A news-article host page whose paragraphs are HTML (already escaped), with the snippet."""
     body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
     return f"""<!doctype html>
@@ -103,6 +122,7 @@ def article_page(bot_url: str, paragraphs: list[str], title: str, *, attributes:
 
 
 # The widget, seen from the host page ---------------------------------------------------------
+
 
 def launcher(page: Page) -> Locator:
     return page.locator("qa-bot-widget button.launcher")  # CSS locators pierce the open shadow
@@ -137,6 +157,7 @@ def save_for_docs(screenshot: Path, docs: Path) -> Path:
 
     target = docs / screenshot.name
     image = Image.open(screenshot).convert("RGB")
-    image.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE) \
-        .save(target, optimize=True)
+    image.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        target, optimize=True
+    )
     return target

@@ -1,4 +1,5 @@
 """Shared fixtures: the real model loaded once, a real index of the real article, a live server."""
+
 from __future__ import annotations
 
 import os
@@ -28,10 +29,29 @@ CORPUS = ROOT / "corpus"
 ARTICLE = CORPUS / "north-korea-troops-ukraine.txt"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # The JSON contract of an answer and of a citation (README, "Command line").
-ASK_KEYS = {"id", "question", "answer", "answered", "confidence", "citations", "short_answer",
-            "related"}
-CITATION_KEYS = {"n", "source", "start", "end", "text", "quote", "score", "quote_spans", "title",
-                 "published", "author"}
+ASK_KEYS = {
+    "id",
+    "question",
+    "answer",
+    "answered",
+    "confidence",
+    "citations",
+    "short_answer",
+    "related",
+}
+CITATION_KEYS = {
+    "n",
+    "source",
+    "start",
+    "end",
+    "text",
+    "quote",
+    "score",
+    "quote_spans",
+    "title",
+    "published",
+    "author",
+}
 
 
 def pytest_report_header() -> list[str]:
@@ -62,8 +82,13 @@ def bot(article_index: Path, embedder: Embedder) -> QABot:
     return QABot(article_index, embedder)
 
 
-def first_health(url: str, process: subprocess.Popen, log: Path | None = None,
-                 seconds: float = 120, what: str = "the server") -> httpx.Response:
+def first_health(
+    url: str,
+    process: subprocess.Popen,
+    log: Path | None = None,
+    seconds: float = 120,
+    what: str = "the server",
+) -> httpx.Response:
     """/api/health of a server a test started, once its port opens (it opens once the index is
     loaded); fails when the process exits first (with its log) or after `seconds`."""
     deadline = time.monotonic() + seconds
@@ -119,10 +144,14 @@ def host_origin() -> str:
 
 @pytest.fixture(scope="session")
 def live_server(article_index: Path, bot: QABot, host_origin: str):  # type: ignore[no-untyped-def]
-    settings = Settings(corpus_dir=article_index.parent / "corpus", index_dir=article_index,
-                        port=free_port(), allowed_origins=(host_origin,),
-                        rate_limit="1000/minute",
-                        log_path=article_index.parent / "questions.sqlite3")
+    settings = Settings(
+        corpus_dir=article_index.parent / "corpus",
+        index_dir=article_index,
+        port=free_port(),
+        allowed_origins=(host_origin,),
+        rate_limit="1000/minute",
+        log_path=article_index.parent / "questions.sqlite3",
+    )
     with LiveServer(settings, bot) as server:
         yield server
 

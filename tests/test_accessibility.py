@@ -4,6 +4,7 @@ The widget is all ours: no serious or critical violation, in any state a reader 
 is Gradio's page around our messages: what axe finds there is listed, with what it is, in
 docs/ACCESSIBILITY.md; a violation in what we render, or one not listed there, fails.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -18,24 +19,25 @@ QUESTION = "How many North Korean special forces arrived in Vladivostok?"
 DECLINED = "What is the capital of France?"
 
 
-
-
 def violations(page: Page) -> list[dict]:  # type: ignore[type-arg]
     """axe's violations on the page as it is now."""
     return Axe().run(page).response["violations"]
 
 
 def describe(found: list[dict]) -> str:  # type: ignore[type-arg]
-    return "\n".join(f"{v['id']} ({v['impact']}): {node['target']} {node['html'][:120]}"
-                     for v in found for node in v["nodes"])
+    return "\n".join(
+        f"{v['id']} ({v['impact']}): {node['target']} {node['html'][:120]}"
+        for v in found
+        for node in v["nodes"]
+    )
 
 
 @pytest.mark.parametrize("width, height", [(380, 560), (375, 740)])
-def test_the_widget_has_no_serious_violation(page: Page, live_server: LiveServer,
-                                             width: int, height: int) -> None:
+def test_the_widget_has_no_serious_violation(
+    page: Page, live_server: LiveServer, width: int, height: int
+) -> None:
     page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{live_server.url}/widget?source=north-korea-troops-ukraine.txt",
-              wait_until="load")
+    page.goto(f"{live_server.url}/widget?source=north-korea-troops-ukraine.txt", wait_until="load")
     page.locator(".example").first.wait_for()
     checked = [violations(page)]  # the intro with its example questions
     for question in (QUESTION, DECLINED):
@@ -52,7 +54,8 @@ def test_the_widget_has_no_serious_violation(page: Page, live_server: LiveServer
 
 
 def test_the_chat_has_no_violation_in_what_we_render_and_lists_gradios(
-        page: Page, live_server: LiveServer) -> None:
+    page: Page, live_server: LiveServer
+) -> None:
     page.goto(f"{live_server.url}/", wait_until="load")
     box = page.get_by_role("textbox").first
     box.fill(QUESTION)
@@ -67,7 +70,8 @@ def test_the_chat_has_no_violation_in_what_we_render_and_lists_gradios(
     for violation in found:
         for node in violation["nodes"]:
             inside = page.locator(node["target"][0]).first.evaluate(
-                "n => !!n.closest('.prose, .message-content')")  # the Markdown we render
+                "n => !!n.closest('.prose, .message-content')"
+            )  # the Markdown we render
             (ours if inside else gradios).append({**violation, "nodes": [node]})
     assert not ours, describe(ours)
     listed = (ROOT / "docs" / "ACCESSIBILITY.md").read_text(encoding="utf-8")

@@ -1,15 +1,15 @@
 """Answer quality on the real article: most examples answered, none wrongly; off-topic declined."""
+
 import re
 
 import pytest
+from conftest import SHARED_DATA, read_jsonl
 
-from qa_bot.answer.compose import DECLINE, compose_answer
 from qa_bot.answer.bot import QABot
+from qa_bot.answer.compose import DECLINE, compose_answer
+from qa_bot.answer.question import Turn
 from qa_bot.config import bundled_model_path
 from qa_bot.indexing.build import build_index
-from qa_bot.answer.question import Turn
-
-from conftest import SHARED_DATA, read_jsonl
 
 ARTICLE_QUESTIONS = [
     ("Which Russian region did Ukraine enter in August 2024?", "Kursk"),
@@ -26,8 +26,12 @@ ARTICLE_QUESTIONS = [
     ("According to whom is North Korea sending more soldiers?", "USAZINE"),
     ("Why are North Korean troops suffering such heavy losses?", "inexperience"),
 ]
-OFF_TOPIC = ["What is the capital of France?", "Who won the 2018 World Cup?",
-             "How do I bake sourdough bread?", "What is the speed of light?"]
+OFF_TOPIC = [
+    "What is the capital of France?",
+    "Who won the 2018 World Cup?",
+    "How do I bake sourdough bread?",
+    "What is the speed of light?",
+]
 
 
 def shared_cases() -> list[tuple[str, str]]:
@@ -60,7 +64,9 @@ def test_questions_the_article_cannot_answer_are_declined(bot, question) -> None
     # The plain decline, or one naming what the article never mentions ("Mona Lisa").
     assert answer.answer == DECLINE or re.fullmatch(
         r"The article doesn't mention “[^”]+”(, “[^”]+”)*( or “[^”]+”)?, so I can't answer "
-        r"that\. The passages below are the closest it comes\.", answer.answer)
+        r"that\. The passages below are the closest it comes\.",
+        answer.answer,
+    )
     assert answer.citations == ()
     assert answer.confidence < bot.reader.calibration.decline_below
 
@@ -68,13 +74,17 @@ def test_questions_the_article_cannot_answer_are_declined(bot, question) -> None
 def test_answer_sentences_are_verbatim_with_numbered_citations(bot, article_index) -> None:
     answer = bot.ask("What does Putin gain from the North Korean soldiers?")
     source_text = (article_index.parent / "corpus" / answer.citations[0].source).read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
     markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)]
-    assert sorted(set(markers)) == [c.n for c in answer.citations] == list(
-        range(1, len(answer.citations) + 1))
+    assert (
+        sorted(set(markers))
+        == [c.n for c in answer.citations]
+        == list(range(1, len(answer.citations) + 1))
+    )
     assert markers[0] == 1  # numbered in order of first use
     for citation in answer.citations:
-        assert source_text[citation.start:citation.end] == citation.text
+        assert source_text[citation.start : citation.end] == citation.text
         for quote in citation.quote.split(" … "):
             assert quote in citation.text
             assert quote in answer.answer
@@ -92,8 +102,10 @@ def test_a_sentence_that_answers_alone_is_quoted_alone(bot) -> None:
 
 
 def test_follow_up_questions_are_read_with_the_conversation(bot) -> None:
-    history = [Turn("user", "How many North Korean special forces arrived in Vladivostok?"),
-               Turn("assistant", "…around 1,500 North Korean special forces … [1]")]
+    history = [
+        Turn("user", "How many North Korean special forces arrived in Vladivostok?"),
+        Turn("assistant", "…around 1,500 North Korean special forces … [1]"),
+    ]
     assert "October 2024" in bot.ask("When did they arrive?", history).answer
     assert "October 2024" in bot.ask("When?", history).answer
     # Without the conversation, "When?" asks nothing the article can answer.
@@ -101,8 +113,9 @@ def test_follow_up_questions_are_read_with_the_conversation(bot) -> None:
 
 
 def test_a_follow_up_with_no_words_of_its_own_is_not_declined(bot) -> None:
-    history = [Turn("user", "What percentage of the North Korean troops were casualties by "
-                            "mid-January?")]
+    history = [
+        Turn("user", "What percentage of the North Korean troops were casualties by mid-January?")
+    ]
     answer = bot.ask("By when?", history)
     assert answer.answered and "mid-January" in answer.answer
 
@@ -124,15 +137,16 @@ def test_a_number_written_another_way_is_still_the_articles(bot) -> None:
 
 
 def test_questions_can_be_limited_to_one_source(bot) -> None:
-    answer = bot.ask("Where did the special forces train?",
-                     source="north-korea-troops-ukraine.txt")
+    answer = bot.ask("Where did the special forces train?", source="north-korea-troops-ukraine.txt")
     assert {c.source for c in answer.citations} == {"north-korea-troops-ukraine.txt"}
 
 
-def test_large_corpora_score_only_the_likeliest_passages_with_the_same_answers(bot,
-                                                                              monkeypatch) -> None:
+def test_large_corpora_score_only_the_likeliest_passages_with_the_same_answers(
+    bot, monkeypatch
+) -> None:
     # Beyond EXACT_SENTENCE_LIMIT sentences, FAISS and BM25 pick the passages to score.
     questions = [question for question, _ in ARTICLE_QUESTIONS[:6]]
+
     def answers() -> list[str]:  # afresh: not the cache's
         return [bot.answer_afresh(question, (), None)[1].answer for question in questions]
 
@@ -147,11 +161,15 @@ def test_the_same_sentence_in_two_articles_is_quoted_once(tmp_path, embedder) ->
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     sentence = "The council approved a 14-million-euro flood wall for Low Town on Monday."
-    (corpus / "story.txt").write_text(f"Flood wall plans approved\n\n{sentence} Work is due to "
-                                      "start in the autumn and last two years.\n")
-    (corpus / "update.txt").write_text(f"Flood wall plans approved (updated)\n\n{sentence} "
-                                       "Residents had asked for the wall since the floods of "
-                                       "2019.\n")
+    (corpus / "story.txt").write_text(
+        f"Flood wall plans approved\n\n{sentence} Work is due to "
+        "start in the autumn and last two years.\n"
+    )
+    (corpus / "update.txt").write_text(
+        f"Flood wall plans approved (updated)\n\n{sentence} "
+        "Residents had asked for the wall since the floods of "
+        "2019.\n"
+    )
     build_index(corpus, tmp_path / "index", bundled_model_path(), embedder=embedder)
     answer = QABot(tmp_path / "index", embedder).ask("How much will the flood wall cost?")
     assert answer.answered and answer.answer.count(sentence) == 1

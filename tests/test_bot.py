@@ -1,10 +1,11 @@
 """The answer cache of QABot: same question, same source, no history, same build."""
-from qa_bot.answer.bot import AnswerCache, QABot
-from qa_bot.indexing.build import build_index
-from qa_bot.answer.question import Turn
 
 from conftest import ARTICLE
 from test_indexing import MODEL, write
+
+from qa_bot.answer.bot import AnswerCache, QABot
+from qa_bot.answer.question import Turn
+from qa_bot.indexing.build import build_index
 
 QUESTION = "Where did the special forces train?"
 
@@ -32,8 +33,9 @@ def counting_bot(index, embedder) -> tuple[QABot, CountingEncoder]:  # type: ign
     return bot, counter
 
 
-def test_a_repeated_question_is_answered_from_the_cache_with_a_fresh_id(article_index,
-                                                                        embedder) -> None:
+def test_a_repeated_question_is_answered_from_the_cache_with_a_fresh_id(
+    article_index, embedder
+) -> None:
     bot, counter = counting_bot(article_index, embedder)
     first = bot.ask(QUESTION)
     calls = counter.encoded  # the question, and its candidate sentences piece by piece

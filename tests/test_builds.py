@@ -1,9 +1,12 @@
 """Build folders: a half-written build never becomes current, and pruning removes it."""
-from qa_bot.indexing import builds
+
 from qa_bot.answer.bot import QABot
+from qa_bot.indexing import builds
 
 
-def test_a_build_interrupted_while_writing_leaves_the_previous_index(copied_index, embedder) -> None:
+def test_a_build_interrupted_while_writing_leaves_the_previous_index(
+    copied_index, embedder
+) -> None:
     # What a crash in save_index leaves behind: a half-written folder that CURRENT never named.
     partial = copied_index / "builds" / "20990101T000000Z-000000001.partial"
     partial.mkdir()

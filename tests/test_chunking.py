@@ -1,15 +1,20 @@
-from qa_bot.ingest.chunking import ChunkingSettings, chunk_document, paragraph_spans, split_sentences
-
 from conftest import ARTICLE, SHARED_DATA
+
+from qa_bot.ingest.chunking import (
+    ChunkingSettings,
+    chunk_document,
+    paragraph_spans,
+    split_sentences,
+)
 
 SETTINGS = ChunkingSettings()
 
 
 def assert_exact_spans(text: str, passages: list) -> None:
     for passage in passages:
-        assert text[passage.start:passage.end] == passage.text
+        assert text[passage.start : passage.end] == passage.text
         for sentence in passage.sentences:
-            assert text[sentence.start:sentence.end] == sentence.text
+            assert text[sentence.start : sentence.end] == sentence.text
             assert passage.start <= sentence.start < sentence.end <= passage.end
 
 
@@ -24,8 +29,10 @@ def test_article_passages_slice_back_to_the_source_text() -> None:
 
 
 def test_sentences_keep_abbreviations_numbers_and_names_whole() -> None:
-    text = ("The U.S. Army sent 1,500 troops to Kim Jong-un's border. Growth was 3.5 percent "
-            "in Jan. 2024, said Dr. J. R. Smith. Done!")
+    text = (
+        "The U.S. Army sent 1,500 troops to Kim Jong-un's border. Growth was 3.5 percent "
+        "in Jan. 2024, said Dr. J. R. Smith. Done!"
+    )
     sentences = [s.text for s in split_sentences(text, 0, len(text))]
     assert sentences == [
         "The U.S. Army sent 1,500 troops to Kim Jong-un's border.",

@@ -1,40 +1,59 @@
 """The command-line contract, run as a user runs it: subprocesses, exit codes, exact messages."""
+
 import json
 import os
 import subprocess
 import sys
 
 import pytest
-
 from conftest import ASK_KEYS, CITATION_KEYS, ROOT
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_bot", *args], cwd=ROOT, env=ENV,
-                          input=stdin, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "qa_bot", *args],
+        cwd=ROOT,
+        env=ENV,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_ask_json_lines_from_stdin_in_order_with_history(article_index) -> None:
     corpus = article_index.parent / "corpus"
     lines = [
         "How many North Korean special forces arrived in Vladivostok?",
-        json.dumps({"question": "When did they arrive?", "history": [
-            {"role": "user", "content": "How many North Korean special forces arrived in "
-                                        "Vladivostok?"},
-            {"role": "assistant", "content": "Around 1,500. [1]"}]}),
+        json.dumps(
+            {
+                "question": "When did they arrive?",
+                "history": [
+                    {
+                        "role": "user",
+                        "content": "How many North Korean special forces arrived in Vladivostok?",
+                    },
+                    {"role": "assistant", "content": "Around 1,500. [1]"},
+                ],
+            }
+        ),
         "Who painted the Mona Lisa?",
         "",
         '{"question": 7}',
         '{"question": "Where?", "history": "not a list"}',
     ]
-    result = run("ask", "--index", str(article_index), "--json", "-",
-                 stdin="\n".join(lines) + "\n")
+    result = run("ask", "--index", str(article_index), "--json", "-", stdin="\n".join(lines) + "\n")
     assert result.returncode == 1  # some lines failed; the others were still answered
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["question"] for a in answers] == [
-        lines[0], "When did they arrive?", "Who painted the Mona Lisa?", 7, "Where?"]
+        lines[0],
+        "When did they arrive?",
+        "Who painted the Mona Lisa?",
+        7,
+        "Where?",
+    ]
     first, follow_up, declined, bad_type, bad_history = answers
     assert set(first) == ASK_KEYS
     assert "1,500" in first["answer"] and "October 2024" in follow_up["answer"]
@@ -42,7 +61,7 @@ def test_ask_json_lines_from_stdin_in_order_with_history(article_index) -> None:
     for citation in first["citations"]:
         assert set(citation) == CITATION_KEYS
         source_text = (corpus / citation["source"]).read_text(encoding="utf-8")
-        assert source_text[citation["start"]:citation["end"]] == citation["text"]
+        assert source_text[citation["start"] : citation["end"]] == citation["text"]
         assert citation["quote"] in citation["text"]
     assert declined["answered"] is False and declined["citations"] == []
     # The same messages as the API's (one parser: qa_bot/answer/ask_request.py).
@@ -55,47 +74,88 @@ def test_ask_json_lines_from_stdin_in_order_with_history(article_index) -> None:
 
 
 def test_ask_prints_the_answer_and_its_citations(article_index) -> None:
-    result = run("ask", "--index", str(article_index),
-                 "Which Russian region did Ukraine enter in August 2024?")
+    result = run(
+        "ask",
+        "--index",
+        str(article_index),
+        "Which Russian region did Ukraine enter in August 2024?",
+    )
     assert result.returncode == 0, result.stderr
     short, answer = result.stdout.splitlines()[:2]
     assert short == "» Kursk" and "Kursk region" in answer and answer.endswith(" [1]")
-    assert ("\n[1] North Korea's Military Involvement in Ukraine: A Strategic Gamble for Both Kim "
-            "Jong-un and Vladimir Putin (north-korea-troops-ukraine.txt, characters 476–1136)\n"
-            in result.stdout)
+    assert (
+        "\n[1] North Korea's Military Involvement in Ukraine: A Strategic Gamble for Both Kim "
+        "Jong-un and Vladimir Putin (north-korea-troops-ukraine.txt, characters 476–1136)\n"
+        in result.stdout
+    )
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["ask", "--index", "{index}", "   "], 1,
-     "error: The question is empty; type a question about the article."),
-    (["ask", "--index", "{missing}", "Why?"], 1,
-     "error: No index in {missing}. Run 'python -m qa_bot build' first."),
-    (["ask", "--index", "{index}", "--source", "nope.txt", "Why?"], 1,
-     "error: No article named 'nope.txt' in the index; use one of: "
-     "north-korea-troops-ukraine.txt."),
-    (["ask", "--colour", "Why?"], 2,
-     "error: unrecognized arguments: --colour (see 'python -m qa_bot --help')"),
-    (["build", "--corpus", "{missing}", "--index", "{missing}-index"], 1,
-     "error: Corpus folder {missing} does not exist; create it and put .txt, .md or .html "
-     "articles in it."),
-    (["frobnicate"], 2, "error: argument COMMAND: invalid choice: 'frobnicate' (choose from "),
-    (["serve", "--port", "99999"], 2,
-     "error: argument --port: PORT must be a port number from 1 to 65535, not '99999'"),
-    # A file where a folder is expected.
-    (["ask", "--index", "{file}", "Why?"], 1, "error: No index in {file}."),
-    (["build", "--index", "{file}"], 1, "error: Cannot write the index in {file}: a file stands "
-     "where its folder must be; choose another folder, then build again."),
-    (["eval", "{file}", "--index", "{index}", "--report", "{file}/report"], 1,
-     "error: {file}/report: a file stands where its folder must be; choose another folder."),
-    (["stats", "--log", "{file}", "--report", "{file}"], 1,  # before any figure is printed
-     "error: {file}: a file stands where its folder must be; choose another folder."),
-])
-def test_user_errors_are_one_line_and_an_exit_code(article_index, tmp_path, args, code,
-                                                   message) -> None:
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (
+            ["ask", "--index", "{index}", "   "],
+            1,
+            "error: The question is empty; type a question about the article.",
+        ),
+        (
+            ["ask", "--index", "{missing}", "Why?"],
+            1,
+            "error: No index in {missing}. Run 'python -m qa_bot build' first.",
+        ),
+        (
+            ["ask", "--index", "{index}", "--source", "nope.txt", "Why?"],
+            1,
+            "error: No article named 'nope.txt' in the index; use one of: "
+            "north-korea-troops-ukraine.txt.",
+        ),
+        (
+            ["ask", "--colour", "Why?"],
+            2,
+            "error: unrecognized arguments: --colour (see 'python -m qa_bot --help')",
+        ),
+        (
+            ["build", "--corpus", "{missing}", "--index", "{missing}-index"],
+            1,
+            "error: Corpus folder {missing} does not exist; create it and put .txt, .md or .html "
+            "articles in it.",
+        ),
+        (["frobnicate"], 2, "error: argument COMMAND: invalid choice: 'frobnicate' (choose from "),
+        (
+            ["serve", "--port", "99999"],
+            2,
+            "error: argument --port: PORT must be a port number from 1 to 65535, not '99999'",
+        ),
+        # A file where a folder is expected.
+        (["ask", "--index", "{file}", "Why?"], 1, "error: No index in {file}."),
+        (
+            ["build", "--index", "{file}"],
+            1,
+            "error: Cannot write the index in {file}: a file stands "
+            "where its folder must be; choose another folder, then build again.",
+        ),
+        (
+            ["eval", "{file}", "--index", "{index}", "--report", "{file}/report"],
+            1,
+            "error: {file}/report: a file stands where its folder must be; choose another folder.",
+        ),
+        (
+            ["stats", "--log", "{file}", "--report", "{file}"],
+            1,  # before any figure is printed
+            "error: {file}: a file stands where its folder must be; choose another folder.",
+        ),
+    ],
+)
+def test_user_errors_are_one_line_and_an_exit_code(
+    article_index, tmp_path, args, code, message
+) -> None:
     questions = tmp_path / "questions.jsonl"
     questions.write_text('{"question": "Why?", "answers": []}\n', encoding="utf-8")
-    values = {"index": str(article_index), "missing": str(tmp_path / "missing"),
-              "file": str(questions)}
+    values = {
+        "index": str(article_index),
+        "missing": str(tmp_path / "missing"),
+        "file": str(questions),
+    }
     result = run(*[a.format(**values) for a in args])
     assert result.returncode == code
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -109,8 +169,13 @@ def test_build_check_and_status_report_staleness(tmp_path, article_index) -> Non
     (corpus / "a.txt").write_text("The bridge reopened on Monday after repairs.", encoding="utf-8")
     built = run("build", "--corpus", str(corpus), "--index", str(index))
     assert built.returncode == 0, built.stderr
-    assert built.stderr.strip().splitlines()[-1].startswith(
-        "0 unchanged, 0 changed, 1 added, 0 removed: 1 passages embedded, 1 in the index, in ")
+    assert (
+        built.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "0 unchanged, 0 changed, 1 added, 0 removed: 1 passages embedded, 1 in the index, in "
+        )
+    )
     assert run("build", "--check", "--corpus", str(corpus), "--index", str(index)).returncode == 0
     (corpus / "b.txt").write_text("A second story.", encoding="utf-8")
     check = run("build", "--check", "--corpus", str(corpus), "--index", str(index))
@@ -124,11 +189,14 @@ def test_build_check_and_status_report_staleness(tmp_path, article_index) -> Non
 
 def test_eval_prints_the_quality_table(article_index, tmp_path) -> None:
     questions = tmp_path / "q.jsonl"
-    questions.write_text('{"question": "Where did the special forces train?", '
-                         '"answers": ["Vladivostok"]}\n{"q": "Who painted the Mona Lisa?"}\n',
-                         encoding="utf-8")
-    result = run("eval", str(questions), "--index", str(article_index),
-                 "--report", str(tmp_path / "report"))
+    questions.write_text(
+        '{"question": "Where did the special forces train?", '
+        '"answers": ["Vladivostok"]}\n{"q": "Who painted the Mona Lisa?"}\n',
+        encoding="utf-8",
+    )
+    result = run(
+        "eval", str(questions), "--index", str(article_index), "--report", str(tmp_path / "report")
+    )
     assert result.returncode == 0, result.stderr
     table = " ".join(result.stdout.split())
     assert "questions 2 (1 answerable, 1 unanswerable)" in table
@@ -138,27 +206,50 @@ def test_eval_prints_the_quality_table(article_index, tmp_path) -> None:
     assert len((tmp_path / "report" / "results.jsonl").read_text().splitlines()) == 2
 
 
-
 def test_eval_of_jsonl_reads_the_corpus_from_qa_bot_corpus(article_index, tmp_path) -> None:
     questions = tmp_path / "q.jsonl"
-    questions.write_text('{"question": "Where did the special forces train?", '
-                         '"answers": ["Vladivostok"]}\n', encoding="utf-8")
+    questions.write_text(
+        '{"question": "Where did the special forces train?", "answers": ["Vladivostok"]}\n',
+        encoding="utf-8",
+    )
     environment = {**ENV, "QA_BOT_CORPUS": str(article_index.parent / "corpus")}
-    result = subprocess.run([sys.executable, "-m", "qa_bot", "eval", str(questions), "--index",
-                             str(tmp_path / "no-index")], cwd=ROOT, env=environment,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qa_bot",
+            "eval",
+            str(questions),
+            "--index",
+            str(tmp_path / "no-index"),
+        ],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "answered right (answerable) 100.0%" in " ".join(result.stdout.split())
     assert not (tmp_path / "no-index").exists()
 
+
 def test_ask_from_stdin_reads_utf8_with_a_byte_order_mark_and_names_other_encodings(
-        article_index) -> None:
-    lines = ["\ufeff" + json.dumps({"question": "Which Russian region did Ukraine enter?"}),
-             "Who is K\xf6nig?"]
+    article_index,
+) -> None:
+    lines = [
+        "\ufeff" + json.dumps({"question": "Which Russian region did Ukraine enter?"}),
+        "Who is K\xf6nig?",
+    ]
     stdin = lines[0].encode("utf-8") + b"\n" + lines[1].encode("latin-1") + b"\n"
-    result = subprocess.run([sys.executable, "-m", "qa_bot", "ask", "--index",
-                             str(article_index), "--json", "-"], cwd=ROOT, env=ENV, input=stdin,
-                            capture_output=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "qa_bot", "ask", "--index", str(article_index), "--json", "-"],
+        cwd=ROOT,
+        env=ENV,
+        input=stdin,
+        capture_output=True,
+        timeout=300,
+    )
     first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert first["question"] == "Which Russian region did Ukraine enter?" and first["answered"]
     assert second["error"] == "The line is not UTF-8 text; save the questions as UTF-8."
@@ -166,8 +257,10 @@ def test_ask_from_stdin_reads_utf8_with_a_byte_order_mark_and_names_other_encodi
 
 
 def test_ask_from_stdin_in_text_prints_each_question_before_its_answer(article_index) -> None:
-    questions = ["How many North Korean special forces arrived in Vladivostok?",
-                 "Who painted the Mona Lisa?"]
+    questions = [
+        "How many North Korean special forces arrived in Vladivostok?",
+        "Who painted the Mona Lisa?",
+    ]
     result = run("ask", "--index", str(article_index), "-", stdin="\n".join(questions) + "\n")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -186,4 +279,5 @@ def test_a_corpus_of_unreadable_files_says_so_in_one_sentence(tmp_path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: No readable article in {corpus} (latin1.txt is not valid UTF-8 at byte 3; "
-        "save it as UTF-8); add UTF-8 text.")
+        "save it as UTF-8); add UTF-8 text."
+    )

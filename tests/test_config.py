@@ -2,16 +2,18 @@ import re
 from pathlib import Path
 
 import pytest
-
-from qa_bot.config import ENVIRONMENT_VARIABLES, Settings
-from qa_bot.errors import ConfigError
-
 from conftest import ROOT
+
+from qa_bot.config import CACHE_VARIABLE, ENVIRONMENT_VARIABLES, Settings
+from qa_bot.errors import ConfigError
 
 
 def test_settings_come_from_arguments_then_environment() -> None:
-    env = {"QA_BOT_INDEX": "/srv/index", "QA_BOT_PORT": "8080",
-           "QA_BOT_ALLOWED_ORIGINS": "https://news.example.com/, https://m.example.com"}
+    env = {
+        "QA_BOT_INDEX": "/srv/index",
+        "QA_BOT_PORT": "8080",
+        "QA_BOT_ALLOWED_ORIGINS": "https://news.example.com/, https://m.example.com",
+    }
     settings = Settings.from_env(env, port=9000)
     assert settings.index_dir == Path("/srv/index")
     assert settings.port == 9000
@@ -19,10 +21,13 @@ def test_settings_come_from_arguments_then_environment() -> None:
     assert Settings.from_env({}).allowed_origins == ()
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"QA_BOT_PORT": "http"}, "QA_BOT_PORT must be a port number"),
-    ({"QA_BOT_ALLOWED_ORIGINS": "news.example.com"}, "takes origins like https://"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"QA_BOT_PORT": "http"}, "QA_BOT_PORT must be a port number"),
+        ({"QA_BOT_ALLOWED_ORIGINS": "news.example.com"}, "takes origins like https://"),
+    ],
+)
 def test_bad_settings_say_what_is_expected(env, message) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
@@ -31,12 +36,12 @@ def test_bad_settings_say_what_is_expected(env, message) -> None:
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"`(QA_BOT_[A-Z_]+)`", readme))
-    assert documented == set(ENVIRONMENT_VARIABLES)
+    assert documented == {*ENVIRONMENT_VARIABLES, CACHE_VARIABLE}
 
 
 def test_the_rate_limit_storage_is_a_limits_uri_checked_at_start(bot) -> None:
-    from qa_bot.serve.guards import ReaderLimits
     from qa_bot.serve.app import create_app
+    from qa_bot.serve.guards import ReaderLimits
 
     assert Settings.from_env({}).rate_limit_storage == "memory://"
     shared = Settings.from_env({"QA_BOT_RATE_LIMIT_STORAGE": "redis://10.0.0.7:6379"})

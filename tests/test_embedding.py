@@ -1,5 +1,6 @@
 """The ONNX int8 encoder against its reference (sentence-transformers), the torch-free query
 path, and the batching of questions that arrive together."""
+
 import json
 import os
 import subprocess
@@ -11,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ARTICLE, ROOT, SHARED_DATA, free_port
 
-from qa_bot.ingest.chunking import ChunkingSettings, chunk_document
 from qa_bot.config import bundled_model_path
 from qa_bot.encoder.embedding import QueryBatcher
-
-from conftest import ARTICLE, ROOT, SHARED_DATA, free_port
+from qa_bot.ingest.chunking import ChunkingSettings, chunk_document
 
 TORCH_MODULES = ("torch", "sentence_transformers", "transformers")
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
@@ -35,8 +35,9 @@ def reference():  # type: ignore[no-untyped-def]
     return SentenceTransformer(bundled_model_path(), device="cpu")
 
 
-@pytest.mark.parametrize("path", [ARTICLE, SHARED_DATA / "squad2-normans.txt"],
-                         ids=["article", "normans"])
+@pytest.mark.parametrize(
+    "path", [ARTICLE, SHARED_DATA / "squad2-normans.txt"], ids=["article", "normans"]
+)
 def test_every_sentence_encodes_as_sentence_transformers_does(path, embedder, reference) -> None:
     if not path.exists():
         pytest.skip(f"{path} is absent")
@@ -65,7 +66,8 @@ def test_word_pieces_in_context_are_the_models_last_layer(embedder, reference) -
 
 
 def test_word_pieces_are_counted_and_truncated_as_sentence_transformers_does(
-        embedder, reference) -> None:
+    embedder, reference
+) -> None:
     long_text = ARTICLE.read_text(encoding="utf-8")
     for text in ("Kim Jong-un's troops", long_text):
         assert embedder.count_tokens(text) == len(reference.tokenizer(text)["input_ids"])
@@ -77,25 +79,39 @@ def test_word_pieces_are_counted_and_truncated_as_sentence_transformers_does(
 
 def run_and_list_imports(*args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run the CLI in a fresh interpreter; which torch-side modules did it import?"""
-    script = ("import sys\nfrom qa_bot.cli import main\ncode = main(sys.argv[1:])\n"
-              f"print('IMPORTED', [m for m in {TORCH_MODULES!r} if m in sys.modules], "
-              "file=sys.stderr)\nsys.exit(code)")
-    done = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, env=ENV,
-                          capture_output=True, text=True, timeout=120)
+    script = (
+        "import sys\nfrom qa_bot.cli import main\ncode = main(sys.argv[1:])\n"
+        f"print('IMPORTED', [m for m in {TORCH_MODULES!r} if m in sys.modules], "
+        "file=sys.stderr)\nsys.exit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     line = [ln for ln in done.stderr.splitlines() if ln.startswith("IMPORTED")][-1]
     return done, json.loads(line.split(" ", 1)[1].replace("'", '"'))
 
 
 def test_ask_status_and_a_no_change_build_never_import_torch(article_index) -> None:
     corpus = str(article_index.parent / "corpus")
-    for args in (["ask", "--index", str(article_index), "Which region did Ukraine enter?"],
-                 ["status", "--index", str(article_index), "--corpus", corpus],
-                 ["build", "--index", str(article_index), "--corpus", corpus]):
+    for args in (
+        ["ask", "--index", str(article_index), "Which region did Ukraine enter?"],
+        ["status", "--index", str(article_index), "--corpus", corpus],
+        ["build", "--index", str(article_index), "--corpus", corpus],
+    ):
         done, imported = run_and_list_imports(*args)
         assert done.returncode == 0, done.stderr
         assert imported == [], f"{args[0]} imported {imported}"
-    assert "Kursk" in run_and_list_imports("ask", "--index", str(article_index),
-                                           "Which region did Ukraine enter?")[0].stdout
+    assert (
+        "Kursk"
+        in run_and_list_imports(
+            "ask", "--index", str(article_index), "Which region did Ukraine enter?"
+        )[0].stdout
+    )
 
 
 def test_the_server_answers_without_torch_in_its_memory(article_index, tmp_path) -> None:
@@ -103,14 +119,30 @@ def test_the_server_answers_without_torch_in_its_memory(article_index, tmp_path)
     log = tmp_path / "server.log"
     with open(log, "w") as output:
         server = subprocess.Popen(
-            [sys.executable, "-m", "qa_bot", "serve", "--port", str(port), "--index",
-             str(article_index), "--corpus", str(article_index.parent / "corpus")],
-            cwd=ROOT, env=ENV, stdout=output, stderr=output)
+            [
+                sys.executable,
+                "-m",
+                "qa_bot",
+                "serve",
+                "--port",
+                str(port),
+                "--index",
+                str(article_index),
+                "--corpus",
+                str(article_index.parent / "corpus"),
+            ],
+            cwd=ROOT,
+            env=ENV,
+            stdout=output,
+            stderr=output,
+        )
     try:
         url = f"http://127.0.0.1:{port}/api/ask"
-        request = urllib.request.Request(url, json.dumps({"question": "Where did the special "
-                                         "forces train?"}).encode(),
-                                         {"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url,
+            json.dumps({"question": "Where did the special forces train?"}).encode(),
+            {"Content-Type": "application/json"},
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -122,8 +154,9 @@ def test_the_server_answers_without_torch_in_its_memory(article_index, tmp_path)
         assert "Vladivostok" in answer["answer"]
         # The server and its worker processes (the ones that encode).
         children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        maps = "".join(Path(f"/proc/{pid}/maps").read_text()
-                       for pid in [str(server.pid), *children])
+        maps = "".join(
+            Path(f"/proc/{pid}/maps").read_text() for pid in [str(server.pid), *children]
+        )
         assert "onnxruntime" in maps  # the encoder is loaded, so the next line means something
         assert "libtorch" not in maps
     finally:
@@ -143,12 +176,20 @@ def test_questions_asked_together_are_encoded_together(embedder) -> None:
             return embedder.encode_tokens(texts)
 
     batcher = QueryBatcher(Recording())  # type: ignore[arg-type]
-    questions = ["Which region did Ukraine enter?", "Who painted the Mona Lisa?",
-                 "How many troops arrived?", "What is the capital of France?",
-                 "When was the treaty signed?", "Why does Russia need soldiers?",
-                 "Where is Vladivostok?", "How tall is Mount Everest?",
-                 "What did the Pentagon say?", "Who won the cup final?",
-                 "How much does bread cost?", "What language is spoken in Brazil?"]
+    questions = [
+        "Which region did Ukraine enter?",
+        "Who painted the Mona Lisa?",
+        "How many troops arrived?",
+        "What is the capital of France?",
+        "When was the treaty signed?",
+        "Why does Russia need soldiers?",
+        "Where is Vladivostok?",
+        "How tall is Mount Everest?",
+        "What did the Pentagon say?",
+        "Who won the cup final?",
+        "How much does bread cost?",
+        "What language is spoken in Brazil?",
+    ]
     results: dict[int, np.ndarray] = {}
 
     def ask(n: int) -> None:

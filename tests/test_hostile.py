@@ -1,5 +1,6 @@
 """Hostile input, as an attacker sends it, against live servers: one section per case of
 issue 9 ("Hardening"), numbered as there."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -21,19 +22,25 @@ import httpx
 import numpy as np
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
-
 from conftest import ARTICLE, CORPUS, ROOT, LiveServer, first_health, free_port
+from hypothesis import HealthCheck, settings
 from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
-from qa_bot.indexing import builds, store
-from qa_bot.serve import guards
+
+from qa_bot.answer.ask_request import parse_ask_request
 from qa_bot.answer.bot import QABot
 from qa_bot.config import Settings, bundled_model_path
-from qa_bot.ingest.corpus import scan_corpus
-from qa_bot.errors import (INDEX_UNAVAILABLE, ConfigError, IndexCorrupt, IndexUnwritable,
-                           InvalidQuestion)
+from qa_bot.errors import (
+    INDEX_UNAVAILABLE,
+    ConfigError,
+    IndexCorrupt,
+    IndexUnwritable,
+    InvalidQuestion,
+    QABotError,
+)
+from qa_bot.indexing import builds, store
 from qa_bot.indexing.build import build_index
-from qa_bot.answer.ask_request import parse_ask_request
+from qa_bot.ingest.corpus import scan_corpus
+from qa_bot.serve import guards
 from qa_bot.serve.examples import load_examples
 from qa_bot.serve.ui import build_chat, question_fns, render_answer
 
@@ -43,13 +50,24 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qa_bot", *args], cwd=ROOT, env=ENV,
-                          input=stdin, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "qa_bot", *args],
+        cwd=ROOT,
+        env=ENV,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def serve(index: Path, bot: QABot, **options: object) -> LiveServer:
-    settings = Settings(corpus_dir=index.parent / "corpus", index_dir=index, port=free_port(),
-                        **{"rate_limit": "1000/minute", **options})  # type: ignore[arg-type]
+    settings = Settings(
+        corpus_dir=index.parent / "corpus",
+        index_dir=index,
+        port=free_port(),
+        **{"rate_limit": "1000/minute", **options},
+    )  # type: ignore[arg-type]
     return LiveServer(settings, bot)
 
 
@@ -64,6 +82,7 @@ def chat_call(url: str, question: str = QUESTION) -> httpx.Response:
 
 # 1. The chat's own endpoints obey the limits -------------------------------------------------
 
+
 def test_the_chat_and_the_api_share_one_allowance_per_reader(article_index, bot) -> None:
     with serve(article_index, bot, rate_limit="4/minute") as server:
         assert [ask(server.url).status_code for _ in range(2)] == [200, 200]
@@ -77,8 +96,10 @@ def test_the_chat_and_the_api_share_one_allowance_per_reader(article_index, bot)
 @pytest.mark.parametrize("path", ["/gradio_api/call/chat", "/gradio_api/call/v2/chat"])
 def test_the_chats_rest_calls_count_as_questions(article_index, bot, path) -> None:
     with serve(article_index, bot, rate_limit="2/minute") as server:
-        codes = [httpx.post(server.url + path, json={"data": [QUESTION, []]}).status_code
-                 for _ in range(3)]
+        codes = [
+            httpx.post(server.url + path, json={"data": [QUESTION, []]}).status_code
+            for _ in range(3)
+        ]
         assert codes[-1] == 429 and 429 not in codes[:2], codes
 
 
@@ -91,14 +112,24 @@ def test_only_the_chats_answering_events_count_as_questions(article_index, bot) 
         other = [i for i in chat.fns if i not in question_fns(chat)][:5]
         for index in other:  # clearing the box, saving the conversation: not questions
             httpx.post(join, json={"data": [], "fn_index": index, "session_hash": "s1"})
-        codes = [httpx.post(join, json={"data": [None, None], "fn_index": question_fns(chat)[0],
-                                        "session_hash": "s1"}).status_code for _ in range(3)]
+        codes = [
+            httpx.post(
+                join,
+                json={
+                    "data": [None, None],
+                    "fn_index": question_fns(chat)[0],
+                    "session_hash": "s1",
+                },
+            ).status_code
+            for _ in range(3)
+        ]
         assert codes[-1] == 429 and 429 not in codes[:2]
 
 
 @pytest.mark.parametrize("path", ["/gradio_api/queue/join", "/gradio_api/run/predict"])
-def test_an_answering_event_counts_however_its_fn_index_is_written(article_index, bot,
-                                                                   path) -> None:
+def test_an_answering_event_counts_however_its_fn_index_is_written(
+    article_index, bot, path
+) -> None:
     """Gradio reads fn_index leniently (pydantic's lax int): each form it accepts is the same
     question and must count as one."""
     chat = build_chat(bot, load_examples(article_index.parent / "corpus"))  # as served
@@ -108,25 +139,36 @@ def test_an_answering_event_counts_however_its_fn_index_is_written(article_index
     with serve(article_index, bot, rate_limit="2/minute", trusted_proxies=proxies) as server:
         for number, form in enumerate(forms):  # one reader per form, each its own allowance
             reader = {"X-Forwarded-For": f"203.0.113.{number}"}
-            codes = [httpx.post(server.url + path, headers=reader,
-                                json={"data": [None, None], "fn_index": form,
-                                      "session_hash": "s1"}).status_code for _ in range(3)]
+            codes = [
+                httpx.post(
+                    server.url + path,
+                    headers=reader,
+                    json={"data": [None, None], "fn_index": form, "session_hash": "s1"},
+                ).status_code
+                for _ in range(3)
+            ]
             assert codes[-1] == 429 and 429 not in codes[:2], (form, codes)
 
 
-@pytest.mark.parametrize("path", ["/gradio_api/queue/join", "/gradio_api/call/chat",
-                                  "/gradio_api/run/predict"])
+@pytest.mark.parametrize(
+    "path", ["/gradio_api/queue/join", "/gradio_api/call/chat", "/gradio_api/run/predict"]
+)
 def test_chat_bodies_are_capped(live_server, path) -> None:
     huge = json.dumps({"data": ["a" * (guards.CHAT_BODY_BYTES + 1)]}).encode()
-    assert httpx.post(live_server.url + path, content=huge,
-                      headers={"content-type": "application/json"}).status_code == 413
+    assert (
+        httpx.post(
+            live_server.url + path, content=huge, headers={"content-type": "application/json"}
+        ).status_code
+        == 413
+    )
 
     def trickle():  # no Content-Length: counted as it arrives
         for _ in range(guards.CHAT_BODY_BYTES // 65536 + 2):
             yield b"a" * 65536
 
-    response = httpx.post(live_server.url + path, content=trickle(),
-                          headers={"content-type": "application/json"})
+    response = httpx.post(
+        live_server.url + path, content=trickle(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 
@@ -137,19 +179,45 @@ def test_a_long_chat_fits_under_the_chat_body_cap(bot) -> None:
     questions = [QUESTION, "When did they arrive?", "Which region did Ukraine enter?"]
     for number in range(50):
         question = questions[number % 3]
-        history.append({"role": "user", "metadata": None,
-                        "content": [{"text": question, "type": "text"}], "options": None})
+        history.append(
+            {
+                "role": "user",
+                "metadata": None,
+                "content": [{"text": question, "type": "text"}],
+                "options": None,
+            }
+        )
         for message in render_answer(bot.ask(question, source=None)):
-            history.append({**message, "content": [{"text": message["content"],
-                                                    "type": "text"}], "options": None})
-    body = json.dumps({"data": [history], "event_data": None, "fn_index": 4,
-                       "trigger_id": 11, "session_hash": "x" * 11}).encode()
+            history.append(
+                {
+                    **message,
+                    "content": [{"text": message["content"], "type": "text"}],
+                    "options": None,
+                }
+            )
+    body = json.dumps(
+        {
+            "data": [history],
+            "event_data": None,
+            "fn_index": 4,
+            "trigger_id": 11,
+            "session_hash": "x" * 11,
+        }
+    ).encode()
     assert len(body) < guards.CHAT_BODY_BYTES / 3, len(body)
 
 
-@pytest.mark.parametrize("path", ["/gradio_api/upload", "/gradio_api/run/chat",
-                                  "/gradio_api/api/chat", "/gradio_api/stream/an-event",
-                                  "/gradio_api/process_recording", "/login"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/gradio_api/upload",
+        "/gradio_api/run/chat",
+        "/gradio_api/api/chat",
+        "/gradio_api/stream/an-event",
+        "/gradio_api/process_recording",
+        "/login",
+    ],
+)
 def test_entrances_the_chat_page_does_not_use_are_closed(live_server, tmp_path, path) -> None:
     uploads_before = _gradio_uploads()
     response = httpx.post(live_server.url + path, files={"files": ("a.txt", b"x" * 100_000)})
@@ -164,18 +232,23 @@ def _gradio_uploads() -> int:
 
 # 2. The reader's address -------------------------------------------------------------------
 
-@pytest.mark.parametrize("peer, forwarded, trusted, reader", [
-    ("127.0.0.1", ["10.9.9.1"], [], "127.0.0.1"),  # nobody trusted: the header is ignored
-    ("10.0.0.2", ["203.0.113.7"], ["10.0.0.0/8"], "203.0.113.7"),
-    ("10.0.0.2", ["1.1.1.1, 203.0.113.7"], ["10.0.0.0/8"], "203.0.113.7"),  # left: reader's say
-    ("10.0.0.2", ["203.0.113.7, 10.0.0.3"], ["10.0.0.0/8"], "203.0.113.7"),  # proxy chain
-    ("10.0.0.2", ["203.0.113.7", "10.0.0.3"], ["10.0.0.0/8"], "203.0.113.7"),  # two headers
-    ("10.0.0.2", [], ["10.0.0.0/8"], "10.0.0.2"),
-    ("198.51.100.1", ["203.0.113.7"], ["10.0.0.0/8"], "198.51.100.1"),  # not a trusted peer
-    ("::1", ["2001:db8::5"], ["::1"], "2001:db8::5"),
-])
-def test_the_reader_is_the_peer_unless_a_trusted_proxy_says_otherwise(peer, forwarded,
-                                                                       trusted, reader) -> None:
+
+@pytest.mark.parametrize(
+    "peer, forwarded, trusted, reader",
+    [
+        ("127.0.0.1", ["10.9.9.1"], [], "127.0.0.1"),  # nobody trusted: the header is ignored
+        ("10.0.0.2", ["203.0.113.7"], ["10.0.0.0/8"], "203.0.113.7"),
+        ("10.0.0.2", ["1.1.1.1, 203.0.113.7"], ["10.0.0.0/8"], "203.0.113.7"),  # left: reader's say
+        ("10.0.0.2", ["203.0.113.7, 10.0.0.3"], ["10.0.0.0/8"], "203.0.113.7"),  # proxy chain
+        ("10.0.0.2", ["203.0.113.7", "10.0.0.3"], ["10.0.0.0/8"], "203.0.113.7"),  # two headers
+        ("10.0.0.2", [], ["10.0.0.0/8"], "10.0.0.2"),
+        ("198.51.100.1", ["203.0.113.7"], ["10.0.0.0/8"], "198.51.100.1"),  # not a trusted peer
+        ("::1", ["2001:db8::5"], ["::1"], "2001:db8::5"),
+    ],
+)
+def test_the_reader_is_the_peer_unless_a_trusted_proxy_says_otherwise(
+    peer, forwarded, trusted, reader
+) -> None:
     networks = Settings.from_env({"QA_BOT_TRUSTED_PROXIES": ",".join(trusted)}).trusted_proxies
     assert guards.reader_address(peer, forwarded, networks) == reader
 
@@ -188,17 +261,22 @@ def test_trusted_proxies_setting_is_checked() -> None:
 
 def test_forged_forwarded_for_gains_nothing_without_trusted_proxies(article_index, bot) -> None:
     with serve(article_index, bot, rate_limit="3/minute") as server:
-        codes = [ask(server.url, **{"X-Forwarded-For": f"10.9.9.{i}"}).status_code
-                 for i in range(5)]
+        codes = [
+            ask(server.url, **{"X-Forwarded-For": f"10.9.9.{i}"}).status_code for i in range(5)
+        ]
         assert codes == [200, 200, 200, 429, 429]
 
 
 def test_behind_a_trusted_proxy_each_reader_has_an_allowance(article_index, bot) -> None:
-    with serve(article_index, bot, rate_limit="2/minute",
-               trusted_proxies=Settings.from_env(
-                   {"QA_BOT_TRUSTED_PROXIES": "127.0.0.1"}).trusted_proxies) as server:
-        first = [ask(server.url, **{"X-Forwarded-For": "203.0.113.1"}).status_code
-                 for _ in range(3)]
+    with serve(
+        article_index,
+        bot,
+        rate_limit="2/minute",
+        trusted_proxies=Settings.from_env({"QA_BOT_TRUSTED_PROXIES": "127.0.0.1"}).trusted_proxies,
+    ) as server:
+        first = [
+            ask(server.url, **{"X-Forwarded-For": "203.0.113.1"}).status_code for _ in range(3)
+        ]
         second = ask(server.url, **{"X-Forwarded-For": "203.0.113.2"}).status_code
         forged = ask(server.url, **{"X-Forwarded-For": "198.51.100.9, 203.0.113.1"}).status_code
         assert first == [200, 200, 429] and second == 200 and forged == 429
@@ -226,13 +304,20 @@ def black_hole() -> Iterator[tuple[int, list[socket.socket]]]:
             connection.close()
 
 
-def test_a_hung_rate_limit_storage_holds_up_no_other_request(article_index, bot,
-                                                             monkeypatch) -> None:
+def test_a_hung_rate_limit_storage_holds_up_no_other_request(
+    article_index, bot, monkeypatch
+) -> None:
     # Long enough to see what else the server does while a question waits on the storage.
     monkeypatch.setattr(guards, "STORAGE_SECONDS", 3.0)
-    with black_hole() as (port, accepted), serve(
-            article_index, bot, rate_limit="2/minute",
-            rate_limit_storage=f"redis://127.0.0.1:{port}") as server:
+    with (
+        black_hole() as (port, accepted),
+        serve(
+            article_index,
+            bot,
+            rate_limit="2/minute",
+            rate_limit_storage=f"redis://127.0.0.1:{port}",
+        ) as server,
+    ):
         first = concurrent.futures.ThreadPoolExecutor(1).submit(ask, server.url, QUESTION)
         deadline = time.monotonic() + 10
         while not accepted and time.monotonic() < deadline:
@@ -246,11 +331,14 @@ def test_a_hung_rate_limit_storage_holds_up_no_other_request(article_index, bot,
         assert len(accepted) == 1
 
 
-def test_questions_arriving_while_the_storage_hangs_do_not_queue_behind_it(article_index, bot,
-                                                                          monkeypatch) -> None:
+def test_questions_arriving_while_the_storage_hangs_do_not_queue_behind_it(
+    article_index, bot, monkeypatch
+) -> None:
     monkeypatch.setattr(guards, "STORAGE_SECONDS", 3.0)
-    with black_hole() as (port, accepted), serve(
-            article_index, bot, rate_limit_storage=f"redis://127.0.0.1:{port}") as server:
+    with (
+        black_hole() as (port, accepted),
+        serve(article_index, bot, rate_limit_storage=f"redis://127.0.0.1:{port}") as server,
+    ):
         first = concurrent.futures.ThreadPoolExecutor(1).submit(ask, server.url, QUESTION)
         deadline = time.monotonic() + 10
         while not accepted and time.monotonic() < deadline:
@@ -263,12 +351,15 @@ def test_questions_arriving_while_the_storage_hangs_do_not_queue_behind_it(artic
         assert first.result(timeout=30).status_code == 200
 
 
-def test_after_the_back_off_one_request_asks_a_hung_storage_again(article_index, bot,
-                                                                   monkeypatch) -> None:
+def test_after_the_back_off_one_request_asks_a_hung_storage_again(
+    article_index, bot, monkeypatch
+) -> None:
     monkeypatch.setattr(guards, "STORAGE_SECONDS", 1.0)
     monkeypatch.setattr(guards, "STORAGE_BACKOFF_SECONDS", 0.5)
-    with black_hole() as (port, accepted), serve(
-            article_index, bot, rate_limit_storage=f"redis://127.0.0.1:{port}") as server:
+    with (
+        black_hole() as (port, accepted),
+        serve(article_index, bot, rate_limit_storage=f"redis://127.0.0.1:{port}") as server,
+    ):
         assert ask(server.url, QUESTION).status_code == 200
         assert len(accepted) == 1
         time.sleep(guards.STORAGE_BACKOFF_SECONDS)
@@ -292,26 +383,32 @@ def test_uvicorn_does_not_trust_forwarded_headers_itself(article_index) -> None:
 
 # 3. Text that cannot be encoded -------------------------------------------------------------
 
-@pytest.mark.parametrize("body", [
-    '{"question": "\\ud800"}',
-    '{"question": "Why? \\udfff"}',
-    '{"question": "Why?", "history": [{"role": "user", "content": "\\ud83d"}]}',
-    '{"question": "Why?", "source": "\\udc00.txt"}',
-])
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"question": "\\ud800"}',
+        '{"question": "Why? \\udfff"}',
+        '{"question": "Why?", "history": [{"role": "user", "content": "\\ud83d"}]}',
+        '{"question": "Why?", "source": "\\udc00.txt"}',
+    ],
+)
 def test_lone_surrogates_get_422(live_server, body) -> None:
-    response = httpx.post(f"{live_server.url}/api/ask", content=body,
-                          headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{live_server.url}/api/ask", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
     assert "must be valid Unicode text" in response.json()["error"]
 
 
-def test_lone_surrogates_in_the_cli_and_the_chat_get_the_same_sentence(article_index,
-                                                                       bot) -> None:
-    result = cli("ask", "--index", str(article_index), "--json", "-",
-                 stdin='{"question": "\\ud800"}\n')
+def test_lone_surrogates_in_the_cli_and_the_chat_get_the_same_sentence(article_index, bot) -> None:
+    result = cli(
+        "ask", "--index", str(article_index), "--json", "-", stdin='{"question": "\\ud800"}\n'
+    )
     assert result.returncode == 1
-    assert json.loads(result.stdout)["error"] == ('"question" must be valid Unicode text; it '
-                                                  'holds an unpaired surrogate.')
+    assert json.loads(result.stdout)["error"] == (
+        '"question" must be valid Unicode text; it holds an unpaired surrogate.'
+    )
     (message,) = build_chat(bot, []).fn("\ud800", [], None)
     assert "must be valid Unicode text" in message["content"]
 
@@ -326,8 +423,9 @@ def test_file_names_that_are_not_utf8_are_skipped_with_a_warning(tmp_path, embed
     info = QABot(tmp_path / "index", embedder).info()
     assert info.sources == ["article.txt"]
     result = cli("build", "--corpus", str(corpus), "--index", str(tmp_path / "index"))
-    assert "warning: skipped bad\\xff.txt: it has a file name that is not valid UTF-8" in \
-        result.stderr
+    assert (
+        "warning: skipped bad\\xff.txt: it has a file name that is not valid UTF-8" in result.stderr
+    )
     with serve(tmp_path / "index", QABot(tmp_path / "index", embedder)) as server:
         assert httpx.get(f"{server.url}/api/health").status_code == 200
         assert ask(server.url, "How much did the granary hold?").status_code == 200
@@ -335,24 +433,30 @@ def test_file_names_that_are_not_utf8_are_skipped_with_a_warning(tmp_path, embed
 
 # 4. Errors in the documented shape ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("body", [b'{"question": "\xff\xfe"}', b"[" * 2000 + b"]" * 2000])
 def test_undecodable_or_deep_json_is_400_with_the_error_shape(live_server, body) -> None:
-    response = httpx.post(f"{live_server.url}/api/ask", content=body,
-                          headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{live_server.url}/api/ask", content=body, headers={"content-type": "application/json"}
+    )
     assert (response.status_code, response.json()) == (
-        400, {"error": "The request body is not valid JSON."})
+        400,
+        {"error": "The request body is not valid JSON."},
+    )
 
 
-@pytest.mark.parametrize("method, path, status, allow", [
-    ("GET", "/api/ask", 405, "POST, OPTIONS"),
-    ("HEAD", "/api/ask", 405, "POST, OPTIONS"),
-    ("TRACE", "/api/ask", 405, "POST, OPTIONS"),
-    ("DELETE", "/api/health", 405, "GET, HEAD, OPTIONS"),
-    ("OPTIONS", "/api/ask", 204, "POST, OPTIONS"),
-    ("OPTIONS", "/api/health", 204, "GET, HEAD, OPTIONS"),
-])
-def test_methods_get_allow_and_the_error_shape(live_server, method, path, status,
-                                               allow) -> None:
+@pytest.mark.parametrize(
+    "method, path, status, allow",
+    [
+        ("GET", "/api/ask", 405, "POST, OPTIONS"),
+        ("HEAD", "/api/ask", 405, "POST, OPTIONS"),
+        ("TRACE", "/api/ask", 405, "POST, OPTIONS"),
+        ("DELETE", "/api/health", 405, "GET, HEAD, OPTIONS"),
+        ("OPTIONS", "/api/ask", 204, "POST, OPTIONS"),
+        ("OPTIONS", "/api/health", 204, "GET, HEAD, OPTIONS"),
+    ],
+)
+def test_methods_get_allow_and_the_error_shape(live_server, method, path, status, allow) -> None:
     response = httpx.request(method, live_server.url + path)
     assert response.status_code == status and response.headers["allow"] == allow
     if status >= 400 and method != "HEAD":
@@ -364,8 +468,7 @@ def test_head_works_where_get_does(live_server) -> None:
     assert response.status_code == 200 and response.content == b""
 
 
-def test_a_500_carries_cors_headers_and_the_error_shape(article_index, bot,
-                                                        host_origin) -> None:
+def test_a_500_carries_cors_headers_and_the_error_shape(article_index, bot, host_origin) -> None:
     class Broken(QABot):
         def __init__(self) -> None:
             self.__dict__.update(bot.__dict__)
@@ -374,14 +477,16 @@ def test_a_500_carries_cors_headers_and_the_error_shape(article_index, bot,
             raise RuntimeError("a bug")
 
     with serve(article_index, Broken(), allowed_origins=(host_origin,)) as server:
-        response = httpx.post(f"{server.url}/api/ask", json={"question": "Why?"},
-                              headers={"Origin": host_origin})
+        response = httpx.post(
+            f"{server.url}/api/ask", json={"question": "Why?"}, headers={"Origin": host_origin}
+        )
     assert response.status_code == 500
     assert response.json() == {"error": "Something went wrong on our side; please try again."}
     assert response.headers["access-control-allow-origin"] == host_origin
 
 
 # 5. The OpenAPI schema says what is enforced, and a fuzzer agrees ----------------------------
+
 
 def test_the_schema_states_the_question_limits(live_server) -> None:
     schema = httpx.get(f"{live_server.url}/openapi.json").json()
@@ -407,13 +512,13 @@ fuzzed = schemathesis.pytest.from_fixture("api_schema")
 
 
 @fuzzed.parametrize()
-@settings(max_examples=40, derandomize=True, deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_survives_a_schema_fuzzer(case) -> None:  # type: ignore[no-untyped-def]
     case.call_and_validate()
 
 
 # 6. Files outside the corpus are never read ---------------------------------------------------
+
 
 def test_links_out_of_the_corpus_are_skipped_and_never_read(tmp_path, embedder) -> None:
     corpus = tmp_path / "corpus"
@@ -428,7 +533,8 @@ def test_links_out_of_the_corpus_are_skipped_and_never_read(tmp_path, embedder) 
     (corpus / "linked-folder").symlink_to(tmp_path / "elsewhere")
     summary = build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
     assert {s.source: s.reason for s in summary.skipped} == {
-        "passwd.txt": "is a link to a file outside the corpus folder, which is never read"}
+        "passwd.txt": "is a link to a file outside the corpus folder, which is never read"
+    }
     bot = QABot(tmp_path / "index", embedder)
     assert bot.info().sources == ["article.txt", "inside.txt"]
     text = " ".join(p.text for p in store.load_index(tmp_path / "index").passages)
@@ -444,6 +550,7 @@ def test_the_corpus_folder_may_itself_be_a_link(tmp_path) -> None:
 
 
 # 7. Damage is noticed ------------------------------------------------------------------------
+
 
 def test_the_manifest_records_each_index_files_size_and_checksum(copied_index) -> None:
     build_id, manifest = store.read_manifest(copied_index)
@@ -468,8 +575,7 @@ def _flip_a_byte(index: Path) -> Path:
 
 
 @pytest.mark.parametrize("damage", [_truncate_vectors, _flip_a_byte])
-def test_status_and_check_name_a_damaged_file_and_build_repairs_it(copied_index,
-                                                                   damage) -> None:
+def test_status_and_check_name_a_damaged_file_and_build_repairs_it(copied_index, damage) -> None:
     corpus = str(CORPUS)  # what the copied index was built from
     path = damage(copied_index)
     for command in (["status"], ["build", "--check"]):
@@ -504,8 +610,9 @@ def test_health_is_degraded_while_an_older_build_answers(copied_index, embedder)
         assert ask(server.url, QUESTION).status_code == 200
 
 
-def test_a_server_started_on_a_damaged_build_answers_from_the_older_one(copied_index,
-                                                                       embedder) -> None:
+def test_a_server_started_on_a_damaged_build_answers_from_the_older_one(
+    copied_index, embedder
+) -> None:
     old = builds.current_build(copied_index)
     newer = copied_index / "builds" / "29990101T000000Z-000000001"
     shutil.copytree(copied_index / "builds" / old, newer)
@@ -519,8 +626,9 @@ def test_a_server_started_on_a_damaged_build_answers_from_the_older_one(copied_i
     assert bot.ask(QUESTION).answered
 
 
-def test_a_server_without_a_usable_build_answers_503_until_one_is_built(copied_index,
-                                                                        embedder) -> None:
+def test_a_server_without_a_usable_build_answers_503_until_one_is_built(
+    copied_index, embedder
+) -> None:
     _truncate_vectors(copied_index)
     bot = QABot(copied_index, embedder, require_index=False)
     with serve(copied_index, bot) as server:
@@ -541,9 +649,24 @@ def test_a_restarted_server_with_a_damaged_index_answers_503(copied_index) -> No
     port = free_port()
     log = copied_index.parent / "serve.log"
     with open(log, "w") as output:
-        server = subprocess.Popen([sys.executable, "-m", "qa_bot", "serve", "--index",
-                                   str(copied_index), "--corpus", str(CORPUS), "--port",
-                                   str(port)], cwd=ROOT, env=ENV, stdout=output, stderr=output)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qa_bot",
+                "serve",
+                "--index",
+                str(copied_index),
+                "--corpus",
+                str(CORPUS),
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=ENV,
+            stdout=output,
+            stderr=output,
+        )
     try:
         response = first_health(f"http://127.0.0.1:{port}", server, log)
         assert response.status_code == 503
@@ -555,11 +678,14 @@ def test_a_restarted_server_with_a_damaged_index_answers_503(copied_index) -> No
 
 # 8. A failed build cleans up after itself ---------------------------------------------------
 
-@pytest.mark.parametrize("code, says", [(errno.ENOSPC, "the disk is full"),
-                                        (errno.EROFS, "the file system is read-only")])
-def test_a_failed_build_leaves_nothing_and_says_why_in_one_line(tmp_path, embedder,
-                                                               monkeypatch, code,
-                                                               says) -> None:
+
+@pytest.mark.parametrize(
+    "code, says",
+    [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "the file system is read-only")],
+)
+def test_a_failed_build_leaves_nothing_and_says_why_in_one_line(
+    tmp_path, embedder, monkeypatch, code, says
+) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(ARTICLE, corpus / "article.txt")
@@ -570,8 +696,9 @@ def test_a_failed_build_leaves_nothing_and_says_why_in_one_line(tmp_path, embedd
     monkeypatch.setattr(np, "save", full_disk)
     with pytest.raises(IndexUnwritable) as error:
         build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
-    assert str(error.value) == (f"Cannot write the index in {tmp_path / 'index'}: {says}"
-                                + str(error.value).split(says)[1])
+    assert str(error.value) == (
+        f"Cannot write the index in {tmp_path / 'index'}: {says}" + str(error.value).split(says)[1]
+    )
     assert "\n" not in str(error.value)
     assert not list((tmp_path / "index" / "builds").iterdir())
 
@@ -580,12 +707,13 @@ def test_leftovers_of_a_killed_build_are_pruned_before_the_next(copied_index, em
     leftover = copied_index / "builds" / "20990101T000000Z-000000001.partial"
     leftover.mkdir()
     (leftover / "passages.faiss").write_bytes(b"\0" * 1000)
-    with pytest.raises(Exception):
+    with pytest.raises(QABotError):
         build_index(copied_index.parent / "no-corpus", copied_index, MODEL, embedder=embedder)
     assert not leftover.exists()
 
 
 # 9. The chat shows the article's words as text ----------------------------------------------
+
 
 def test_the_chat_heading_is_escaped_and_latex_is_off(tmp_path, embedder) -> None:
     corpus = tmp_path / "corpus"
@@ -604,26 +732,32 @@ def test_the_chat_heading_follows_a_rebuilt_index(tmp_path, embedder) -> None:
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "a.txt").write_text("Ferry fares rise\nThe ferry fare rose on Monday.\n",
-                                  encoding="utf-8")
+    (corpus / "a.txt").write_text(
+        "Ferry fares rise\nThe ferry fare rose on Monday.\n", encoding="utf-8"
+    )
     build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
-    with serve(tmp_path / "index", QABot(tmp_path / "index", embedder)) as server, \
-            chromium(tmp_path / "profile") as browser:
+    with (
+        serve(tmp_path / "index", QABot(tmp_path / "index", embedder)) as server,
+        chromium(tmp_path / "profile") as browser,
+    ):
         page = browser.new_page()
         page.goto(server.url + "/", wait_until="load")
         page.locator("h1", has_text="Ferry fares rise").wait_for()
         (corpus / "a.txt").unlink()  # the newsroom replaces the article and rebuilds
-        (corpus / "b.txt").write_text("Bridge reopens\nThe bridge reopened on Tuesday.\n",
-                                      encoding="utf-8")
+        (corpus / "b.txt").write_text(
+            "Bridge reopens\nThe bridge reopened on Tuesday.\n", encoding="utf-8"
+        )
         build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
         page.reload(wait_until="load")
         page.locator("h1", has_text="Bridge reopens").wait_for()
         assert "Ferry" not in page.locator("h1").first.inner_text()
 
 
-HOSTILE_ARTICLE = ('<a href="https://evil.example/login">Session expired: log in</a><img src=x>\n'
-                   "The ferry fare rose to $$x^2$$ shillings on Monday, the harbour board said, "
-                   "and details are at https://evil.example/login and www.evil.example today.\n")
+HOSTILE_ARTICLE = (
+    '<a href="https://evil.example/login">Session expired: log in</a><img src=x>\n'
+    "The ferry fare rose to $$x^2$$ shillings on Monday, the harbour board said, "
+    "and details are at https://evil.example/login and www.evil.example today.\n"
+)
 
 
 @pytest.mark.browser
@@ -634,8 +768,10 @@ def test_the_chat_page_shows_heading_and_article_as_text(tmp_path_factory, embed
     (root / "corpus").mkdir()
     (root / "corpus" / "a.txt").write_text(HOSTILE_ARTICLE, encoding="utf-8")
     build_index(root / "corpus", root / "index", MODEL, embedder=embedder)
-    with serve(root / "index", QABot(root / "index", embedder)) as server, \
-            chromium(root / "profile") as browser:
+    with (
+        serve(root / "index", QABot(root / "index", embedder)) as server,
+        chromium(root / "profile") as browser,
+    ):
         page = browser.new_page()
         page.goto(server.url + "/", wait_until="load")
         heading = page.locator("h1").first
@@ -653,6 +789,7 @@ def test_the_chat_page_shows_heading_and_article_as_text(tmp_path_factory, embed
 
 # 10. Slow clients are bounded ---------------------------------------------------------------
 
+
 def test_one_server_holds_a_bounded_number_of_connections(article_index) -> None:
     from qa_bot.serve.app import uvicorn_config
 
@@ -667,8 +804,10 @@ def test_a_trickling_body_is_cut_off(article_index, bot, monkeypatch) -> None:
         host, port = server.url.removeprefix("http://").split(":")
         began = time.monotonic()
         with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-                         b"\r\nContent-Length: 100\r\n\r\n{")
+            sock.sendall(
+                b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                b"\r\nContent-Length: 100\r\n\r\n{"
+            )
             reply = b""
             for _ in range(30):
                 time.sleep(0.1)
@@ -689,13 +828,20 @@ def test_a_trickling_body_is_cut_off(article_index, bot, monkeypatch) -> None:
 
 def test_the_nginx_example_times_out_slow_clients() -> None:
     config = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
-    for directive in ("client_header_timeout", "client_body_timeout", "client_max_body_size",
-                      "proxy_set_header X-Forwarded-For"):
+    for directive in (
+        "client_header_timeout",
+        "client_body_timeout",
+        "client_max_body_size",
+        "proxy_set_header X-Forwarded-For",
+    ):
         assert directive in config
     if shutil.which("nginx") is None:
         pytest.skip("nginx is not installed: apt-get install -y nginx-light")
-    result = subprocess.run(["nginx", "-t", "-c", str(ROOT / "deploy" / "nginx.conf"),
-                             "-p", str(ROOT / "deploy")], capture_output=True, text=True)
+    result = subprocess.run(
+        ["nginx", "-t", "-c", str(ROOT / "deploy" / "nginx.conf"), "-p", str(ROOT / "deploy")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -704,16 +850,19 @@ def test_the_nginx_example_times_out_slow_clients() -> None:
 BAD_REQUESTS = [
     ({"question": "Why?", "history": "no"}, '"history" must be a list.'),
     ({"question": "Why?", "history": [{"role": "user"}]}, 'The request needs "history.0.content".'),
-    ({"question": "Why?", "history": [{"role": "user", "content": "x"}] * 101},
-     '"history" has too many items; send at most 100.'),
+    (
+        {"question": "Why?", "history": [{"role": "user", "content": "x"}] * 101},
+        '"history" has too many items; send at most 100.',
+    ),
     ({"question": 7}, '"question" must be text.'),
     ({"question": "   "}, "The question is empty; type a question about the article."),
 ]
 
 
 @pytest.mark.parametrize("data, message", BAD_REQUESTS)
-def test_cli_api_and_parser_give_the_same_message(live_server, article_index, data,
-                                                  message) -> None:
+def test_cli_api_and_parser_give_the_same_message(
+    live_server, article_index, data, message
+) -> None:
     with pytest.raises(InvalidQuestion) as error:
         parse_ask_request(data)
     assert str(error.value) == message
@@ -733,14 +882,16 @@ def test_the_history_limit_is_one_number() -> None:
     assert len(parse_ask_request({"question": "Why?", "history": long}).turns) == 100
 
 
-def test_through_the_nginx_example_readers_cannot_forge_their_address(article_index, bot,
-                                                                      tmp_path) -> None:
+def test_through_the_nginx_example_readers_cannot_forge_their_address(
+    article_index, bot, tmp_path
+) -> None:
     if nginx_binary() is None:
         pytest.skip(NGINX_MISSING)
     trusted = Settings.from_env({"QA_BOT_TRUSTED_PROXIES": "127.0.0.1"}).trusted_proxies
     with serve(article_index, bot, rate_limit="2/minute", trusted_proxies=trusted) as server:
         replica = server.url.removeprefix("http://")
         with running_nginx(tmp_path, free_port(), [replica]) as proxy:
-            codes = [ask(proxy, **{"X-Forwarded-For": f"203.0.113.{i}"}).status_code
-                     for i in range(3)]
+            codes = [
+                ask(proxy, **{"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(3)
+            ]
             assert codes == [200, 200, 429]  # one reader, whatever the header said

@@ -9,18 +9,17 @@ import time
 from pathlib import Path
 
 import pytest
-
-from qa_bot.indexing import builds, store
-from qa_bot.answer.bot import QABot
-from qa_bot.ingest.chunking import ChunkingSettings
-from qa_bot.config import bundled_model_path
-from qa_bot.ingest.corpus import DocumentInfo
-from qa_bot.encoder.embedding import Embedder
-from qa_bot.errors import BuildInProgress, CorpusError, IndexMismatch
-from qa_bot.indexing.build import build_index, corpus_state
-
 from conftest import ARTICLE, ROOT
 from test_corpus import ARTICLE_PARAGRAPHS, FURNITURE, NEWS_PAGE
+
+from qa_bot.answer.bot import QABot
+from qa_bot.config import bundled_model_path
+from qa_bot.encoder.embedding import Embedder
+from qa_bot.errors import BuildInProgress, CorpusError, IndexMismatch
+from qa_bot.indexing import builds, store
+from qa_bot.indexing.build import build_index, corpus_state
+from qa_bot.ingest.chunking import ChunkingSettings
+from qa_bot.ingest.corpus import DocumentInfo
 
 MODEL = bundled_model_path()
 ARTICLE_TEXT = ARTICLE.read_text(encoding="utf-8")
@@ -78,14 +77,17 @@ def test_rebuild_embeds_only_what_changed(corpus, tmp_path, embedder) -> None:
     assert sorted(stored.source_ranges) == ["losses.txt", "more/added.txt", "world/strategy.md"]
 
 
-def test_a_rebuild_with_nothing_changed_never_loads_the_model(corpus, tmp_path, embedder,
-                                                              monkeypatch) -> None:
+def test_a_rebuild_with_nothing_changed_never_loads_the_model(
+    corpus, tmp_path, embedder, monkeypatch
+) -> None:
     index = tmp_path / "index"
     build_index(corpus, index, MODEL, embedder=embedder)
     before = builds.current_build(index)
     monkeypatch.setattr(Embedder, "load", lambda *a: pytest.fail("the model was loaded"))
-    monkeypatch.setattr("qa_bot.encoder.embedding.hashlib.file_digest",
-                        lambda *a: pytest.fail("the weights were hashed again"))
+    monkeypatch.setattr(
+        "qa_bot.encoder.embedding.hashlib.file_digest",
+        lambda *a: pytest.fail("the weights were hashed again"),
+    )
     summary = build_index(corpus, index, MODEL)
     assert not summary.rebuilt and summary.unchanged == 3
     assert "index is up to date" in summary.line()
@@ -97,24 +99,36 @@ def test_a_rebuild_with_nothing_changed_never_loads_the_model(corpus, tmp_path, 
 
 def test_an_index_from_another_model_or_settings_is_refused(article_index, embedder) -> None:
     other_model = dataclasses.replace(embedder, fingerprint="sha256:" + "0" * 64)
-    with pytest.raises(IndexMismatch, match=r"built with model .* but the bot uses .*"
-                                            r"Run 'python -m qa_bot build --full'"):
+    with pytest.raises(
+        IndexMismatch,
+        match=r"built with model .* but the bot uses .*"
+        r"Run 'python -m qa_bot build --full'",
+    ):
         QABot(article_index, other_model)
     other_encoder = dataclasses.replace(embedder, encoder="onnx-fp32 sha256:" + "0" * 64)
-    with pytest.raises(IndexMismatch, match=r"built with encoder onnx-int8 sha256:.* but the bot "
-                                            r"uses onnx-fp32 sha256:0+\. Run 'python -m qa_bot"):
+    with pytest.raises(
+        IndexMismatch,
+        match=r"built with encoder onnx-int8 sha256:.* but the bot "
+        r"uses onnx-fp32 sha256:0+\. Run 'python -m qa_bot",
+    ):
         QABot(article_index, other_encoder)
     with pytest.raises(IndexMismatch, match="built with chunking .*max_chars.*but the bot uses"):
         QABot(article_index, embedder, ChunkingSettings(max_chars=500))
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({"model_fingerprint": "sha256:old", "model_weights": "1:1"}, "built with model"),
-    ({"encoder": ""}, "built with encoder sentence-transformers (torch) but the bot uses "
-                      "onnx-int8 sha256:"),
-])
-def test_another_model_or_encoder_means_a_full_rebuild_not_reuse(corpus, tmp_path, embedder,
-                                                                 change, reason) -> None:
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"model_fingerprint": "sha256:old", "model_weights": "1:1"}, "built with model"),
+        (
+            {"encoder": ""},
+            "built with encoder sentence-transformers (torch) but the bot uses onnx-int8 sha256:",
+        ),
+    ],
+)
+def test_another_model_or_encoder_means_a_full_rebuild_not_reuse(
+    corpus, tmp_path, embedder, change, reason
+) -> None:
     index = tmp_path / "index"
     build_index(corpus, index, MODEL, embedder=embedder)
     build_id, manifest = store.read_manifest(index)
@@ -134,7 +148,10 @@ def test_unreadable_files_are_skipped_and_counted(corpus, tmp_path, embedder) ->
     # Three files are indexed; the three skipped count only as skipped.
     assert summary.added == 3 and "3 added, 0 removed, 3 skipped:" in summary.line()
     assert sorted(store.load_index(tmp_path / "index").source_ranges) == [
-        "kursk.txt", "losses.txt", "world/strategy.md"]
+        "kursk.txt",
+        "losses.txt",
+        "world/strategy.md",
+    ]
     again = build_index(corpus, tmp_path / "index", MODEL)  # unchanged, skipped still reported
     assert not again.rebuilt and len(again.skipped) == 3 and again.unchanged == 3
 
@@ -146,9 +163,11 @@ def test_a_corpus_with_nothing_readable_is_an_error(tmp_path, embedder) -> None:
 
 
 def test_html_articles_are_indexed_as_their_readable_text(tmp_path, embedder) -> None:
-    page = (f"<html><head><script>var secret = 'tracking';</script></head><body>"
-            f"<nav>Home | World | Sport</nav><article><h1>Troops</h1><p>{PARAGRAPHS[2]}</p>"
-            f"</article><footer>Subscribe now</footer></body></html>")
+    page = (
+        f"<html><head><script>var secret = 'tracking';</script></head><body>"
+        f"<nav>Home | World | Sport</nav><article><h1>Troops</h1><p>{PARAGRAPHS[2]}</p>"
+        f"</article><footer>Subscribe now</footer></body></html>"
+    )
     write(tmp_path / "corpus", "page.html", page)
     build_index(tmp_path / "corpus", tmp_path / "index", MODEL, embedder=embedder)
     text = " ".join(p.text for p in store.load_index(tmp_path / "index").passages)
@@ -158,8 +177,9 @@ def test_html_articles_are_indexed_as_their_readable_text(tmp_path, embedder) ->
     assert answer.citations[0].source == "page.html" and "Vladivostok" in answer.answer
 
 
-def test_a_news_page_is_indexed_without_its_furniture_and_cited_by_headline(tmp_path,
-                                                                           embedder) -> None:
+def test_a_news_page_is_indexed_without_its_furniture_and_cited_by_headline(
+    tmp_path, embedder
+) -> None:
     shutil.copy(NEWS_PAGE, tmp_path / "news-page.html")
     build_index(tmp_path, tmp_path / "index", MODEL, embedder=embedder)
     stored = store.load_index(tmp_path / "index")
@@ -170,13 +190,16 @@ def test_a_news_page_is_indexed_without_its_furniture_and_cited_by_headline(tmp_
     assert answer.answered and "3 March" in answer.answer
     citation = answer.citations[0]
     assert (citation.title, citation.published, citation.author) == (
-        "Harbour ferry service to resume in March after storm repairs", "2025-02-14",
-        "Maria Lindqvist")
+        "Harbour ferry service to resume in March after storm repairs",
+        "2025-02-14",
+        "Maria Lindqvist",
+    )
 
 
 def test_metadata_of_unchanged_files_is_kept_by_a_rebuild(corpus, tmp_path, embedder) -> None:
-    write(corpus, "story.md", "---\ntitle: Kursk raid\npublished: 2024-08-06\n---\n"
-          + PARAGRAPHS[1])
+    write(
+        corpus, "story.md", "---\ntitle: Kursk raid\npublished: 2024-08-06\n---\n" + PARAGRAPHS[1]
+    )
     build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
     write(corpus, "kursk.txt", PARAGRAPHS[0])
     build_index(corpus, tmp_path / "index", MODEL, embedder=embedder)
@@ -203,8 +226,9 @@ def test_one_build_at_a_time(corpus, tmp_path, embedder) -> None:
             build_index(corpus, index, MODEL, embedder=embedder)
 
 
-def test_a_server_swaps_in_a_rebuilt_index_without_failing_a_request(corpus, tmp_path,
-                                                                      embedder) -> None:
+def test_a_server_swaps_in_a_rebuilt_index_without_failing_a_request(
+    corpus, tmp_path, embedder
+) -> None:
     index = tmp_path / "index"
     build_index(corpus, index, MODEL, embedder=embedder)
     bot = QABot(index, embedder)
@@ -243,8 +267,16 @@ def test_killing_a_build_at_any_moment_leaves_a_working_index(tmp_path, embedder
     build_index(corpus, index, MODEL, embedder=embedder)
     for number in range(40):  # enough text that embedding takes a few seconds
         write(corpus, f"copies/{number}.txt", f"Copy {number}.\n" + ARTICLE_TEXT)
-    command = [sys.executable, "-m", "qa_bot", "build", "--corpus", str(corpus),
-               "--index", str(index)]
+    command = [
+        sys.executable,
+        "-m",
+        "qa_bot",
+        "build",
+        "--corpus",
+        str(corpus),
+        "--index",
+        str(index),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     before = builds.current_build(index)
 
@@ -273,8 +305,9 @@ def test_killing_a_build_at_any_moment_leaves_a_working_index(tmp_path, embedder
     shutil.rmtree(corpus / "copies")
 
 
-def test_a_server_keeps_its_index_when_the_new_build_is_damaged(copied_index, embedder,
-                                                                  caplog) -> None:
+def test_a_server_keeps_its_index_when_the_new_build_is_damaged(
+    copied_index, embedder, caplog
+) -> None:
     bot = QABot(copied_index, embedder)
     old = builds.current_build(copied_index)
     damaged = copied_index / "builds" / "29990101T000000Z-000000001"

@@ -1,13 +1,27 @@
 """The reader-written question sets (calibration/data): every accepted answer and answering
 sentence is the article's own text, and the two halves share no article."""
+
 import json
 from pathlib import Path
 
 import pytest
 
 DATA = Path(__file__).resolve().parent.parent / "calibration" / "data"
-KINDS = {"number", "date", "place", "person", "yesno", "why", "how", "what", "multi",
-         "ontopic-unanswerable", "offtopic", "answerable", "ontopic"}
+KINDS = {
+    "number",
+    "date",
+    "place",
+    "person",
+    "yesno",
+    "why",
+    "how",
+    "what",
+    "multi",
+    "ontopic-unanswerable",
+    "offtopic",
+    "answerable",
+    "ontopic",
+}
 SETS = sorted((DATA / "fit").glob("*.jsonl")) + sorted((DATA / "reported").glob("*.jsonl"))
 
 
@@ -17,8 +31,9 @@ def test_answers_and_sentences_are_exact_text_of_the_article(path: Path) -> None
     for line in path.read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
         assert item["kind"] in KINDS, item
-        assert bool(item["answers"]) == (item["kind"] not in
-                                         {"ontopic-unanswerable", "offtopic", "ontopic"}), item
+        assert bool(item["answers"]) == (
+            item["kind"] not in {"ontopic-unanswerable", "offtopic", "ontopic"}
+        ), item
         for sentence in item.get("sentences", []):
             assert sentence in article, sentence
         for answer in item["answers"]:

@@ -1,4 +1,5 @@
 """The shipped reading model loads and reads without torch, and tells an answer from a topic."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +20,13 @@ print(first.logit > second.logit, answer[start:end])
 
 
 def test_the_shipped_reader_reads_without_torch_and_ranks_the_answering_sentence_first() -> None:
-    result = subprocess.run([sys.executable, "-c", READ_WITHOUT_TORCH], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", READ_WITHOUT_TORCH],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     ranked, span = result.stdout.strip().split(" ", 1)
     assert ranked == "True"

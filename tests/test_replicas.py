@@ -5,6 +5,7 @@ holds across replicas, and a replica stopped under load fails no request.
 Readers are told apart by the address nginx sees: each client binds its socket to its own
 loopback address (127.0.0.2, 127.0.0.3, ...), and nginx sends it as X-Forwarded-For.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,17 +23,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import ROOT, first_health, free_port
 from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
+
 from qa_bot.serve.app import GRACEFUL_SHUTDOWN_SECONDS
 
 REDIS_SERVER = shutil.which("redis-server") or (
-    "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+)
 pytestmark = [
     pytest.mark.skipif(nginx_binary() is None, reason=NGINX_MISSING),
-    pytest.mark.skipif(REDIS_SERVER is None,
-                       reason="redis-server is not installed: apt-get install -y redis-server"),
+    pytest.mark.skipif(
+        REDIS_SERVER is None,
+        reason="redis-server is not installed: apt-get install -y redis-server",
+    ),
 ]
 QUESTION = "How many North Korean special forces arrived in Vladivostok?"
 ALLOWANCE = 10  # questions per reader per minute, for every replica together
@@ -50,8 +54,9 @@ class Cluster:
     redis: subprocess.Popen
 
     def log_text(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
-                         for log in self.logs)
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in self.logs
+        )
 
 
 def reader(address: str) -> httpx.Client:
@@ -62,9 +67,23 @@ def reader(address: str) -> httpx.Client:
 @contextmanager
 def redis_server(folder: Path) -> Iterator[tuple[subprocess.Popen, int]]:
     port = free_port()
-    process = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no", "--dir", str(folder)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -84,24 +103,36 @@ def redis_server(folder: Path) -> Iterator[tuple[subprocess.Popen, int]]:
 
 
 @contextmanager
-def replica_processes(index: Path, folder: Path,
-                      redis_port: int) -> Iterator[tuple[list[subprocess.Popen], list[str],
-                                                         list[Path]]]:
+def replica_processes(
+    index: Path, folder: Path, redis_port: int
+) -> Iterator[tuple[list[subprocess.Popen], list[str], list[Path]]]:
     """`python -m qa_bot serve` three times on one shared, read-only index."""
     ports = [free_port() for _ in range(REPLICAS)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-           "QA_BOT_INDEX": str(index), "QA_BOT_CORPUS": str(index.parent / "corpus"),
-           "QA_BOT_TRUSTED_PROXIES": "127.0.0.1", "QA_BOT_RATE_LIMIT": f"{ALLOWANCE}/minute",
-           "QA_BOT_RATE_LIMIT_STORAGE": f"redis://127.0.0.1:{redis_port}",
-           "QA_BOT_LOG": str(folder / "questions.sqlite3")}  # one host: one log for all
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "QA_BOT_INDEX": str(index),
+        "QA_BOT_CORPUS": str(index.parent / "corpus"),
+        "QA_BOT_TRUSTED_PROXIES": "127.0.0.1",
+        "QA_BOT_RATE_LIMIT": f"{ALLOWANCE}/minute",
+        "QA_BOT_RATE_LIMIT_STORAGE": f"redis://127.0.0.1:{redis_port}",
+        "QA_BOT_LOG": str(folder / "questions.sqlite3"),
+    }  # one host: one log for all
     processes, logs = [], []
     try:
         for port in ports:
             logs.append(folder / f"replica-{port}.log")
             with open(logs[-1], "w") as output:
-                processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "qa_bot", "serve", "--port", str(port)], cwd=ROOT,
-                    env=env, stdout=output, stderr=output))
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "qa_bot", "serve", "--port", str(port)],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=output,
+                        stderr=output,
+                    )
+                )
         addresses = [f"127.0.0.1:{port}" for port in ports]
         for process, address, log in zip(processes, addresses, logs):
             # Ready means it answers: the port opens once the index is loaded.
@@ -129,9 +160,11 @@ def cluster(article_index: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     with ExitStack() as stack:
         redis, redis_port = stack.enter_context(redis_server(folder))
         replicas, addresses, logs = stack.enter_context(
-            replica_processes(article_index, folder, redis_port))
-        url = stack.enter_context(running_nginx(folder, free_port(), addresses,
-                                                extra=UPSTREAM_HEADER))
+            replica_processes(article_index, folder, redis_port)
+        )
+        url = stack.enter_context(
+            running_nginx(folder, free_port(), addresses, extra=UPSTREAM_HEADER)
+        )
         yield Cluster(url, replicas, addresses, logs, redis)
 
 
@@ -141,8 +174,11 @@ def ask(client: httpx.Client, url: str) -> httpx.Response:
 
 def test_the_example_retries_the_api_on_another_replica() -> None:
     config = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
-    retry = next(line.rstrip(";").split() for line in map(str.strip, config.splitlines())
-                 if line.startswith("proxy_next_upstream "))
+    retry = next(
+        line.rstrip(";").split()
+        for line in map(str.strip, config.splitlines())
+        if line.startswith("proxy_next_upstream ")
+    )
     assert {"error", "timeout", "non_idempotent"} <= set(retry)
     assert "ip_hash;" in config
 
@@ -157,7 +193,8 @@ def test_the_chat_stays_on_one_replica_and_the_api_goes_to_any(cluster: Cluster)
 
 
 def test_a_readers_allowance_holds_across_replicas_while_another_is_served(
-        cluster: Cluster) -> None:
+    cluster: Cluster,
+) -> None:
     with reader("127.0.0.2") as first, reader("127.0.0.3") as second:
         answered = [ask(first, cluster.url) for _ in range(ALLOWANCE)]
         assert [r.status_code for r in answered] == [200] * ALLOWANCE
@@ -171,7 +208,8 @@ def test_a_readers_allowance_holds_across_replicas_while_another_is_served(
 
 
 def test_a_replica_stopped_under_load_finishes_its_requests_and_fails_none(
-        cluster: Cluster) -> None:
+    cluster: Cluster,
+) -> None:
     with reader("127.0.0.5") as client:  # this reader's chat is on the replica to stop
         victim_address = client.get(f"{cluster.url}/").headers["x-replica"]
     victim = cluster.replicas[cluster.addresses.index(victim_address)]
@@ -190,11 +228,18 @@ def test_a_replica_stopped_under_load_finishes_its_requests_and_fails_none(
                 if address not in clients:
                     clients[address] = reader(address)
                 client = clients[address]
-                for method, path in (("POST", "/api/ask"), ("GET", "/widget"),
-                                     ("GET", "/widget.js"), ("GET", "/api/health")):
+                for method, path in (
+                    ("POST", "/api/ask"),
+                    ("GET", "/widget"),
+                    ("GET", "/widget.js"),
+                    ("GET", "/api/health"),
+                ):
                     try:
-                        response = (ask(client, cluster.url) if method == "POST"
-                                    else client.get(f"{cluster.url}{path}"))
+                        response = (
+                            ask(client, cluster.url)
+                            if method == "POST"
+                            else client.get(f"{cluster.url}{path}")
+                        )
                         if response.status_code != 200:
                             failures.append(f"{path} {response.status_code} {response.text}")
                     except httpx.HTTPError as error:
@@ -217,13 +262,16 @@ def test_a_replica_stopped_under_load_finishes_its_requests_and_fails_none(
         # open chat, whose heartbeat stream never ends: it is cut after the grace period.
         body = b'{"question": "%s"}' % QUESTION.encode()
         host, port = victim_address.split(":")
-        with socket.create_connection((host, int(port)), timeout=30) as held, \
-                socket.create_connection((host, int(port)), timeout=30) as chat:
+        with (
+            socket.create_connection((host, int(port)), timeout=30) as held,
+            socket.create_connection((host, int(port)), timeout=30) as chat,
+        ):
             chat.sendall(b"GET /gradio_api/heartbeat/replicas HTTP/1.1\r\nHost: x\r\n\r\n")
             assert chat.recv(4096).startswith(b"HTTP/1.1 200")
-            held.sendall(b"POST /api/ask HTTP/1.1\r\nHost: replica\r\nContent-Type: "
-                         b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
-                         + body[:10])
+            held.sendall(
+                b"POST /api/ask HTTP/1.1\r\nHost: replica\r\nContent-Type: "
+                b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:10]
+            )
             time.sleep(0.2)
             victim.send_signal(signal.SIGTERM)
             stopped.set()
@@ -235,8 +283,9 @@ def test_a_replica_stopped_under_load_finishes_its_requests_and_fails_none(
             assert reply.startswith(b"HTTP/1.1 200"), reply[:300]
             assert b'"answered":true' in reply
             # uvicorn ends by raising the signal it caught, as a process stopped by it would.
-            assert victim.wait(timeout=GRACEFUL_SHUTDOWN_SECONDS + 10) == -signal.SIGTERM, \
+            assert victim.wait(timeout=GRACEFUL_SHUTDOWN_SECONDS + 10) == -signal.SIGTERM, (
                 cluster.log_text()
+            )
     finally:
         stopped.set()
         for thread in workers:

@@ -4,19 +4,22 @@ tested through the bot (test_answer.py, test_bot.py)."""
 
 import numpy as np
 import pytest
-
-from qa_bot.indexing import store
-from qa_bot.config import bundled_model_path
-from qa_bot.errors import UnknownSource
-from qa_bot.indexing.build import build_index
-from qa_bot.answer.retrieval import FOLLOWUP_WEIGHT, RRF_K, Retriever, _rank_fusion
-
 from tiny_embedder import HashingEmbedder
 
-HARBOUR = ("The harbour of Zorvik was rebuilt in 1921 after the great storm.\n\n"
-           "Fishermen of Zorvik land herring and cod every morning.\n")
-MOUNTAIN = ("The Kelmar pass is closed by snow from November to March.\n\n"
-            "Shepherds drive their sheep over the Kelmar pass in early summer.\n")
+from qa_bot.answer.retrieval import FOLLOWUP_WEIGHT, RRF_K, Retriever, _rank_fusion
+from qa_bot.config import bundled_model_path
+from qa_bot.errors import UnknownSource
+from qa_bot.indexing import store
+from qa_bot.indexing.build import build_index
+
+HARBOUR = (
+    "The harbour of Zorvik was rebuilt in 1921 after the great storm.\n\n"
+    "Fishermen of Zorvik land herring and cod every morning.\n"
+)
+MOUNTAIN = (
+    "The Kelmar pass is closed by snow from November to March.\n\n"
+    "Shepherds drive their sheep over the Kelmar pass in early summer.\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +44,27 @@ def test_candidate_sentences_slice_their_passage_and_carry_word_overlap(retrieve
     retrieval = retriever.retrieve("Which sheep cross the Kelmar pass?")
     for hit in retrieval.sentences:
         passage = hit.hit.passage
-        assert passage.text[hit.sentence.start - passage.start:
-                            hit.sentence.end - passage.start] == hit.sentence.text
+        assert (
+            passage.text[hit.sentence.start - passage.start : hit.sentence.end - passage.start]
+            == hit.sentence.text
+        )
         assert 0.0 <= hit.overlap <= 1.0
     best = max(retrieval.sentences, key=lambda hit: hit.overlap)
     assert best.sentence.text.startswith("Shepherds drive their sheep")
 
 
 def test_a_scoped_question_sees_only_its_article(retriever) -> None:
-    retrieval = retriever.retrieve("When was the harbour of Zorvik rebuilt?",
-                                   source="mountain.txt")
+    retrieval = retriever.retrieve("When was the harbour of Zorvik rebuilt?", source="mountain.txt")
     assert {hit.passage.source for hit in retrieval.passages} == {"mountain.txt"}
     assert "zorvik" in retrieval.unknown and "Zorvik".lower() in retrieval.unknown_words
 
 
 def test_an_unknown_source_names_the_known_ones(retriever) -> None:
-    with pytest.raises(UnknownSource, match=r"No article named 'nope.txt' in the index; use "
-                                            r"one of: harbour.txt, mountain.txt\."):
+    with pytest.raises(
+        UnknownSource,
+        match=r"No article named 'nope.txt' in the index; use "
+        r"one of: harbour.txt, mountain.txt\.",
+    ):
         retriever.retrieve("Anything?", source="nope.txt")
 
 
@@ -80,7 +87,8 @@ def test_reciprocal_rank_fusion_adds_the_rankings() -> None:
 
 
 def test_each_sentence_is_read_piece_by_piece_once_and_compared_with_the_question(
-        retriever, monkeypatch) -> None:
+    retriever, monkeypatch
+) -> None:
     encoded: list[str] = []
     embedder = retriever.embedder
     original = embedder.encode_tokens
@@ -104,7 +112,8 @@ def test_each_sentence_is_read_piece_by_piece_once_and_compared_with_the_questio
 
 
 def test_a_follow_up_naming_nothing_is_read_with_the_pieces_of_the_question_it_follows(
-        retriever) -> None:
+    retriever,
+) -> None:
     alone = retriever.retrieve("Why didn't they?")  # "didn" is no content piece
     assert all(s.piece_match == () for s in alone.sentences)
     followed = retriever.retrieve("Why didn't they?", previous="Where do fishermen land cod?")

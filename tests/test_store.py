@@ -1,10 +1,11 @@
 """Loading a build: missing, damaged and mismatched files are refused with the fix named."""
+
 import json
 
 import pytest
 
-from qa_bot.indexing import builds, store
 from qa_bot.errors import IndexCorrupt, IndexMissing
+from qa_bot.indexing import builds, store
 
 
 def test_no_index_says_to_build(tmp_path) -> None:
@@ -12,13 +13,16 @@ def test_no_index_says_to_build(tmp_path) -> None:
         store.load_index(tmp_path)
 
 
-@pytest.mark.parametrize("name, damage", [
-    ("passages.faiss", lambda p: p.write_bytes(p.read_bytes()[:100])),
-    ("passages.json", lambda p: p.write_text("[{", encoding="utf-8")),
-    ("manifest.json", lambda p: p.write_text("{}", encoding="utf-8")),
-    ("sentences.npy", lambda p: p.write_bytes(b"garbage")),
-    ("sentences.npy", lambda p: p.unlink()),
-])
+@pytest.mark.parametrize(
+    "name, damage",
+    [
+        ("passages.faiss", lambda p: p.write_bytes(p.read_bytes()[:100])),
+        ("passages.json", lambda p: p.write_text("[{", encoding="utf-8")),
+        ("manifest.json", lambda p: p.write_text("{}", encoding="utf-8")),
+        ("sentences.npy", lambda p: p.write_bytes(b"garbage")),
+        ("sentences.npy", lambda p: p.unlink()),
+    ],
+)
 def test_a_damaged_index_file_is_named_with_the_fix(copied_index, name, damage) -> None:
     build_id = builds.current_build(copied_index)
     path = copied_index / "builds" / build_id / name
@@ -41,8 +45,7 @@ def test_a_damaged_file_keeps_its_real_cause_for_the_logs(copied_index) -> None:
 def test_vectors_that_do_not_match_the_passages_are_refused(copied_index) -> None:
     build_id = builds.current_build(copied_index)
     path = copied_index / "builds" / build_id / "passages.json"
-    path.write_text(json.dumps(json.loads(path.read_text(encoding="utf-8"))[:-1]),
-                    encoding="utf-8")
+    path.write_text(json.dumps(json.loads(path.read_text(encoding="utf-8"))[:-1]), encoding="utf-8")
     # As a build from before sizes were recorded: only the contents can tell.
     manifest = path.parent / "manifest.json"
     record = json.loads(manifest.read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
-"""The reader's training runs on the CPU from a tiny hand-written sample, checkpoints and resumes."""
+"""The reader's training runs on the CPU from a tiny hand-written sample, checkpoints, resumes."""
+
 import random
 from pathlib import Path
 

@@ -1,9 +1,16 @@
 """The Gradio chat function, called as Gradio calls it, and what it renders."""
+
 import pytest
 
 from qa_bot.answer.result import Answer, Citation
-from qa_bot.serve.ui import build_chat, check_question, escape, history_turns, render_answer, \
-    source_anchor
+from qa_bot.serve.ui import (
+    build_chat,
+    check_question,
+    escape,
+    history_turns,
+    render_answer,
+    source_anchor,
+)
 
 
 @pytest.fixture(scope="module")
@@ -12,15 +19,20 @@ def chat(bot):  # type: ignore[no-untyped-def]
 
 
 def test_the_chat_answers_with_a_collapsible_sources_message(chat) -> None:
-    answer, sources = chat.fn("How many North Korean special forces arrived in Vladivostok?",
-                              [], None)
+    answer, sources = chat.fn(
+        "How many North Korean special forces arrived in Vladivostok?", [], None
+    )
     assert "**around 1,500**" in answer["content"]
     anchor = source_anchor(answer["metadata"]["id"], 1)
-    assert answer["content"].endswith(f'2024\\. <a class="qa-marker" href="#{anchor}">'
-                                      '<span class="qa-visually-hidden">Source </span>1</a>')
+    assert answer["content"].endswith(
+        f'2024\\. <a class="qa-marker" href="#{anchor}">'
+        '<span class="qa-visually-hidden">Source </span>1</a>'
+    )
     assert sources["metadata"] == {"title": "Sources (1)"}  # no status: shown open
-    assert sources["content"].startswith(f'<div class="qa-source" id="{anchor}" tabindex="-1">'
-                                         "\n\n**\\[1\\]** North Korea's Military Involvement in")
+    assert sources["content"].startswith(
+        f'<div class="qa-source" id="{anchor}" tabindex="-1">'
+        "\n\n**\\[1\\]** North Korea's Military Involvement in"
+    )
     assert "<mark>" in sources["content"] and "1,500" in sources["content"]
 
 
@@ -38,9 +50,15 @@ def test_each_answer_links_its_markers_to_its_own_sources(chat) -> None:
 
 def test_follow_ups_work_with_the_browser_history_shape(chat) -> None:
     history = [
-        {"role": "user", "content": [{"type": "text", "text":
-                                      "How many North Korean special forces arrived in "
-                                      "Vladivostok?"}]},
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "text",
+                    "text": "How many North Korean special forces arrived in Vladivostok?",
+                }
+            ],
+        },
         {"role": "assistant", "content": [{"type": "text", "text": "…1,500… [1]"}]},
         {"role": "assistant", "content": "Sources", "metadata": {"title": "Sources (1)"}},
     ]
@@ -49,11 +67,13 @@ def test_follow_ups_work_with_the_browser_history_shape(chat) -> None:
 
 
 def test_history_keeps_questions_and_answers_but_not_sources() -> None:
-    turns = history_turns([
-        {"role": "user", "content": "Q1"},
-        {"role": "assistant", "content": [{"type": "text", "text": "A1"}]},
-        {"role": "assistant", "content": "[1] …", "metadata": {"title": "Sources (1)"}},
-    ])
+    turns = history_turns(
+        [
+            {"role": "user", "content": "Q1"},
+            {"role": "assistant", "content": [{"type": "text", "text": "A1"}]},
+            {"role": "assistant", "content": "[1] …", "metadata": {"title": "Sources (1)"}},
+        ]
+    )
     assert [(t.role, t.content) for t in turns] == [("user", "Q1"), ("assistant", "A1")]
 
 
@@ -61,7 +81,8 @@ def test_declines_and_errors_are_polite_messages(chat) -> None:
     declined, related = chat.fn("Who painted the Mona Lisa?", [], None)
     assert declined["content"] == escape(
         "The article doesn't mention “Mona Lisa”, so I can't answer that. The passages below "
-        "are the closest it comes.")
+        "are the closest it comes."
+    )
     assert related["metadata"]["title"].startswith("Related in the article, not an answer")
     assert "<mark>" not in related["content"]
     (error,) = chat.fn("   ", [], None)
@@ -70,8 +91,16 @@ def test_declines_and_errors_are_polite_messages(chat) -> None:
 
 def test_article_text_is_shown_literally_never_as_html_or_links() -> None:
     hostile = "<script>alert(1)</script> [click](javascript:alert(1)) <img src=x onerror=alert(1)>"
-    citation = Citation(1, "a.txt", 0, len(hostile), hostile, "<script>alert(1)</script>", 1.0,
-                        quote_spans=((0, 25),))
+    citation = Citation(
+        1,
+        "a.txt",
+        0,
+        len(hostile),
+        hostile,
+        "<script>alert(1)</script>",
+        1.0,
+        quote_spans=((0, 25),),
+    )
     answer, sources = render_answer(Answer("q", hostile + " [1]", True, 0.9, (citation,)))
     for content in (answer["content"], sources["content"]):
         assert "<script>" not in content and "<img" not in content

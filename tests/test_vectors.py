@@ -1,4 +1,5 @@
 """The FAISS wrapper: exact search, and IVF beyond the exact limit with its recall."""
+
 import numpy as np
 import pytest
 

@@ -3,6 +3,7 @@
 Set UPDATE_WIDGET_SCREENSHOTS=1 to copy the screenshots to docs/ (they are always written to
 the test's tmp folder).
 """
+
 from __future__ import annotations
 
 import html
@@ -12,8 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import HostSite, article_page, ask, launcher, open_widget, \
-    save_for_docs, widget_frame
+from browser_support import (
+    HostSite,
+    article_page,
+    ask,
+    launcher,
+    open_widget,
+    save_for_docs,
+    widget_frame,
+)
 from conftest import ARTICLE, ROOT, LiveServer, free_port
 from playwright.sync_api import Locator, Page, expect
 
@@ -26,27 +34,34 @@ from qa_bot.questionlog.log import QuestionLog
 pytestmark = pytest.mark.browser
 
 QUESTION = "How many North Korean special forces arrived in Vladivostok?"
-QUOTE = ("Nonetheless, intelligence from South Korea indicates that around 1,500 North Korean "
-         "special forces initially arrived in Vladivostok for training in October 2024.")
+QUOTE = (
+    "Nonetheless, intelligence from South Korea indicates that around 1,500 North Korean "
+    "special forces initially arrived in Vladivostok for training in October 2024."
+)
 TITLE, *PARAGRAPHS = ARTICLE.read_text(encoding="utf-8").strip().splitlines()
 ESCAPED = [html.escape(p) for p in PARAGRAPHS]
-HOSTILE = ('The harbour board of Zanzibar posted <script>window.__pwned=1</script> a notice, '
-           '<img src=x onerror="window.__pwned=1"> signed by the ferry master, and a link '
-           '<a href="javascript:window.__pwned=1">click</a> to the timetable.')
+HOSTILE = (
+    "The harbour board of Zanzibar posted <script>window.__pwned=1</script> a notice, "
+    '<img src=x onerror="window.__pwned=1"> signed by the ferry master, and a link '
+    '<a href="javascript:window.__pwned=1">click</a> to the timetable.'
+)
 HOSTILE_QUESTION = "What did the harbour board of Zanzibar post?"
 PWNED = "() => typeof window.__pwned"
 # Emoji beyond U+FFFF before and inside the quote: one code point each in the API's offsets,
 # two UTF-16 units each in JavaScript.
-FESTIVAL = ("The harbour festival opened on the quay \U0001F389\U0001F389 with music from three "
-            "bands \U0001F3B6 and a parade of dhows \u26F5. {quote} Tickets for the evening "
-            "concert sold out within an hour \U0001F39F\uFE0F.")
-FESTIVAL_QUOTE = ("The ferry to Pemba carried 412 passengers on the first morning \U0001F6A2, the "
-                  "most since the route opened.")
+FESTIVAL = (
+    "The harbour festival opened on the quay \U0001f389\U0001f389 with music from three "
+    "bands \U0001f3b6 and a parade of dhows \u26f5. {quote} Tickets for the evening "
+    "concert sold out within an hour \U0001f39f\ufe0f."
+)
+FESTIVAL_QUOTE = (
+    "The ferry to Pemba carried 412 passengers on the first morning \U0001f6a2, the "
+    "most since the route opened."
+)
 FESTIVAL_QUESTION = "How many passengers did the ferry to Pemba carry?"
 
 
 # Fixtures -----------------------------------------------------------------------------------
-
 
 
 @pytest.fixture(scope="module")
@@ -64,33 +79,47 @@ def stranger() -> Iterator[HostSite]:
 
 
 @pytest.fixture(scope="module")
-def hostile_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
-                   host_origin: str) -> Iterator[LiveServer]:
+def hostile_server(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, host_origin: str
+) -> Iterator[LiveServer]:
     """A bot whose only article contains HTML and JavaScript meant to run in readers' browsers."""
     root = tmp_path_factory.mktemp("hostile")
     (root / "corpus").mkdir()
     filler = " ".join(f"The ferry left on day {day} with passengers and cargo." for day in range(8))
     (root / "corpus" / "hostile.txt").write_text(
-        f"Zanzibar harbour notices\n{filler}\n{HOSTILE}\n{filler}\n", encoding="utf-8")
+        f"Zanzibar harbour notices\n{filler}\n{HOSTILE}\n{filler}\n", encoding="utf-8"
+    )
     build_index(root / "corpus", root / "index", bundled_model_path(), embedder=embedder)
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", port=free_port(),
-                        allowed_origins=(host_origin,), rate_limit="1000/minute")
+    settings = Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "index",
+        port=free_port(),
+        allowed_origins=(host_origin,),
+        rate_limit="1000/minute",
+    )
     with LiveServer(settings, QABot(root / "index", embedder)) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def emoji_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
-                 host_origin: str) -> Iterator[LiveServer]:
+def emoji_server(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, host_origin: str
+) -> Iterator[LiveServer]:
     """A bot whose only article holds emoji, in its headline and before the quoted sentence."""
     root = tmp_path_factory.mktemp("emoji")
     (root / "corpus").mkdir()
     (root / "corpus" / "festival.txt").write_text(
-        f"Harbour festival in Stone Town \U0001F389\n{FESTIVAL.format(quote=FESTIVAL_QUOTE)}\n",
-        encoding="utf-8")
+        f"Harbour festival in Stone Town \U0001f389\n{FESTIVAL.format(quote=FESTIVAL_QUOTE)}\n",
+        encoding="utf-8",
+    )
     build_index(root / "corpus", root / "index", bundled_model_path(), embedder=embedder)
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", port=free_port(),
-                        allowed_origins=(host_origin,), rate_limit="1000/minute")
+    settings = Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "index",
+        port=free_port(),
+        allowed_origins=(host_origin,),
+        rate_limit="1000/minute",
+    )
     with LiveServer(settings, QABot(root / "index", embedder)) as server:
         yield server
 
@@ -101,8 +130,10 @@ def article_url(host: HostSite, bot_url: str, path: str, **options: str) -> str:
 
 # Asking -------------------------------------------------------------------------------------
 
-def test_launcher_opens_chat_that_answers_with_citation(page: Page, host: HostSite,
-                                                        live_server: LiveServer) -> None:
+
+def test_launcher_opens_chat_that_answers_with_citation(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     console: list[str] = []
     page.on("console", lambda message: console.append(message.text))
     frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
@@ -150,13 +181,17 @@ def added_elements(page: Page) -> list[str]:
     }""")
 
 
-def test_host_css_cannot_break_the_widget(page: Page, host: HostSite,
-                                          live_server: LiveServer) -> None:
-    hostile_css = ("<style>* { all: unset !important; font-size: 40px !important; }"
-                   " div, button, iframe { display: none !important; width: 1px !important; }"
-                   "</style>")
-    url = host.add("/rude-css.html",
-                   article_page(live_server.url, ESCAPED, TITLE, head=hostile_css))
+def test_host_css_cannot_break_the_widget(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
+    hostile_css = (
+        "<style>* { all: unset !important; font-size: 40px !important; }"
+        " div, button, iframe { display: none !important; width: 1px !important; }"
+        "</style>"
+    )
+    url = host.add(
+        "/rude-css.html", article_page(live_server.url, ESCAPED, TITLE, head=hostile_css)
+    )
     frame = open_widget(page, url)
 
     button = launcher(page).bounding_box()
@@ -167,12 +202,18 @@ def test_host_css_cannot_break_the_widget(page: Page, host: HostSite,
     assert frame.locator("#title").inner_text() == "Ask about this article"
 
 
-def test_plain_iframe_without_the_loader(page: Page, host: HostSite,
-                                        live_server: LiveServer) -> None:
+def test_plain_iframe_without_the_loader(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     src = f"{live_server.url}/widget?source=north-korea-troops-ukraine.txt&amp;title=Ask%20away"
-    page.goto(host.add("/plain-iframe.html", f'<!doctype html><link rel="icon" href="data:,">'
-                       f'<iframe src="{src}" title="Ask away" width="380" height="560"></iframe>'),
-              wait_until="load")
+    page.goto(
+        host.add(
+            "/plain-iframe.html",
+            f'<!doctype html><link rel="icon" href="data:,">'
+            f'<iframe src="{src}" title="Ask away" width="380" height="560"></iframe>',
+        ),
+        wait_until="load",
+    )
     frame = page.frame_locator("iframe")
     answer = ask(frame, QUESTION)
 
@@ -183,54 +224,70 @@ def test_plain_iframe_without_the_loader(page: Page, host: HostSite,
 
 
 def test_launcher_position(page: Page, host: HostSite, live_server: LiveServer) -> None:
-    page.goto(host.add("/left.html", article_page(
-        live_server.url, ESCAPED, TITLE, attributes='data-position="bottom-left"')),
-        wait_until="load")
+    page.goto(
+        host.add(
+            "/left.html",
+            article_page(live_server.url, ESCAPED, TITLE, attributes='data-position="bottom-left"'),
+        ),
+        wait_until="load",
+    )
     box = launcher(page).bounding_box()
     assert box and (box["x"], box["y"] + box["height"]) == (20, 800 - 20)
 
 
-def test_declines_and_errors_are_shown_politely(page: Page, host: HostSite,
-                                                live_server: LiveServer) -> None:
+def test_declines_and_errors_are_shown_politely(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
     declined = ask(frame, "What is the boiling point of water at sea level?")
     assert "can't find the answer" in declined.inner_text()
     assert declined.locator(".cite, .card:not(.related), mark").count() == 0
-    assert declined.locator(".related-label").inner_text() == "Related in the article (not an answer)"
+    assert (
+        declined.locator(".related-label").inner_text() == "Related in the article (not an answer)"
+    )
     assert declined.locator(".card.related").count() == 3
 
-    wrong = host.add("/wrong-source.html", article_page(live_server.url, ESCAPED, TITLE)
-                     .replace("north-korea-troops-ukraine.txt", "no-such-article.txt"))
+    wrong = host.add(
+        "/wrong-source.html",
+        article_page(live_server.url, ESCAPED, TITLE).replace(
+            "north-korea-troops-ukraine.txt", "no-such-article.txt"
+        ),
+    )
     frame = open_widget(page, wrong)
     error = ask(frame, QUESTION)
     assert error.get_attribute("role") == "alert"
     assert "no-such-article.txt" in error.inner_text()
 
 
-def test_thumbs_rate_the_answer_into_the_question_log(page: Page, host: HostSite,
-                                                     live_server: LiveServer,
-                                                     article_index: Path) -> None:
+def test_thumbs_rate_the_answer_into_the_question_log(
+    page: Page, host: HostSite, live_server: LiveServer, article_index: Path
+) -> None:
     frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
     answer = ask(frame, QUESTION)
     answer.get_by_role("button", name="Helpful", exact=True).click()
     answer.get_by_role("button", name="Not helpful").click()
     expect(answer.get_by_role("status")).to_have_text("Thanks for your feedback.")
     assert answer.get_by_role("button", name="Not helpful").get_attribute("aria-pressed") == "true"
-    assert answer.get_by_role("button", name="Helpful", exact=True).get_attribute("aria-pressed") == "false"
+    assert (
+        answer.get_by_role("button", name="Helpful", exact=True).get_attribute("aria-pressed")
+        == "false"
+    )
     logged = QuestionLog(article_index.parent / "questions.sqlite3").questions()[-1]
     assert (logged.question, logged.channel, logged.helpful) == (QUESTION, "widget", False)
 
 
 def test_the_chat_refuses_a_blank_question_and_shows_no_footer_or_second_font(
-        page: Page, live_server: LiveServer) -> None:
+    page: Page, live_server: LiveServer
+) -> None:
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     page.goto(f"{live_server.url}/", wait_until="load")
     box = page.get_by_role("textbox").first
     box.fill("   ")
     box.press("Enter")
-    expect(page.get_by_text("The question is empty; type a question about the article.")
-           ).to_be_visible()
+    expect(
+        page.get_by_text("The question is empty; type a question about the article.")
+    ).to_be_visible()
     user_bubbles = page.locator("[data-testid=user]")
     assert user_bubbles.count() == 0  # no empty bubble
     box.fill(QUESTION)
@@ -246,8 +303,7 @@ def test_the_chat_refuses_a_blank_question_and_shows_no_footer_or_second_font(
     assert not [url for url in requests if url.endswith((".woff2", ".woff", ".ttf"))]
 
 
-def test_the_chat_shows_what_the_reader_typed_as_typed(page: Page,
-                                                      live_server: LiveServer) -> None:
+def test_the_chat_shows_what_the_reader_typed_as_typed(page: Page, live_server: LiveServer) -> None:
     typed = "How many North Korean special forces arrived in **Vladivostok** <b>at first</b>?"
     page.goto(f"{live_server.url}/", wait_until="load")
     box = page.get_by_role("textbox").first
@@ -265,8 +321,9 @@ def test_the_chat_shows_what_the_reader_typed_as_typed(page: Page,
     expect(user).to_have_count(2)
 
 
-def test_chat_thumbs_rate_the_answer_into_the_question_log(page: Page, live_server: LiveServer,
-                                                          article_index: Path) -> None:
+def test_chat_thumbs_rate_the_answer_into_the_question_log(
+    page: Page, live_server: LiveServer, article_index: Path
+) -> None:
     question = "Where did the North Korean special forces train?"
     page.goto(f"{live_server.url}/", wait_until="load")
     page.get_by_role("textbox").fill(question)
@@ -298,18 +355,25 @@ def chat_answer(page: Page, question: str) -> None:
         page.wait_for_timeout(250)
 
 
-def test_chat_markers_take_the_reader_to_their_own_answers_source(page: Page,
-                                                                  live_server: LiveServer) -> None:
+def test_chat_markers_take_the_reader_to_their_own_answers_source(
+    page: Page, live_server: LiveServer
+) -> None:
     page.goto(f"{live_server.url}/", wait_until="load")
     chat_answer(page, QUESTION)
     chat_answer(page, "Which Russian region did Ukraine enter in August 2024?")  # the same passage
     chat_answer(page, "Where did the North Korean special forces train?")  # scrolls the first out
     markers = page.get_by_role("link", name="Source 1", exact=True)
     expect(markers).to_have_count(3)
-    assert markers.first.evaluate(  # shown as "[1]", named "Source 1"
-        "m => getComputedStyle(m, '::before').content") == '"[" / ""'
-    first, second = (page.locator(f"[id='{m.get_attribute('href')[1:]}']")
-                     for m in (markers.nth(0), markers.nth(1)))
+    assert (
+        markers.first.evaluate(  # shown as "[1]", named "Source 1"
+            "m => getComputedStyle(m, '::before').content"
+        )
+        == '"[" / ""'
+    )
+    first, second = (
+        page.locator(f"[id='{m.get_attribute('href')[1:]}']")
+        for m in (markers.nth(0), markers.nth(1))
+    )
     expect(first.locator("mark")).to_have_text(QUOTE)  # the first answer's source 1 ...
     expect(second.locator("mark", has_text=QUOTE)).to_have_count(0)  # ... not the second's
     log = page.locator("[role=log]").first
@@ -336,6 +400,7 @@ def test_chat_markers_take_the_reader_to_their_own_answers_source(page: Page,
 
 # Highlighting the quote in the host page -----------------------------------------------------
 
+
 def highlighted_text(page: Page) -> str:
     return page.evaluate("""() => {
         const h = CSS.highlights.get("qa-bot-quote");
@@ -343,15 +408,26 @@ def highlighted_text(page: Page) -> str:
     }""")
 
 
-def test_citation_highlights_quote_in_host_page(page: Page, host: HostSite,
-                                                live_server: LiveServer) -> None:
+def test_citation_highlights_quote_in_host_page(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     # The quote spans inline elements, and the page is long enough to need scrolling to it.
-    paragraphs = [p.replace("1,500 North Korean", "<strong>1,500</strong> North\n  Korean")
-                   .replace("special forces", "<a href='#sf'>special</a> <em>forces</em>")
-                  for p in ESCAPED]
-    url = host.add("/highlight.html", article_page(
-        live_server.url, paragraphs, TITLE, attributes='data-highlight="true"',
-        before="<p style='height: 1500px'>Advertisement</p>"))
+    paragraphs = [
+        p.replace("1,500 North Korean", "<strong>1,500</strong> North\n  Korean").replace(
+            "special forces", "<a href='#sf'>special</a> <em>forces</em>"
+        )
+        for p in ESCAPED
+    ]
+    url = host.add(
+        "/highlight.html",
+        article_page(
+            live_server.url,
+            paragraphs,
+            TITLE,
+            attributes='data-highlight="true"',
+            before="<p style='height: 1500px'>Advertisement</p>",
+        ),
+    )
     frame = open_widget(page, url)
     assert "highlight=1" in (page.locator("qa-bot-widget iframe").get_attribute("src") or "")
     answer = ask(frame, QUESTION)
@@ -364,8 +440,9 @@ def test_citation_highlights_quote_in_host_page(page: Page, host: HostSite,
     assert added_elements(page) == ["QA-BOT-WIDGET"]
 
 
-def test_no_highlight_unless_host_opts_in(page: Page, host: HostSite,
-                                         live_server: LiveServer) -> None:
+def test_no_highlight_unless_host_opts_in(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     frame = open_widget(page, article_url(host, live_server.url, "/ask.html"))
     assert "highlight" not in (page.locator("qa-bot-widget iframe").get_attribute("src") or "")
     answer = ask(frame, QUESTION)
@@ -378,23 +455,38 @@ def test_no_highlight_unless_host_opts_in(page: Page, host: HostSite,
 
 
 def test_host_ignores_highlight_messages_from_anyone_but_its_frame(
-        page: Page, host: HostSite, live_server: LiveServer) -> None:
-    page.goto(host.add("/highlight-plain.html", article_page(
-        live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"')), wait_until="load")
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
+    page.goto(
+        host.add(
+            "/highlight-plain.html",
+            article_page(live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"'),
+        ),
+        wait_until="load",
+    )
     launcher(page).click()
     widget_frame(page).locator("#question").wait_for()
 
-    page.evaluate("""quote => window.postMessage(
-        {type: "qa-bot:highlight", quote, source: "x"}, "*")""", QUOTE)
+    page.evaluate(
+        """quote => window.postMessage(
+        {type: "qa-bot:highlight", quote, source: "x"}, "*")""",
+        QUOTE,
+    )
     page.wait_for_timeout(300)
     assert highlighted_text(page) == ""
 
 
-def test_on_a_phone_showing_the_quote_closes_the_chat(page: Page, host: HostSite,
-                                                      live_server: LiveServer) -> None:
+def test_on_a_phone_showing_the_quote_closes_the_chat(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     page.set_viewport_size({"width": 375, "height": 740})
-    frame = open_widget(page, host.add("/phone.html", article_page(
-        live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"')))
+    frame = open_widget(
+        page,
+        host.add(
+            "/phone.html",
+            article_page(live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"'),
+        ),
+    )
     ask(frame, QUESTION).get_by_role("button", name="Show in article").click()
 
     expect(launcher(page)).to_have_attribute("aria-expanded", "false")
@@ -415,8 +507,9 @@ def log_view(message: Locator) -> dict[str, float]:
     }""")
 
 
-def test_each_new_answer_is_scrolled_into_view_at_its_top(page: Page, host: HostSite,
-                                                          live_server: LiveServer) -> None:
+def test_each_new_answer_is_scrolled_into_view_at_its_top(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     frame = open_widget(page, article_url(host, live_server.url, "/scroll.html"))
     for question in (LONG_QUESTION, QUESTION, LONG_QUESTION):
         answer = ask(frame, question)
@@ -426,8 +519,9 @@ def test_each_new_answer_is_scrolled_into_view_at_its_top(page: Page, host: Host
     assert log_view(question)["top"] >= view["scroll"]  # and its question above it
 
 
-def test_example_questions_in_the_intro_can_be_tapped(page: Page, host: HostSite,
-                                                      live_server: LiveServer) -> None:
+def test_example_questions_in_the_intro_can_be_tapped(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     examples = json.loads((ROOT / "corpus" / "examples.json").read_text(encoding="utf-8"))
     frame = open_widget(page, article_url(host, live_server.url, "/examples.html"))
     buttons = frame.get_by_role("list", name="Try asking").get_by_role("button")
@@ -440,8 +534,9 @@ def test_example_questions_in_the_intro_can_be_tapped(page: Page, host: HostSite
     expect(frame.locator("#intro")).to_have_count(0)
 
 
-def test_finding_the_answer_is_announced(page: Page, host: HostSite,
-                                         live_server: LiveServer) -> None:
+def test_finding_the_answer_is_announced(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     frame = open_widget(page, article_url(host, live_server.url, "/status.html"))
     inner = page.locator("qa-bot-widget iframe").content_frame
     assert inner is not None
@@ -456,8 +551,9 @@ def test_finding_the_answer_is_announced(page: Page, host: HostSite,
     assert inner.locator("#log").evaluate("log => log.seen") == [["status", "Finding the answer…"]]
 
 
-def test_on_a_phone_the_open_chat_keeps_focus_inside(page: Page, host: HostSite,
-                                                     live_server: LiveServer) -> None:
+def test_on_a_phone_the_open_chat_keeps_focus_inside(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     page.set_viewport_size({"width": 375, "height": 740})
     frame = open_widget(page, article_url(host, live_server.url, "/trap.html"))
     ask(frame, QUESTION)
@@ -475,12 +571,14 @@ def test_on_a_phone_the_open_chat_keeps_focus_inside(page: Page, host: HostSite,
 
 # Only the bot and the host page itself ------------------------------------------------------
 
-def test_widget_talks_only_to_the_bot(page: Page, host: HostSite,
-                                      live_server: LiveServer) -> None:
+
+def test_widget_talks_only_to_the_bot(page: Page, host: HostSite, live_server: LiveServer) -> None:
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
-    url = host.add("/requests.html", article_page(
-        live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"'))
+    url = host.add(
+        "/requests.html",
+        article_page(live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"'),
+    )
     frame = open_widget(page, url)
     ask(frame, QUESTION).locator(".cite").first.click()
     page.wait_for_function("() => CSS.highlights.has('qa-bot-quote')")
@@ -492,10 +590,13 @@ def test_widget_talks_only_to_the_bot(page: Page, host: HostSite,
     assert f"{live_server.url}/api/ask" in from_bot
 
 
-def test_sites_not_allowed_cannot_frame_the_widget(page: Page, stranger: HostSite,
-                                                   live_server: LiveServer) -> None:
-    page.goto(stranger.add("/stranger.html", article_page(live_server.url, ESCAPED, TITLE)),
-              wait_until="load")
+def test_sites_not_allowed_cannot_frame_the_widget(
+    page: Page, stranger: HostSite, live_server: LiveServer
+) -> None:
+    page.goto(
+        stranger.add("/stranger.html", article_page(live_server.url, ESCAPED, TITLE)),
+        wait_until="load",
+    )
     with page.expect_console_message(lambda m: "frame-ancestors" in m.text) as blocked:
         launcher(page).click()
 
@@ -506,18 +607,27 @@ def test_sites_not_allowed_cannot_frame_the_widget(page: Page, stranger: HostSit
 
 # Hostile article text -----------------------------------------------------------------------
 
+
 def assert_not_pwned(page: Page) -> None:
     for frame in page.frames:
         assert frame.evaluate(PWNED) == "undefined", frame.url
 
 
 def test_hostile_article_text_stays_text_in_widget_and_host_page(
-        page: Page, host: HostSite, hostile_server: LiveServer) -> None:
+    page: Page, host: HostSite, hostile_server: LiveServer
+) -> None:
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
-    url = host.add("/hostile.html", article_page(
-        hostile_server.url, [html.escape(HOSTILE)], "Harbour notices", source="hostile.txt",
-        attributes='data-highlight="true"'))
+    url = host.add(
+        "/hostile.html",
+        article_page(
+            hostile_server.url,
+            [html.escape(HOSTILE)],
+            "Harbour notices",
+            source="hostile.txt",
+            attributes='data-highlight="true"',
+        ),
+    )
     frame = open_widget(page, url)
     answer = ask(frame, HOSTILE_QUESTION)
 
@@ -535,8 +645,9 @@ def test_hostile_article_text_stays_text_in_widget_and_host_page(
     assert not [u for u in requests if u.endswith("/x")]
 
 
-def test_hostile_article_text_stays_text_in_gradio_chat(page: Page,
-                                                        hostile_server: LiveServer) -> None:
+def test_hostile_article_text_stays_text_in_gradio_chat(
+    page: Page, hostile_server: LiveServer
+) -> None:
     page.goto(hostile_server.url + "/", wait_until="load")
     box = page.get_by_role("textbox").first
     box.fill(HOSTILE_QUESTION)
@@ -544,8 +655,11 @@ def test_hostile_article_text_stays_text_in_gradio_chat(page: Page,
 
     page.get_by_text("signed by the ferry master").last.wait_for()  # the sources, shown open
     chat = page.locator(".bubble-wrap, [role=log]").first.inner_text()
-    for literal in ("<script>window.__pwned=1</script>", '<img src=x onerror="window.__pwned=1">',
-                    '<a href="javascript:window.__pwned=1">click</a>'):
+    for literal in (
+        "<script>window.__pwned=1</script>",
+        '<img src=x onerror="window.__pwned=1">',
+        '<a href="javascript:window.__pwned=1">click</a>',
+    ):
         assert chat.count(literal) == 2, chat  # in the answer and in its source
     assert page.locator("a[href^='javascript:'], img[src='x']").count() == 0
     assert_not_pwned(page)
@@ -553,11 +667,19 @@ def test_hostile_article_text_stays_text_in_gradio_chat(page: Page,
 
 # Emoji -------------------------------------------------------------------------------------
 
-def test_quotes_after_emoji_are_cut_where_the_api_says(page: Page, host: HostSite,
-                                                       emoji_server: LiveServer) -> None:
-    url = host.add("/festival.html", article_page(
-        emoji_server.url, [html.escape(FESTIVAL.format(quote=FESTIVAL_QUOTE))],
-        "Harbour festival", source="festival.txt"))
+
+def test_quotes_after_emoji_are_cut_where_the_api_says(
+    page: Page, host: HostSite, emoji_server: LiveServer
+) -> None:
+    url = host.add(
+        "/festival.html",
+        article_page(
+            emoji_server.url,
+            [html.escape(FESTIVAL.format(quote=FESTIVAL_QUOTE))],
+            "Harbour festival",
+            source="festival.txt",
+        ),
+    )
     answer = ask(open_widget(page, url), FESTIVAL_QUESTION)
 
     assert answer.locator(".answer").inner_text() == FESTIVAL_QUOTE + "\u00a01"
@@ -567,7 +689,8 @@ def test_quotes_after_emoji_are_cut_where_the_api_says(page: Page, host: HostSit
 
 
 def test_quotes_after_emoji_are_marked_where_the_api_says_in_gradio_chat(
-        page: Page, emoji_server: LiveServer) -> None:
+    page: Page, emoji_server: LiveServer
+) -> None:
     page.goto(emoji_server.url + "/", wait_until="load")
     box = page.get_by_role("textbox").first
     box.fill(FESTIVAL_QUESTION)
@@ -580,8 +703,10 @@ def test_quotes_after_emoji_are_marked_where_the_api_says_in_gradio_chat(
 
 # Keyboard -----------------------------------------------------------------------------------
 
-def test_keyboard_opens_and_escape_closes_returning_focus(page: Page, host: HostSite,
-                                                          live_server: LiveServer) -> None:
+
+def test_keyboard_opens_and_escape_closes_returning_focus(
+    page: Page, host: HostSite, live_server: LiveServer
+) -> None:
     page.goto(article_url(host, live_server.url, "/ask.html"), wait_until="load")
     button = launcher(page)
     for _ in range(5):
@@ -616,12 +741,25 @@ def test_keyboard_opens_and_escape_closes_returning_focus(page: Page, host: Host
 
 # Screenshots --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name, width, height", [("desktop", 1280, 800), ("phone", 375, 740)])
-def test_screenshot(page: Page, host: HostSite, live_server: LiveServer, tmp_path: Path,
-                    name: str, width: int, height: int) -> None:
+def test_screenshot(
+    page: Page,
+    host: HostSite,
+    live_server: LiveServer,
+    tmp_path: Path,
+    name: str,
+    width: int,
+    height: int,
+) -> None:
     page.set_viewport_size({"width": width, "height": height})
-    frame = open_widget(page, host.add("/screenshot.html", article_page(
-        live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"')))
+    frame = open_widget(
+        page,
+        host.add(
+            "/screenshot.html",
+            article_page(live_server.url, ESCAPED, TITLE, attributes='data-highlight="true"'),
+        ),
+    )
     answer = ask(frame, QUESTION)
     panel = page.locator("qa-bot-widget iframe").bounding_box()
     assert panel
@@ -641,8 +779,9 @@ def test_screenshot(page: Page, host: HostSite, live_server: LiveServer, tmp_pat
         assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000
 
 
-def test_screenshot_of_the_intro_on_a_phone(page: Page, host: HostSite,
-                                            live_server: LiveServer, tmp_path: Path) -> None:
+def test_screenshot_of_the_intro_on_a_phone(
+    page: Page, host: HostSite, live_server: LiveServer, tmp_path: Path
+) -> None:
     page.set_viewport_size({"width": 375, "height": 740})
     frame = open_widget(page, article_url(host, live_server.url, "/intro-shot.html"))
     expect(frame.locator(".example")).to_have_count(4)
@@ -653,12 +792,14 @@ def test_screenshot_of_the_intro_on_a_phone(page: Page, host: HostSite,
         assert save_for_docs(shot, ROOT / "docs").stat().st_size < 200_000
 
 
-def test_screenshot_of_a_decline(page: Page, host: HostSite, live_server: LiveServer,
-                                 tmp_path: Path) -> None:
+def test_screenshot_of_a_decline(
+    page: Page, host: HostSite, live_server: LiveServer, tmp_path: Path
+) -> None:
     frame = open_widget(page, article_url(host, live_server.url, "/decline-shot.html"))
     declined = ask(frame, "Who won the 2022 World Cup?")
     expect(declined.locator(".related-label")).to_have_text(
-        "Related in the article (not an answer)")
+        "Related in the article (not an answer)"
+    )
     frame.locator("#question").blur()
     shot = tmp_path / "widget-decline.png"
     page.screenshot(path=shot)
@@ -667,8 +808,9 @@ def test_screenshot_of_a_decline(page: Page, host: HostSite, live_server: LiveSe
 
 
 @pytest.mark.parametrize("name, width, height", [("desktop", 1280, 800), ("phone", 375, 740)])
-def test_screenshot_of_the_chat(page: Page, live_server: LiveServer, tmp_path: Path,
-                                name: str, width: int, height: int) -> None:
+def test_screenshot_of_the_chat(
+    page: Page, live_server: LiveServer, tmp_path: Path, name: str, width: int, height: int
+) -> None:
     page.set_viewport_size({"width": width, "height": height})
     page.goto(f"{live_server.url}/", wait_until="load")
     chat_answer(page, QUESTION)

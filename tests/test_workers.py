@@ -2,6 +2,7 @@
 with two workers, asked over HTTP. Which process answered is read from /proc: a worker that
 answers reads its question from the pipe (and the index's CURRENT file); an idle one reads
 nothing."""
+
 from __future__ import annotations
 
 import os
@@ -17,18 +18,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import ROOT, first_health, free_port
 
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.encoder.embedding import Embedder
 from qa_bot.errors import ConfigError
 from qa_bot.indexing.build import build_index
 
-from conftest import ROOT, first_health, free_port
-
 WORKERS = 2
 NEW_FILE = "harbour.txt"
-NEW_ARTICLE = ("Harbour notes\n\nThe lighthouse of Port Elsworth was painted bright green in "
-               "1921 by the harbour master, Agnes Tolley.\n")
+NEW_ARTICLE = (
+    "Harbour notes\n\nThe lighthouse of Port Elsworth was painted bright green in "
+    "1921 by the harbour master, Agnes Tolley.\n"
+)
 
 
 def reader(n: int) -> str:
@@ -63,14 +65,34 @@ def gone(pid: int) -> bool:
 @contextmanager
 def server(index: Path, log: Path, **popen: object) -> Iterator[tuple[subprocess.Popen, str]]:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
-           "QA_BOT_WORKERS": str(WORKERS), "QA_BOT_RATE_LIMIT": "10000/minute",
-           "QA_BOT_LOG": str(log.parent / "questions.sqlite3")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "QA_BOT_WORKERS": str(WORKERS),
+        "QA_BOT_RATE_LIMIT": "10000/minute",
+        "QA_BOT_LOG": str(log.parent / "questions.sqlite3"),
+    }
     with open(log, "w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "qa_bot", "serve", "--port", str(port),
-                                    "--index", str(index), "--corpus",
-                                    str(index.parent / "corpus")],
-                                   cwd=ROOT, env=env, stdout=output, stderr=output, **popen)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qa_bot",
+                "serve",
+                "--port",
+                str(port),
+                "--index",
+                str(index),
+                "--corpus",
+                str(index.parent / "corpus"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=output,
+            **popen,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         # The port opens once the server and its workers have loaded the index.
@@ -88,8 +110,9 @@ def workers_of(process: subprocess.Popen) -> list[int]:
 
 def ask_many(url: str, questions: list[str]) -> list[httpx.Response]:
     with httpx.Client(timeout=60) as client, ThreadPoolExecutor(8) as threads:
-        return list(threads.map(lambda q: client.post(f"{url}/api/ask", json={"question": q}),
-                                questions))
+        return list(
+            threads.map(lambda q: client.post(f"{url}/api/ask", json={"question": q}), questions)
+        )
 
 
 def wait_until_gone(pids: list[int]) -> list[int]:
@@ -101,7 +124,8 @@ def wait_until_gone(pids: list[int]) -> list[int]:
 
 
 def test_the_workers_answer_pick_up_a_new_build_and_stop_with_the_server(
-        article_index: Path, embedder: Embedder, tmp_path: Path) -> None:
+    article_index: Path, embedder: Embedder, tmp_path: Path
+) -> None:
     shutil.copytree(article_index.parent / "corpus", tmp_path / "corpus")
     shutil.copytree(article_index, tmp_path / "index")
     with server(tmp_path / "index", tmp_path / "server.log") as (process, url):
@@ -109,41 +133,63 @@ def test_the_workers_answer_pick_up_a_new_build_and_stop_with_the_server(
         assert len(workers) == WORKERS and process.pid not in workers
 
         before = {pid: bytes_read(pid) for pid in workers}
-        answers = ask_many(url, [f"How many North Korean special forces arrived in Vladivostok? "
-                                 f"(reader {reader(n)})" for n in range(40)])
+        answers = ask_many(
+            url,
+            [
+                f"How many North Korean special forces arrived in Vladivostok? (reader {reader(n)})"
+                for n in range(40)
+            ],
+        )
         assert all(a.status_code == 200 and a.json()["answered"] for a in answers)
         assert len({a.json()["id"] for a in answers}) == len(answers)
-        assert all(bytes_read(pid) > before[pid] for pid in workers), \
+        assert all(bytes_read(pid) > before[pid] for pid in workers), (
             "every worker process answers some of the questions asked at once"
+        )
 
         # A new build, with an article the old one lacks: every worker answers from it.
         (tmp_path / "corpus" / NEW_FILE).write_text(NEW_ARTICLE, encoding="utf-8")
-        build_index(tmp_path / "corpus", tmp_path / "index", bundled_model_path(),
-                    embedder=embedder)
-        questions = [f"What colour was the lighthouse of Port Elsworth painted? (reader "
-                     f"{reader(n)}{reader(round)})" for round in range(100) for n in range(40)]
+        build_index(
+            tmp_path / "corpus", tmp_path / "index", bundled_model_path(), embedder=embedder
+        )
+        questions = [
+            f"What colour was the lighthouse of Port Elsworth painted? (reader "
+            f"{reader(n)}{reader(round)})"
+            for round in range(100)
+            for n in range(40)
+        ]
         for round in range(100):  # while a worker loads the new build, the old one answers
-            answers = ask_many(url, questions[round * 40:round * 40 + 40])
+            answers = ask_many(url, questions[round * 40 : round * 40 + 40])
             if all(a.json()["answered"] for a in answers):
                 break
         before = {pid: bytes_read(pid) for pid in workers}
         answers = ask_many(url, questions[-40:])
         assert all(a.status_code == 200 for a in answers)
-        assert all(a.json()["answered"] and a.json()["citations"][0]["source"] == NEW_FILE
-                   and "green" in a.json()["answer"] for a in answers)
+        assert all(
+            a.json()["answered"]
+            and a.json()["citations"][0]["source"] == NEW_FILE
+            and "green" in a.json()["answer"]
+            for a in answers
+        )
         assert all(bytes_read(pid) > before[pid] for pid in workers)
         assert NEW_FILE in httpx.get(f"{url}/api/health").json()["sources"]
 
         # SIGTERM while questions are being asked: every answer given is whole, then the
         # server and its workers are gone.
         with httpx.Client(timeout=60) as client, ThreadPoolExecutor(4) as threads:
+
             def keep_asking(asker: int) -> list[int]:
                 statuses = []
                 for n in range(1000):
                     try:
-                        statuses.append(client.post(f"{url}/api/ask", json={
-                            "question": f"Where did the North Korean troops fight? "
-                                        f"(reader {reader(asker)}{reader(n)})"}).status_code)
+                        statuses.append(
+                            client.post(
+                                f"{url}/api/ask",
+                                json={
+                                    "question": f"Where did the North Korean troops fight? "
+                                    f"(reader {reader(asker)}{reader(n)})"
+                                },
+                            ).status_code
+                        )
                     except httpx.TransportError:
                         return statuses
                 return statuses
@@ -157,15 +203,17 @@ def test_the_workers_answer_pick_up_a_new_build_and_stop_with_the_server(
         assert wait_until_gone(workers) == []
 
 
-def test_a_killed_worker_is_replaced_and_ctrl_c_stops_every_process(article_index: Path,
-                                                                    tmp_path: Path) -> None:
-    with server(article_index, tmp_path / "server.log",
-                start_new_session=True) as (process, url):
+def test_a_killed_worker_is_replaced_and_ctrl_c_stops_every_process(
+    article_index: Path, tmp_path: Path
+) -> None:
+    with server(article_index, tmp_path / "server.log", start_new_session=True) as (process, url):
         workers = workers_of(process)
         os.kill(workers[0], signal.SIGKILL)
         assert wait_until_gone(workers[:1]) == []
-        answers = ask_many(url, [f"Where did the North Korean troops fight? (reader {reader(n)})"
-                                 for n in range(20)])
+        answers = ask_many(
+            url,
+            [f"Where did the North Korean troops fight? (reader {reader(n)})" for n in range(20)],
+        )
         assert all(a.status_code == 200 and a.json()["answered"] for a in answers)
         now = workers_of(process)
         assert len(now) == WORKERS and workers[0] not in now and workers[1] in now

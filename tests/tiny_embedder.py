@@ -4,6 +4,7 @@ Each word is hashed to one of DIMENSION slots: texts sharing words have a positi
 texts sharing none have zero. It encodes in microseconds, so an index of a few passages
 builds and searches without loading MiniLM.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,9 @@ class HashingEmbedder:
     name = "hashing-bag-of-words"
     dimension = DIMENSION
 
-    def encode(self, texts: Sequence[str],
-               on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], on_progress: Callable[[int, int], None] | None = None
+    ) -> np.ndarray:
         vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in WORD.findall(text.lower()):

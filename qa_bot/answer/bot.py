@@ -6,6 +6,7 @@ first reads the small CURRENT file, and a new build is loaded and swapped in whi
 already running finish on the old one. A question asked again without history, against the
 same build, is answered from a small cache, with a fresh answer id.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,20 +17,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qa_bot.indexing import builds, store
-from qa_bot.answer.compose import (ReadSentence, compose_answer, reading_candidates,
-                     reading_question)
-from qa_bot.ingest.chunking import DEFAULT_CHUNKING, ChunkingSettings
+from qa_bot.answer.ask_request import MAX_HISTORY_MESSAGES, validate_question
+from qa_bot.answer.compose import ReadSentence, compose_answer, reading_candidates, reading_question
+from qa_bot.answer.hits import Retrieval
+from qa_bot.answer.question import Turn, previous_question
+from qa_bot.answer.reader import Reader
+from qa_bot.answer.result import Answer
+from qa_bot.answer.retrieval import Retriever
 from qa_bot.config import Settings
 from qa_bot.encoder.embedding import Embedder, QueryBatcher
 from qa_bot.errors import IndexMissing, QABotError
+from qa_bot.indexing import builds, store
 from qa_bot.indexing.manifest import check_compatible
-from qa_bot.answer.ask_request import MAX_HISTORY_MESSAGES, validate_question
-from qa_bot.answer.question import Turn, previous_question
-from qa_bot.answer.reader import Reader
-from qa_bot.answer.hits import Retrieval
-from qa_bot.answer.result import Answer
-from qa_bot.answer.retrieval import Retriever
+from qa_bot.ingest.chunking import DEFAULT_CHUNKING, ChunkingSettings
 
 log = logging.getLogger("qa_bot")
 # Answers kept for repeated questions: an answer is a few KB, so 1,000 hold a few MB.
@@ -52,9 +52,15 @@ class QABot:
     newest older build that loads answers meanwhile, or, when there is none, every question
     gets that error (503 over HTTP) until a build that loads appears."""
 
-    def __init__(self, index_dir: Path, embedder: Embedder,
-                 chunking: ChunkingSettings = DEFAULT_CHUNKING, *,
-                 require_index: bool = True, reader: Reader | None = None) -> None:
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder,
+        chunking: ChunkingSettings = DEFAULT_CHUNKING,
+        *,
+        require_index: bool = True,
+        reader: Reader | None = None,
+    ) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
         self.reader = reader or Reader()
@@ -75,13 +81,15 @@ class QABot:
             if self._retriever is None:
                 log.error("No usable index: %s", error)
             else:
-                log.error("Answering from the older build %s: %s",
-                          self._retriever.stored.build_id, error)
+                log.error(
+                    "Answering from the older build %s: %s", self._retriever.stored.build_id, error
+                )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, require_index: bool = True) -> QABot:
-        return cls(settings.index_dir, Embedder.load(settings.model_path),
-                   require_index=require_index)
+        return cls(
+            settings.index_dir, Embedder.load(settings.model_path), require_index=require_index
+        )
 
     def _load_older(self) -> Retriever | None:
         """The newest older build that loads: a server restarted with a damaged build answers
@@ -95,8 +103,13 @@ class QABot:
 
     def _load(self, build_id: str | None = None) -> Retriever:
         stored = store.load_index(self.index_dir, build_id)
-        check_compatible(stored.manifest, self.embedder.name, self.embedder.fingerprint,
-                         self.embedder.encoder, self.chunking)
+        check_compatible(
+            stored.manifest,
+            self.embedder.name,
+            self.embedder.fingerprint,
+            self.embedder.encoder,
+            self.chunking,
+        )
         return Retriever(stored, self.encoder)  # type: ignore[arg-type] # encodes as Embedder
 
     @property
@@ -107,8 +120,11 @@ class QABot:
         retriever = self._retriever
         if retriever is None:
             failure = self._failure
-            raise type(failure)(str(failure)) if failure else IndexMissing(
-                "The index is being loaded; ask again in a moment.")
+            raise (
+                type(failure)(str(failure))
+                if failure
+                else IndexMissing("The index is being loaded; ask again in a moment.")
+            )
         return retriever
 
     def reload_if_changed(self) -> None:
@@ -137,9 +153,15 @@ class QABot:
         """The build in use; `problem` says why when it is not the newest."""
         stored = self.retriever.stored
         titles = {source: document.title for source, document in stored.documents.items()}
-        return IndexInfo(stored.build_id, stored.manifest.built_at, stored.manifest.sources,
-                         len(stored.passages), stored.manifest.model_name, titles,
-                         problem=_sentence(self._failure) if self._failure else None)
+        return IndexInfo(
+            stored.build_id,
+            stored.manifest.built_at,
+            stored.manifest.sources,
+            len(stored.passages),
+            stored.manifest.model_name,
+            titles,
+            problem=_sentence(self._failure) if self._failure else None,
+        )
 
     def ask(self, question: str, history: Sequence[Turn] = (), source: str | None = None) -> Answer:
         """Answer one question, reading short follow-ups together with the conversation."""
@@ -152,8 +174,9 @@ class QABot:
                 self.cache.put(build, key, answer)
         return replace(answer, question=asked, id=uuid.uuid4().hex)
 
-    def answer_afresh(self, question: str, history: tuple[Turn, ...],
-                      source: str | None) -> tuple[str, Answer]:
+    def answer_afresh(
+        self, question: str, history: tuple[Turn, ...], source: str | None
+    ) -> tuple[str, Answer]:
         """A new answer, never the cache's, and the build it came from."""
         retriever = self.retriever
         return retriever.stored.build_id, self._answer(retriever, question, history, source)[0]
@@ -161,19 +184,22 @@ class QABot:
     def close(self) -> None:
         """Release what answering holds beyond this object: nothing here (see PooledBot)."""
 
-    def ask_with_evidence(self, question: str, history: Sequence[Turn] = (), source: str | None = None
-                          ) -> tuple[Answer, Retrieval, list[ReadSentence]]:
+    def ask_with_evidence(
+        self, question: str, history: Sequence[Turn] = (), source: str | None = None
+    ) -> tuple[Answer, Retrieval, list[ReadSentence]]:
         """The answer, the retrieval it came from and the reader's readings (for evaluation)."""
         return self._answer(self.retriever, question, history, source)
 
-    def _answer(self, retriever: Retriever, question: str, history: Sequence[Turn],
-                source: str | None) -> tuple[Answer, Retrieval, list[ReadSentence]]:
+    def _answer(
+        self, retriever: Retriever, question: str, history: Sequence[Turn], source: str | None
+    ) -> tuple[Answer, Retrieval, list[ReadSentence]]:
         question = validate_question(question)
         previous = previous_question(question, list(history)[-MAX_HISTORY_MESSAGES:])
         retrieval = retriever.retrieve(question, previous, source)
         candidates = reading_candidates(question, retrieval)
-        readings = self.reader.read(reading_question(question, previous),
-                                    [c.sentence.text for c in candidates])
+        readings = self.reader.read(
+            reading_question(question, previous), [c.sentence.text for c in candidates]
+        )
         read = [ReadSentence(c, r) for c, r in zip(candidates, readings)]
         return compose_answer(question, retrieval, read, self.reader.calibration), retrieval, read
 

@@ -3,6 +3,7 @@
 Each file is written by the calibration script that fits it, says where and when it was fitted,
 and is read here once. A weight for an input the file does not name is 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,25 +25,34 @@ class Regression:
     fitted: str  # by what, on what data, when
 
     def probability(self, inputs: Mapping[str, float]) -> float:
-        return logistic(self.bias + sum(self.weights.get(name, 0.0) * value
-                                        for name, value in inputs.items()))
+        return logistic(
+            self.bias + sum(self.weights.get(name, 0.0) * value for name, value in inputs.items())
+        )
 
     def to_dict(self) -> dict[str, object]:
-        return {"fitted": self.fitted, "bias": self.bias, "weights": dict(sorted(self.weights.items()))}
+        return {
+            "fitted": self.fitted,
+            "bias": self.bias,
+            "weights": dict(sorted(self.weights.items())),
+        }
 
 
 @cache
 def regression(name: str) -> Regression:
     data = json.loads((MODELS / f"{name}.json").read_text(encoding="utf-8"))
-    return Regression(bias=float(data["bias"]), fitted=str(data["fitted"]),
-                      weights={str(k): float(v) for k, v in data["weights"].items()})
+    return Regression(
+        bias=float(data["bias"]),
+        fitted=str(data["fitted"]),
+        weights={str(k): float(v) for k, v in data["weights"].items()},
+    )
 
 
 def write_regression(name: str, model: Regression) -> Path:
     """Write a fitted model where `regression` reads it (the calibration scripts' one writer)."""
     path = MODELS / f"{name}.json"
-    path.write_text(json.dumps(model.to_dict(), indent=2, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(model.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return path
 
 

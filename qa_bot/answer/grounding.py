@@ -8,6 +8,7 @@ article. Each check is a number between 0 and 1; `compose` weighs them, with the
 scores, into the grounding probability, one input of the confidence. No I/O and no model:
 the sentences were annotated at build time.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,10 +16,26 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from qa_bot.answer.hits import Retrieval, SentenceHit
-from qa_bot.answer.phrases import LIST_BEFORE, PhraseReading, likeliest_phrase, read_for_phrases, stems
-from qa_bot.answer.question import (CARDINAL_WORDS, STOPWORDS, answer_type, asks_about_future,
-                                    asks_what_was_said, content_words, fold_accents, names, reports_a_statement,
-                                    speaks_of_future, words)
+from qa_bot.answer.phrases import (
+    LIST_BEFORE,
+    PhraseReading,
+    likeliest_phrase,
+    read_for_phrases,
+    stems,
+)
+from qa_bot.answer.question import (
+    CARDINAL_WORDS,
+    STOPWORDS,
+    answer_type,
+    asks_about_future,
+    asks_what_was_said,
+    content_words,
+    fold_accents,
+    names,
+    reports_a_statement,
+    speaks_of_future,
+    words,
+)
 from qa_bot.ingest.annotation import Phrase
 
 # The phrase labels (spaCy's entity labels and NAME) that can answer each kind of question.
@@ -44,16 +61,21 @@ YEAR = re.compile(r"(?<![\d,.$€£])\b(1\d{3}|20\d{2})(s\b|\b(?![,.]\d))")
 PLACE_LABELS = frozenset({"GPE", "LOC"})
 AMOUNT_LABELS = frozenset({"CARDINAL", "QUANTITY", "PERCENT", "MONEY", "DATE", "TIME"})
 RANGE = frozenset({" to ", "-", "–", " – ", " - "})  # "3,000 to 5,000", "1066–1071"
-COMPASS = frozenset("north south east west northern southern eastern western central northeastern "
-                    "northwestern southeastern southwestern".split())
-UNIT = re.compile(r" (?:(?:square|cubic) )?(?:(?:milli|centi|kilo)?met(?:re|er)s?|km|cm|mm|m|"
-                  r"miles?|feet|foot|ft|inch(?:es)?|tonnes?|tons?|kilograms?|kg|grams?|g|"
-                  r"pounds?|lbs?|lit(?:re|er)s?|gallons?|hectares?|ha|acres?|degrees?|percent|per cent|"
-                  r"knots|mph|km/h)\b")
+COMPASS = frozenset(
+    "north south east west northern southern eastern western central northeastern "
+    "northwestern southeastern southwestern".split()
+)
+UNIT = re.compile(
+    r" (?:(?:square|cubic) )?(?:(?:milli|centi|kilo)?met(?:re|er)s?|km|cm|mm|m|"
+    r"miles?|feet|foot|ft|inch(?:es)?|tonnes?|tons?|kilograms?|kg|grams?|g|"
+    r"pounds?|lbs?|lit(?:re|er)s?|gallons?|hectares?|ha|acres?|degrees?|percent|per cent|"
+    r"knots|mph|km/h)\b"
+)
 LIST_AFTER = re.compile(r",? (?:and )?[A-Z0-9]|, (?:the |The )")
 # The labels of names, which join into one when only a space (or a person's "of") parts them.
-NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NAME", "PRODUCT", "EVENT",
-                         "WORK_OF_ART"})
+NAME_LABELS = frozenset(
+    {"PERSON", "ORG", "GPE", "LOC", "FAC", "NAME", "PRODUCT", "EVENT", "WORK_OF_ART"}
+)
 
 
 @dataclass(frozen=True)
@@ -94,8 +116,9 @@ class Evidence:
     def likeliest(self) -> tuple[Phrase | None, float]:
         """The sentence's likeliest phrase of any kind to be the answer itself, and the
         probability that it is (the phrase model), 0 without phrases."""
-        return likeliest_phrase(self.reading, self.candidate, list(self.candidate.notes.phrases),
-                                neighbour=False)
+        return likeliest_phrase(
+            self.reading, self.candidate, list(self.candidate.notes.phrases), neighbour=False
+        )
 
     @property
     def phrase_fit(self) -> float:
@@ -111,9 +134,12 @@ class Evidence:
         """The question asks for a number, an amount of time or a date, and the sentence holds
         none: never an answer. (A "who" or "where" can be answered by a common noun: "Who
         joined them?" "An additional 10,000 soldiers.")"""
-        return (self.type_missing and self.kind in ("number", "duration", "date")
-                and self.reading.noun not in NAMED_TIMES
-                and not holds_amount(self.kind, self.candidate.sentence.text))
+        return (
+            self.type_missing
+            and self.kind in ("number", "duration", "date")
+            and self.reading.noun not in NAMED_TIMES
+            and not holds_amount(self.kind, self.candidate.sentence.text)
+        )
 
     @property
     def ruled_out(self) -> bool:
@@ -123,8 +149,7 @@ class Evidence:
         return self.amount_missing or self.statement_missing or self.future_missing
 
 
-def ground(question: str, retrieval: Retrieval,
-           candidates: list[SentenceHit]) -> list[Evidence]:
+def ground(question: str, retrieval: Retrieval, candidates: list[SentenceHit]) -> list[Evidence]:
     """Check each candidate sentence against what the question asks. The question is read once,
     and its names are looked for once per passage."""
     kind = answer_type(question)
@@ -136,13 +161,17 @@ def ground(question: str, retrieval: Retrieval,
     asked_names = names(question)
     asks_statement = asks_what_was_said(question)
     asks_future = asks_about_future(question)
-    missing_name = {hit.id: any(not _name_in(name, hit.passage.text) for name in asked_names)
-                    for hit in {c.hit.id: c.hit for c in candidates}.values()}
+    missing_name = {
+        hit.id: any(not _name_in(name, hit.passage.text) for name in asked_names)
+        for hit in {c.hit.id: c.hit for c in candidates}.values()
+    }
 
     def cover(terms: frozenset[str]) -> float:
         """IDF-weighted share of the asked stems in `terms`, by stem or by a close word."""
-        return sum(w for t, w in asked.items()
-                   if t in terms or retrieval.aliases.get(t) in terms) / total
+        return (
+            sum(w for t, w in asked.items() if t in terms or retrieval.aliases.get(t) in terms)
+            / total
+        )
 
     evidence = []
     for candidate in candidates:
@@ -150,27 +179,32 @@ def ground(question: str, retrieval: Retrieval,
         typed = typed_phrases(asked_words, kind, candidate)
         matches = dict(zip(retrieval.compared, candidate.word_match))
         weighted = [(asked[stem], match) for stem, match in matches.items()]
-        meaning_cover = (sum(w * m for w, m in weighted) / (sum(w for w, _ in weighted) or 1.0)
-                         if weighted else 0.0)
-        evidence.append(Evidence(candidate=candidate,
-                                 sentence_cover=cover(candidate.terms),
-                                 passage_cover=cover(retrieval.passage_terms[candidate.hit.id]),
-                                 unknown=unknown,
-                                 missing_name=missing_name[candidate.hit.id],
-                                 kind=kind,
-                                 typed=tuple(typed),
-                                 naming=tuple(naming_the_noun(reading, candidate, typed)),
-                                 reading=reading,
-                                 meaning_cover=meaning_cover,
-                                 weakest_match=min(matches.values(), default=1.0),
-                                 noun_match=1.0 if candidate.noun_match is None
-                                 else candidate.noun_match,
-                                 piece_weakest=min(pieces, default=1.0),
-                                 piece_cover=sum(pieces) / len(pieces) if pieces else 1.0,
-                                 statement_missing=asks_statement and not reports_a_statement(
-                                     candidate.sentence.text),
-                                 future_missing=asks_future and not speaks_of_future(
-                                     candidate.sentence.text)))
+        meaning_cover = (
+            sum(w * m for w, m in weighted) / (sum(w for w, _ in weighted) or 1.0)
+            if weighted
+            else 0.0
+        )
+        evidence.append(
+            Evidence(
+                candidate=candidate,
+                sentence_cover=cover(candidate.terms),
+                passage_cover=cover(retrieval.passage_terms[candidate.hit.id]),
+                unknown=unknown,
+                missing_name=missing_name[candidate.hit.id],
+                kind=kind,
+                typed=tuple(typed),
+                naming=tuple(naming_the_noun(reading, candidate, typed)),
+                reading=reading,
+                meaning_cover=meaning_cover,
+                weakest_match=min(matches.values(), default=1.0),
+                noun_match=1.0 if candidate.noun_match is None else candidate.noun_match,
+                piece_weakest=min(pieces, default=1.0),
+                piece_cover=sum(pieces) / len(pieces) if pieces else 1.0,
+                statement_missing=asks_statement
+                and not reports_a_statement(candidate.sentence.text),
+                future_missing=asks_future and not speaks_of_future(candidate.sentence.text),
+            )
+        )
     return evidence
 
 
@@ -181,8 +215,10 @@ def holds_amount(kind: str, sentence: str) -> bool:
     a count ("1,500 soldiers", "$2000")."""
     if kind == "date":
         return bool(YEAR.search(sentence))
-    return any(w in CARDINAL_WORDS and w not in ("zero", "one")
-               for w in re.findall(r"[a-z]+", sentence.lower()))
+    return any(
+        w in CARDINAL_WORDS and w not in ("zero", "one")
+        for w in re.findall(r"[a-z]+", sentence.lower())
+    )
 
 
 LAST_WORD = re.compile(r"(\w+) $")  # the word right before a phrase, one space between them
@@ -196,19 +232,23 @@ def typed_phrases(asked: set[str], kind: str | None, candidate: SentenceHit) -> 
         return []
     passage, labels = candidate.hit.passage, ANSWER_LABELS[kind]
     # Names are joined before their kind is asked: "Richard" (a person) "I" is no place.
-    names = _joined([p for p in candidate.notes.phrases if p.label in NAME_LABELS],
-                    passage.text, passage.start)
-    of_kind = sorted([p for p in names if p.label in labels]
-                     + [p for p in candidate.notes.phrases
-                        if p.label in labels and p.label not in NAME_LABELS],
-                     key=lambda p: (p.start, -p.end))
+    names = _joined(
+        [p for p in candidate.notes.phrases if p.label in NAME_LABELS], passage.text, passage.start
+    )
+    of_kind = sorted(
+        [p for p in names if p.label in labels]
+        + [p for p in candidate.notes.phrases if p.label in labels and p.label not in NAME_LABELS],
+        key=lambda p: (p.start, -p.end),
+    )
     found = []
     for phrase in _joined(of_kind, passage.text, passage.start):
-        phrase = _with_its_unit(_with_its_part(phrase, passage.text, passage.start),
-                                passage.text, passage.start)
-        text = passage.text[phrase.start - passage.start:phrase.end - passage.start]
-        if all(any(_same_word(w, fold_accents(a)) for a in asked)
-               for w in words(fold_accents(text))):
+        phrase = _with_its_unit(
+            _with_its_part(phrase, passage.text, passage.start), passage.text, passage.start
+        )
+        text = passage.text[phrase.start - passage.start : phrase.end - passage.start]
+        if all(
+            any(_same_word(w, fold_accents(a)) for a in asked) for w in words(fold_accents(text))
+        ):
             continue  # "October 2024", "Russia" (for "Russian") are what the question says
         found.append(phrase)
     return found
@@ -232,8 +272,9 @@ def _with_its_unit(phrase: Phrase, text: str, offset: int) -> Phrase:
     return Phrase(phrase.start, offset + unit.end(), phrase.label) if unit else phrase
 
 
-def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
-                    phrases: list[Phrase]) -> list[Phrase]:
+def naming_the_noun(
+    reading: PhraseReading, candidate: SentenceHit, phrases: list[Phrase]
+) -> list[Phrase]:
     """Of the phrases, those that hold the noun the question asks about, follow it right after
     ("what river": the river "Seine"), or stand right before it, past words the question says
     too ("which region": "Kursk" region; "how many special forces": "around 1,500" North Korean
@@ -243,14 +284,17 @@ def naming_the_noun(reading: PhraseReading, candidate: SentenceHit,
     passage = candidate.hit.passage
 
     def names_noun(phrase: Phrase) -> bool:
-        inside = passage.text[phrase.start - passage.start:phrase.end - passage.start]
+        inside = passage.text[phrase.start - passage.start : phrase.end - passage.start]
         if reading.noun in stems(content_words(inside)):
             return True
-        before = LAST_WORD.search(passage.text, max(0, phrase.start - passage.start - NOUN_REACH),
-                                  phrase.start - passage.start)
+        before = LAST_WORD.search(
+            passage.text,
+            max(0, phrase.start - passage.start - NOUN_REACH),
+            phrase.start - passage.start,
+        )
         if before and stems([before.group(1).lower()])[0] == reading.noun:
             return True
-        after = passage.text[phrase.end - passage.start:phrase.end - passage.start + NOUN_REACH]
+        after = passage.text[phrase.end - passage.start : phrase.end - passage.start + NOUN_REACH]
         for stem in stems(content_words(after)):  # past the question's own modifiers
             if stem == reading.noun:
                 return True
@@ -280,20 +324,25 @@ def _one_name(phrase: Phrase, following: Phrase, text: str, offset: int) -> bool
     """Whether `phrase` and the `following` one are one name, or a pair a reader wants whole
     ("Glasgow, Scotland", "Liszt and Hiller", "2013 and 2014"), though not two items of a
     longer list ("China, Mexico, Guyana")."""
-    between = text[phrase.end - offset:following.start - offset]
-    listed = bool(LIST_BEFORE.search(text, 0, phrase.start - offset)
-                  or LIST_AFTER.match(text, following.end - offset))
-    return (not between.strip() or (between == " of " and phrase.label == "PERSON")
-            or (not listed and between == ", " and {phrase.label, following.label} <= PLACE_LABELS)
-            or (not listed and between == " and " and phrase.label == following.label)
-            or (between in RANGE and phrase.label == following.label
-                and phrase.label in AMOUNT_LABELS))
+    between = text[phrase.end - offset : following.start - offset]
+    listed = bool(
+        LIST_BEFORE.search(text, 0, phrase.start - offset)
+        or LIST_AFTER.match(text, following.end - offset)
+    )
+    return (
+        not between.strip()
+        or (between == " of " and phrase.label == "PERSON")
+        or (not listed and between == ", " and {phrase.label, following.label} <= PLACE_LABELS)
+        or (not listed and between == " and " and phrase.label == following.label)
+        or (between in RANGE and phrase.label == following.label and phrase.label in AMOUNT_LABELS)
+    )
 
 
 def _same_word(word: str, asked: str) -> bool:
     """The same word, or one the start of the other ("Russia", "Russian")."""
-    return word == asked or (min(len(word), len(asked)) >= 4
-                             and (word.startswith(asked) or asked.startswith(word)))
+    return word == asked or (
+        min(len(word), len(asked)) >= 4 and (word.startswith(asked) or asked.startswith(word))
+    )
 
 
 def _name_in(name: str, text: str) -> bool:
@@ -302,6 +351,9 @@ def _name_in(name: str, text: str) -> bool:
     count by their parts ("January" is in "mid-January")."""
     present = [p for w in words(text) for p in w.removesuffix("'s").split("-") if p]
     parts = [p for w in words(name) for p in w.split("-") if p]
-    found = sum(1 for part in parts
-                if any(w.startswith(part) or (len(w) >= 4 and part.startswith(w)) for w in present))
+    found = sum(
+        1
+        for part in parts
+        if any(w.startswith(part) or (len(w) >= 4 and part.startswith(w)) for w in present)
+    )
     return found * 2 > len(parts)

@@ -3,6 +3,7 @@
 Plain values, apart from the engine (`retrieval`), so that what reads them needs neither faiss
 nor the model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

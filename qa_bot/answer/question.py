@@ -3,18 +3,19 @@
 Pure text functions, no model: they feed retrieval (what to search for) and answer composition
 (which sentence actually answers).
 """
+
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass
 
-
 WORD = re.compile(r"[\w'’%-]+")
 # A standard English stopword list, plus question words, the words readers use to refer to
 # the article itself ("according to the article, what ...") and the verbs of "what happened?",
 # and the "many" and "much" of "how many", "how much".
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all am an and any are aren't as at be because been before
 being below between both but by can can't cannot could couldn't did didn't do does doesn't doing
 don't down during each few for from further had hadn't has hasn't have haven't having he he'd
@@ -27,16 +28,20 @@ wasn't we we'd we'll we're we've were weren't what what's when when's where wher
 who who's whom whose why why's with won't would wouldn't you you'd you'll you're you've your yours
 yourself yourselves also s t according article say says said one
 happen happens happened happening occur occurs occurred many much
-""".split())
+""".split()
+)
 # Words that point back to something said earlier in the conversation.
-REPORTING_VERB = (r"(report|reported|reports|say|says|said|announce[ds]?|claim(s|ed)?|"
-                  r"confirm(s|ed)?|state[ds]?|reveal(s|ed)?|tell|told|write|wrote|publish(es|ed)?)")
+REPORTING_VERB = (
+    r"(report|reported|reports|say|says|said|announce[ds]?|claim(s|ed)?|"
+    r"confirm(s|ed)?|state[ds]?|reveal(s|ed)?|tell|told|write|wrote|publish(es|ed)?)"
+)
 ASKS_FOR_SOURCE = re.compile(
     r"^\s*who\s+(first\s+|originally\s+|initially\s+)?" + REPORTING_VERB + r"\b"
     r"|\baccording to (whom|who|which|what)\b"
     r"|\b(which|what)\s+(news\s+)?(outlet|newspaper|paper|agency|publication|site|media|source)\b"
     r"|\bsources?\s+(of|for|behind)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # "What did the White House say about ...?", "What has NATO said?": a question asking what
 # someone said (a subject of a few words, then the verb), not what the article itself says
 # ("What does the article say motivates ...?") nor "What is the state of ...?".
@@ -44,11 +49,15 @@ ASKS_WHAT_WAS_SAID = re.compile(
     r"^\s*what\s+(did|does|do|has|have|had)\s+"
     r"(?!(the|this)\s+(article|report|story|piece|headline|author)\b)"
     r"([\w'’.-]+\s+){1,5}(say|said|state|stated|tell|told|report|reported|announce|announced|"
-    r"claim|claimed|comment|commented|write|wrote|argue|argued|warn|warned)\b", re.IGNORECASE)
+    r"claim|claimed|comment|commented|write|wrote|argue|argued|warn|warned)\b",
+    re.IGNORECASE,
+)
 # What a sentence that reports a statement holds: a verb of saying, "according to", a quotation.
 STATEMENT = re.compile(
     r"\b(" + REPORTING_VERB + r"|saying|statement|according to|argue[ds]?|warn(s|ed)?|"
-    r"declare[ds]?|insist(s|ed)?|comment(s|ed)?)\b|[\"“”]", re.IGNORECASE)
+    r"declare[ds]?|insist(s|ed)?|comment(s|ed)?)\b|[\"“”]",
+    re.IGNORECASE,
+)
 # "When will ...?", "Where is the group expected to go?", "Will X cut jobs?": a question about
 # what is to come, which a sentence speaking only of the past does not answer. Limited to when,
 # where, who and yes-or-no questions: on SQuAD "what will ..." often asks what a thing does
@@ -58,66 +67,96 @@ ASKS_ABOUT_FUTURE = re.compile(
     r"^\s*(?:(?:(?:until|by|from)\s+)?(?:when|where|who|whom)\s+(?:will|shall)\b"
     r"|(?:when|where|who)\s+(?:is|are)\s+(?:[\w'’-]+\s+){1,6}?"
     r"(?:expected|scheduled|slated|going|due|set|planned)\s+to\b"
-    r"|will\s)", re.IGNORECASE)
+    r"|will\s)",
+    re.IGNORECASE,
+)
 # What a sentence speaking of what is to come holds: a future or conditional, a plan, a
 # schedule, an expectation.
 FUTURE = re.compile(
     r"\b(will|would|shall|won['’]t|\w+['’]ll|expect(s|ed|ing)?|anticipated|projected|"
     r"forecasts?|scheduled|planned|plans?|set to|slated|going to|due (to be|on|in|by)|to be|"
     r"(is|are) to|poised to|about to|ready to|prepar(e|es|ed|ing) to|next|upcoming|until|"
-    r"later|soon|intend(s|ed)?|aims?)\b", re.IGNORECASE)
+    r"later|soon|intend(s|ed)?|aims?)\b",
+    re.IGNORECASE,
+)
 # A number as written: "1,500", "9th", "1990s", "100m", "DB10"; a hyphen or a dash parts two
 # ("2013-14", "6th-generation").
 NUMBER = re.compile(r"[A-Za-z]*\d[\d,]*(?:\.\d+)?[A-Za-z]*")
-CARDINAL_WORDS = {word: str(value) for value, word in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty".split())} | {
-    word: str(10 * tens) for tens, word in enumerate(
-        "thirty forty fifty sixty seventy eighty ninety".split(), 3)}
-NUMBER_WORDS = CARDINAL_WORDS | {word: str(value) for value, word in enumerate(
-    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
-    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
-    .split())}
+CARDINAL_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {
+    word: str(10 * tens)
+    for tens, word in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)
+}
+NUMBER_WORDS = CARDINAL_WORDS | {
+    word: str(value)
+    for value, word in enumerate(
+        "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+        "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth "
+        "twentieth".split()
+    )
+}
 # Numbers written short: the second year of a range ("2013-14", "2004–05", "1999-00"), a
 # decade of the twentieth century ("the '60s"), a quarter ("Q2").
 SHORT_RANGE = re.compile(r"\b((?:1\d|20)\d\d)(\s*[-–—‑−]\s*)(\d\d?)\b")
 SHORT_DECADE = re.compile(r"[’']\s?(\d)0s\b")
 QUARTER = re.compile(r"\bQ([1-4])\b", re.IGNORECASE)
 DECADE = re.compile(r"^\d{3}0s$")
-ANAPHORS = frozenset("they them their theirs it its he him his she her hers this these those "
-                     "there".split())
+ANAPHORS = frozenset(
+    "they them their theirs it its he him his she her hers this these those there".split()
+)
 
 
 # The kind of answer a question asks for, read from its first question word ("how many",
 # "when", "who", "where") or from the noun after "which"/"what" ("which country", "what year").
 QUESTION_WORD = re.compile(
     r"\b(how (?:many|much|long|far|old|large|big|high|tall|heavy|fast)|when|where|whom|whose|"
-    r"who|which|what|why|how)\b", re.IGNORECASE)
+    r"who|which|what|why|how)\b",
+    re.IGNORECASE,
+)
 NOUN_TYPES = {
     # Not "figure": "which Amiibo figure", "which historical figure" ask for a name.
     "number": "number percentage percent proportion share amount fraction rate total sum count "
-              "quantity size population",
+    "quantity size population",
     "date": "year month day date decade century time period era season week",
     "person": "person people man woman men women leader president general king queen emperor "
-              "commander minister official officer author writer founder ruler pope duke count "
-              "bishop chief spokesman spokesperson journalist reporter scientist player coach "
-              "prime premier chancellor governor mayor senator politician",
+    "commander minister official officer author writer founder ruler pope duke count "
+    "bishop chief spokesman spokesperson journalist reporter scientist player coach "
+    "prime premier chancellor governor mayor senator politician",
     "organisation": "company organisation organization agency newspaper outlet publication "
-                    "group party government institution university firm bank media",
+    "group party government institution university firm bank media",
     "place": "country city region state province town village nation place area continent "
-             "island river sea ocean territory capital location site port county district "
-             "border front",
+    "island river sea ocean territory capital location site port county district "
+    "border front",
 }
 TYPE_OF_NOUN = {noun: kind for kind, nouns in NOUN_TYPES.items() for noun in nouns.split()}
 TYPE_OF_NOUN.update({noun + "s": kind for noun, kind in list(TYPE_OF_NOUN.items())})
-HOW_TYPES = {"many": "number", "much": "number", "long": "duration", "far": "number",
-             "old": "number", "large": "number", "big": "number", "high": "number",
-             "tall": "number", "heavy": "number", "fast": "number"}
+HOW_TYPES = {
+    "many": "number",
+    "much": "number",
+    "long": "duration",
+    "far": "number",
+    "old": "number",
+    "large": "number",
+    "big": "number",
+    "high": "number",
+    "tall": "number",
+    "heavy": "number",
+    "fast": "number",
+}
 # Singular too: readers type "how many day did filming take".
-TIME_UNITS = frozenset("second seconds minute minutes hour hours day days week weeks month months "
-                       "year years decade decades century centuries".split())
-AUXILIARIES = frozenset("is are was were do does did has have had can could will would should "
-                        "may might must of in on at to for by from with".split())
+TIME_UNITS = frozenset(
+    "second seconds minute minutes hour hours day days week weeks month months "
+    "year years decade decades century centuries".split()
+)
+AUXILIARIES = frozenset(
+    "is are was were do does did has have had can could will would should "
+    "may might must of in on at to for by from with".split()
+)
 # Capitalised words after the first: the names a question is about ("the White House").
 NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'.-]*(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w’'.-]*)*")
 ABOUT_HEADLINE = re.compile(r"\b(headline|title)\b", re.IGNORECASE)
@@ -151,7 +190,7 @@ def answer_type(question: str) -> str | None:
     word = match.group(1).lower()
     if word.startswith("how "):
         kind = HOW_TYPES[word.split()[1]]
-        following = words(question[match.end():])[:1]
+        following = words(question[match.end() :])[:1]
         if kind == "number" and following and following[0] in TIME_UNITS:
             return "duration"  # "how many years": "22 years", an amount of time
         return kind
@@ -160,7 +199,7 @@ def answer_type(question: str) -> str | None:
     if word in ("when", "where"):
         return {"when": "date", "where": "place"}[word]
     if word in ("which", "what"):
-        return _asked_noun_type(question[match.end():])
+        return _asked_noun_type(question[match.end() :])
     return None
 
 
@@ -182,13 +221,13 @@ def asked_noun(question: str) -> str | None:
     if not match:
         return None
     word = match.group(1).lower()
-    following = words(question[match.end():])
+    following = words(question[match.end() :])
     if word in ("which", "what"):
         # Past names and adjectives of nationality: "which Russian general" -> "general".
-        as_typed = WORD.findall(question[match.end():])[:4]
+        as_typed = WORD.findall(question[match.end() :])[:4]
         nouns = [(w, t) for w, t in zip(following, as_typed) if w not in STOPWORDS]
         common = [w for w, t in nouns if t[:1].islower()]
-        return (common or [w for w, _ in nouns] or [None])[0]
+        return next(iter(common or [w for w, _ in nouns]), None)
     if word in ("how many", "how much"):
         # No parser here: the counted noun is the run's first plural ("North Korean soldiers
         # speak" -> "soldiers"), else its first word ("how much money").
@@ -200,7 +239,7 @@ def asked_noun(question: str) -> str | None:
                 break
             run.append(w)
         plurals = [w for w in run if w.endswith("s") and not w.endswith("ss")]
-        return (plurals or run or [None])[0]
+        return next(iter(plurals or run), None)
     return None
 
 
@@ -224,9 +263,11 @@ def asks_for_headline(question: str) -> bool:
     what it leaves out ("What is not in the headline?"), or another title ("What was the
     title?" of a championship)."""
     said = set(words(question))
-    return (set(content_words(question)) <= HEADLINE_WORDS
-            and ("headline" in said or "title" in said and bool(said & DOCUMENT_WORDS))
-            and not any(w in NEGATIONS or w.endswith("n't") for w in said))
+    return (
+        set(content_words(question)) <= HEADLINE_WORDS
+        and ("headline" in said or "title" in said and bool(said & DOCUMENT_WORDS))
+        and not any(w in NEGATIONS or w.endswith("n't") for w in said)
+    )
 
 
 def asks_for_source(question: str) -> bool:
@@ -263,8 +304,9 @@ def numbers(text: str) -> set[str]:
     and "sixth" are 6, "1,500" is 1500, "100m" 100, "2013-14" 2013 and 2014; a code keeps its
     letters ("DB10s" is db10, "MI6" mi6); a decade is its first three digits and "*" ("the
     1970s", "the '70s": 197*)."""
-    return _written_in_digits(text) | {NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower())
-                                        if w in NUMBER_WORDS}
+    return _written_in_digits(text) | {
+        NUMBER_WORDS[w] for w in re.findall(r"[a-z]+", text.lower()) if w in NUMBER_WORDS
+    }
 
 
 def named_numbers(question: str) -> set[str]:
@@ -272,16 +314,23 @@ def named_numbers(question: str) -> set[str]:
     1066", "the 9th century", "the MI66 building"). A lone digit is left out: "which 3
     musicians" counts what the passage may list without saying how many. Words are left out
     too: "the first troops" names no number."""
-    return {n for n in _written_in_digits(question)
-            if not (len(n) == 1 and re.search(rf"(?<![\w.,]){n}(?![\w.,])", question))}
+    return {
+        n
+        for n in _written_in_digits(question)
+        if not (len(n) == 1 and re.search(rf"(?<![\w.,]){n}(?![\w.,])", question))
+    }
 
 
 def missing_numbers(question: str, passage: str) -> set[str]:
     """The numbers the question names that the passage does not hold, however either writes
     them; a decade is held by any year in it ("the 1970s": "1973")."""
     held = numbers(passage)
-    return {n for n in named_numbers(question) if n not in held and not (
-        n.endswith("*") and any(len(h) == 4 and h.startswith(n[:3]) for h in held))}
+    return {
+        n
+        for n in named_numbers(question)
+        if n not in held
+        and not (n.endswith("*") and any(len(h) == 4 and h.startswith(n[:3]) for h in held))
+    }
 
 
 def _range_in_full(match: re.Match[str]) -> str:
@@ -323,7 +372,7 @@ def previous_question(question: str, history: list[Turn]) -> str | None:
         return None
     asked = [turn.content for turn in history if turn.role == "user" and turn.content.strip()]
     standalone = [q for q in asked if not is_followup(q)]
-    return (standalone or asked or [None])[-1]
+    return next(reversed(standalone or asked), None)
 
 
 def fold_accents(text: str) -> str:

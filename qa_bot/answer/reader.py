@@ -6,10 +6,10 @@ in `models/reader/MODEL_CARD.md`), shipped as ONNX int8 and run with onnxruntime
 sentence in one batched call and gives each a logit (the sentence answers the question) and
 the likeliest span of its words.
 """
+
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_bot.config import set_environment_defaults
 from qa_bot.errors import ConfigError
 
 READER_FOLDER = Path(__file__).resolve().parents[1] / "models" / "reader"
@@ -66,13 +67,18 @@ class Reader:
             self.max_question_tokens = int(record["max_question_tokens"])
             self.onnx_path = folder / record["onnx"]
             calibration = folder / "calibration.json"
-            self.calibration = (Calibration(**json.loads(calibration.read_text(encoding="utf-8")))
-                                if calibration.exists() else Calibration())
+            self.calibration = (
+                Calibration(**json.loads(calibration.read_text(encoding="utf-8")))
+                if calibration.exists()
+                else Calibration()
+            )
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise ConfigError(f"The reading model in {folder} is missing or damaged "
-                              f"({type(error).__name__}); reinstall qa_bot or run "
-                              "'python -m training'.") from None
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            raise ConfigError(
+                f"The reading model in {folder} is missing or damaged "
+                f"({type(error).__name__}); reinstall qa_bot or run "
+                "'python -m training'."
+            ) from None
+        set_environment_defaults()
         from tokenizers import Tokenizer
 
         self.pairs = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -87,15 +93,16 @@ class Reader:
         options = onnxruntime.SessionOptions()
         options.inter_op_num_threads = 1
         options.intra_op_num_threads = INTRA_OP_THREADS
-        return onnxruntime.InferenceSession(str(self.onnx_path), options,
-                                            providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(
+            str(self.onnx_path), options, providers=["CPUExecutionProvider"]
+        )
 
     def cut_question(self, question: str) -> str:
         """The question up to its max_question_tokens-th word piece, as in training."""
         offsets = self.alone.encode(question, add_special_tokens=False).offsets
         if len(offsets) <= self.max_question_tokens:
             return question
-        return question[:offsets[self.max_question_tokens - 1][1]]
+        return question[: offsets[self.max_question_tokens - 1][1]]
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         """One reading per sentence, all read in one call."""
@@ -106,14 +113,20 @@ class Reader:
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        logits, starts, ends = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                                       "token_type_ids": types})
-        return [Reading(float(logit), _span(sentence, encoding, start, end))
-                for sentence, encoding, logit, start, end
-                in zip(sentences, encodings, logits, starts, ends)]
+        logits, starts, ends = self.session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        )
+        return [
+            Reading(float(logit), _span(sentence, encoding, start, end))
+            for sentence, encoding, logit, start, end in zip(
+                sentences, encodings, logits, starts, ends
+            )
+        ]
 
 
-def _span(sentence: str, encoding: Any, start: np.ndarray, end: np.ndarray) -> tuple[int, int] | None:
+def _span(
+    sentence: str, encoding: Any, start: np.ndarray, end: np.ndarray
+) -> tuple[int, int] | None:
     """The best-scoring span of the sentence's word pieces, widened to whole words."""
     pieces = [i for i, kind in enumerate(encoding.sequence_ids) if kind == 1]
     if not pieces:

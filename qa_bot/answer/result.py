@@ -1,4 +1,5 @@
 """What an answer is: the Answer every interface shows, its Citations and its ShortAnswer."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

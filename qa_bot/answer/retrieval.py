@@ -7,6 +7,7 @@ passages are the answer candidates, carrying an IDF-weighted share of the questi
 Measured on the development data, scoring passages by their best sentence beat passage vectors
 (top-3 hit 96% against 92%); see BENCHMARKS.md.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,10 +20,15 @@ import numpy as np
 import Stemmer
 
 from qa_bot.answer.hits import PassageHit, Retrieval, SentenceHit
+from qa_bot.answer.question import (
+    STOPWORDS,
+    asked_noun,
+    asks_for_headline,
+    content_words,
+    fold_accents,
+)
 from qa_bot.encoder.embedding import Embedder, TokenVectors
 from qa_bot.errors import UnknownSource
-from qa_bot.answer.question import (STOPWORDS, asked_noun, asks_for_headline, content_words,
-                                    fold_accents)
 from qa_bot.indexing.store import StoredIndex
 
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al., 2009)
@@ -54,8 +60,11 @@ class Signals:
 
     def mixed(self, previous: Signals, weight: float) -> Signals:
         """This question's signals with a follow-up's earlier question weighed in."""
-        return Signals(self.rows, (self.dense + weight * previous.dense) / (1 + weight),
-                       self.lexical + weight * previous.lexical)
+        return Signals(
+            self.rows,
+            (self.dense + weight * previous.dense) / (1 + weight),
+            self.lexical + weight * previous.lexical,
+        )
 
 
 class Retriever:
@@ -70,37 +79,60 @@ class Retriever:
         self._sentence_pieces: OrderedDict[int, TokenVectors] = OrderedDict()  # row -> pieces,
         #                                                    least recently used first
         self._pieces_lock = threading.Lock()
-        self.sentence_passage = np.repeat(np.arange(len(stored.passages)),
-                                          np.diff(stored.sentence_offsets))
+        self.sentence_passage = np.repeat(
+            np.arange(len(stored.passages)), np.diff(stored.sentence_offsets)
+        )
         self.bm25 = bm25s.BM25()
-        tokens = bm25s.tokenize(sentences, stopwords=list(STOPWORDS), stemmer=self.stemmer,
-                                show_progress=False)
+        tokens = bm25s.tokenize(
+            sentences, stopwords=list(STOPWORDS), stemmer=self.stemmer, show_progress=False
+        )
         self.bm25.index(tokens, show_progress=False)
         self.vocabulary = tokens.vocab
-        self.sentence_terms = [self.terms(s) | frozenset(self.stemmer.stemWords(list(n.lemmas)))
-                               for s, n in zip(sentences, stored.sentence_notes)]
+        self.sentence_terms = [
+            self.terms(s) | frozenset(self.stemmer.stemWords(list(n.lemmas)))
+            for s, n in zip(sentences, stored.sentence_notes)
+        ]
         self.term_index = {term: i for i, term in enumerate(stored.terms)}
         self.term_stems = self.stemmer.stemWords(stored.terms)
         self.stem_term = {stem: i for i, stem in reversed(list(enumerate(self.term_stems)))}
-        self.sentence_term_ids = [np.array([self.term_index[lemma] for lemma in n.lemmas
-                                            if lemma in self.term_index], dtype=np.int64)
-                                  for n in stored.sentence_notes]
+        self.sentence_term_ids = [
+            np.array(
+                [self.term_index[lemma] for lemma in n.lemmas if lemma in self.term_index],
+                dtype=np.int64,
+            )
+            for n in stored.sentence_notes
+        ]
         self.source_term_ids = {
-            source: np.unique(np.concatenate(
-                [np.zeros(0, dtype=np.int64), *self.sentence_term_ids[
-                    stored.sentence_offsets[first]:stored.sentence_offsets[last]]]))
-            for source, (first, last) in stored.source_ranges.items()}
+            source: np.unique(
+                np.concatenate(
+                    [
+                        np.zeros(0, dtype=np.int64),
+                        *self.sentence_term_ids[
+                            stored.sentence_offsets[first] : stored.sentence_offsets[last]
+                        ],
+                    ]
+                )
+            )
+            for source, (first, last) in stored.source_ranges.items()
+        }
         self.source_terms = {
-            source: frozenset().union(*self.sentence_terms[self.stored.sentence_offsets[first]:
-                                                           self.stored.sentence_offsets[last]])
-            for source, (first, last) in stored.source_ranges.items()}
+            source: frozenset().union(
+                *self.sentence_terms[
+                    self.stored.sentence_offsets[first] : self.stored.sentence_offsets[last]
+                ]
+            )
+            for source, (first, last) in stored.source_ranges.items()
+        }
         # The stems of words with accents, taken off: a reader types "Herve" for "Hervé".
-        folded = [frozenset() if text.isascii() else self.terms(fold_accents(text))
-                  for text in sentences]
+        folded = [
+            frozenset() if text.isascii() else self.terms(fold_accents(text)) for text in sentences
+        ]
         self.source_folded_terms = {
-            source: frozenset().union(*folded[self.stored.sentence_offsets[first]:
-                                              self.stored.sentence_offsets[last]])
-            for source, (first, last) in stored.source_ranges.items()}
+            source: frozenset().union(
+                *folded[self.stored.sentence_offsets[first] : self.stored.sentence_offsets[last]]
+            )
+            for source, (first, last) in stored.source_ranges.items()
+        }
         self.folded_terms = frozenset().union(*folded)
         frequency: dict[str, int] = {}
         for terms in self.sentence_terms:
@@ -129,27 +161,39 @@ class Retriever:
             raise UnknownSource(f"No article named {source!r} in the index; use one of: {known}.")
         return self.stored.source_ranges[source]
 
-    def retrieve(self, question: str, previous: str | None = None,
-                 source: str | None = None) -> Retrieval:
+    def retrieve(
+        self, question: str, previous: str | None = None, source: str | None = None
+    ) -> Retrieval:
         """Passages and candidate sentences for `question`; `previous` is the question a
         follow-up leans on, whose evidence counts at FOLLOWUP_WEIGHT."""
         first, last = self.scope(source)
         context = None
         asked = self.weighted_terms(question, previous)
         scope_terms = self.source_terms[source] if source else self.idf.keys()
-        stems = {self.stemmer.stemWord(w): w for text in (question, previous or "")
-                 for w in content_words(text)}
+        stems = {
+            self.stemmer.stemWord(w): w
+            for text in (question, previous or "")
+            for w in content_words(text)
+        }
         folded_scope = self.source_folded_terms[source] if source else self.folded_terms
-        missing = {stem: word for stem, word in stems.items() if stem not in scope_terms
-                   and self.stemmer.stemWord(fold_accents(word)) not in folded_scope}
+        missing = {
+            stem: word
+            for stem, word in stems.items()
+            if stem not in scope_terms
+            and self.stemmer.stemWord(fold_accents(word)) not in folded_scope
+        }
         noun = asked_noun(question)
         noun_term = self.stem_term.get(self.stemmer.stemWord(noun)) if noun else None
         encode_noun = noun is not None and noun_term is None
         # One encoder call: the question (its vector and word pieces), the one it follows, its
         # words the scope lacks, and the noun it asks about when the corpus has no word of its
         # stem.
-        texts = [question, *([previous] if previous else []), *missing.values(),
-                 *([noun] if encode_noun else [])]
+        texts = [
+            question,
+            *([previous] if previous else []),
+            *missing.values(),
+            *([noun] if noun and encode_noun else []),
+        ]
         read = self.embedder.encode_tokens(texts)  # only the questions' pieces are used
         vectors = np.array([text.vector for text in read], dtype=np.float32)
         vector = vectors[0]
@@ -158,7 +202,7 @@ class Retriever:
             # "What did they say?" names nothing of its own: the question it follows does.
             asked_pieces = content_pieces(read[1])
         first_missing = 1 + bool(previous)
-        missing_vectors = vectors[first_missing:first_missing + len(missing)]
+        missing_vectors = vectors[first_missing : first_missing + len(missing)]
         encoded = dict(zip(missing, missing_vectors))
         aliases = self._aliases(list(missing), missing_vectors, source)
         rows = self._candidate_rows(question, vector, first, last)
@@ -174,39 +218,71 @@ class Retriever:
         if asks_for_headline(question):
             hits = self._opening_first(hits, signals)
         offsets = self.stored.sentence_offsets
-        passage_terms = {hit.id: frozenset().union(*self.sentence_terms[offsets[hit.id]:
-                                                                        offsets[hit.id + 1]])
-                         for hit in hits[:TOP_PASSAGES]}
+        passage_terms = {
+            hit.id: frozenset().union(*self.sentence_terms[offsets[hit.id] : offsets[hit.id + 1]])
+            for hit in hits[:TOP_PASSAGES]
+        }
         unknown = (frozenset(asked) & missing.keys()) - aliases.keys()
-        unknown_words = frozenset(w for w in content_words(question)
-                                  if self.stemmer.stemWord(w) in unknown)
-        unseen_words = frozenset(w for w in content_words(question)
-                                 if self.stemmer.stemWord(w) in missing)
+        unknown_words = frozenset(
+            w for w in content_words(question) if self.stemmer.stemWord(w) in unknown
+        )
+        unseen_words = frozenset(
+            w for w in content_words(question) if self.stemmer.stemWord(w) in missing
+        )
         # The question's own words: a follow-up's earlier question is grounded by its answer.
-        compared = [stem for stem in self.terms(question)
-                    if stem in self.stem_term or stem in encoded]
-        word_vectors = np.array([encoded[stem] if stem in encoded
-                                 else self.stored.term_vectors[self.stem_term[stem]]
-                                 for stem in compared], dtype=np.float32).reshape(-1, len(vector))
-        noun_vector = (None if noun is None else vectors[-1] if encode_noun
-                       else self.stored.term_vectors[noun_term])
-        return Retrieval(hits, self._sentences(signals, hits[:TOP_PASSAGES], question, previous,
-                                               context, noun_vector, compared, word_vectors,
-                                               asked_pieces),
-                         on_topic, self.stored.documents, asked, unknown, unknown_words,
-                         aliases, passage_terms, tuple(compared), unseen_words)
+        compared = [
+            stem for stem in self.terms(question) if stem in self.stem_term or stem in encoded
+        ]
+        word_vectors = np.array(
+            [
+                encoded[stem] if stem in encoded else self.stored.term_vectors[self.stem_term[stem]]
+                for stem in compared
+            ],
+            dtype=np.float32,
+        ).reshape(-1, len(vector))
+        noun_vector = (
+            None
+            if noun is None
+            else vectors[-1]
+            if encode_noun
+            else self.stored.term_vectors[noun_term]
+        )
+        return Retrieval(
+            hits,
+            self._sentences(
+                signals,
+                hits[:TOP_PASSAGES],
+                question,
+                previous,
+                context,
+                noun_vector,
+                compared,
+                word_vectors,
+                asked_pieces,
+            ),
+            on_topic,
+            self.stored.documents,
+            asked,
+            unknown,
+            unknown_words,
+            aliases,
+            passage_terms,
+            tuple(compared),
+            unseen_words,
+        )
 
-    def _aliases(self, stems: list[str], vectors: np.ndarray,
-                 source: str | None) -> dict[str, str]:
+    def _aliases(self, stems: list[str], vectors: np.ndarray, source: str | None) -> dict[str, str]:
         """Each stem whose word is close enough to a word of the scope -> that word's stem."""
         ids = self.source_term_ids[source] if source else np.arange(len(self.term_stems))
         if not stems or not len(ids):
             return {}
         similarity = self.stored.term_vectors[ids] @ vectors.T
         best = similarity.argmax(axis=0)
-        return {stem: self.term_stems[ids[row]]
-                for column, (stem, row) in enumerate(zip(stems, best.tolist()))
-                if similarity[row, column] >= SEMANTIC_MATCH}
+        return {
+            stem: self.term_stems[ids[row]]
+            for column, (stem, row) in enumerate(zip(stems, best.tolist()))
+            if similarity[row, column] >= SEMANTIC_MATCH
+        }
 
     def weighted_terms(self, question: str, previous: str | None) -> dict[str, float]:
         """The question's stems with their IDF; a follow-up's earlier question counts at
@@ -217,28 +293,39 @@ class Retriever:
         return asked
 
     def signals(self, text: str, vector: np.ndarray, rows: np.ndarray) -> Signals:
-        return Signals(rows, _take(self.stored.sentence_vectors, rows) @ vector,
-                       _take(self.lexical_scores(text), rows))
+        return Signals(
+            rows,
+            _take(self.stored.sentence_vectors, rows) @ vector,
+            _take(self.lexical_scores(text), rows),
+        )
 
     def overlap(self, text: str, rows: np.ndarray) -> np.ndarray:
         """IDF-weighted share of the words of `text` that each sentence contains."""
         asked = self.terms(text)
         weights = {t: self.idf.get(t, self.unseen_idf) for t in asked}
         total = sum(weights.values()) or 1.0
-        return np.array([sum(weights[t] for t in asked & self.sentence_terms[row]) / total
-                         for row in rows], dtype=np.float32)
+        return np.array(
+            [sum(weights[t] for t in asked & self.sentence_terms[row]) / total for row in rows],
+            dtype=np.float32,
+        )
 
     def lexical_scores(self, text: str) -> np.ndarray:
         """BM25 score of every sentence in the index."""
-        tokens = bm25s.tokenize([text], stopwords=list(STOPWORDS), stemmer=self.stemmer,
-                                show_progress=False, return_ids=False)[0]
+        tokens = bm25s.tokenize(
+            [text],
+            stopwords=list(STOPWORDS),
+            stemmer=self.stemmer,
+            show_progress=False,
+            return_ids=False,
+        )[0]
         known = [t for t in tokens if t in self.vocabulary]
         if not known:
             return np.zeros(len(self.sentence_passage), dtype=np.float32)
         return self.bm25.get_scores(known)
 
-    def _candidate_rows(self, question: str, vector: np.ndarray, first: int,
-                        last: int) -> np.ndarray:
+    def _candidate_rows(
+        self, question: str, vector: np.ndarray, first: int, last: int
+    ) -> np.ndarray:
         """Sentence rows to score: all in scope, or those of the likeliest passages."""
         offsets = self.stored.sentence_offsets
         if offsets[last] - offsets[first] <= EXACT_SENTENCE_LIMIT:
@@ -256,9 +343,16 @@ class Retriever:
         best_dense = np.maximum.reduceat(signals.dense, starts)
         best_lexical = np.maximum.reduceat(signals.lexical, starts)
         order = np.argsort(-_rank_fusion(best_dense, best_lexical), kind="stable")
-        return [PassageHit(int(ids[i]), self.stored.passages[ids[i]], rank,
-                           float(best_dense[i]), float(best_lexical[i]))
-                for rank, i in enumerate(order[:RANKED_PASSAGES])]
+        return [
+            PassageHit(
+                int(ids[i]),
+                self.stored.passages[ids[i]],
+                rank,
+                float(best_dense[i]),
+                float(best_lexical[i]),
+            )
+            for rank, i in enumerate(order[:RANKED_PASSAGES])
+        ]
 
     def _opening_first(self, hits: list[PassageHit], signals: Signals) -> list[PassageHit]:
         """The passages with the best one's article's first passage, which holds its headline,
@@ -270,15 +364,28 @@ class Retriever:
         at = np.searchsorted(signals.rows, rows)
         if at[-1] >= len(signals.rows) or not np.array_equal(signals.rows[at], rows):
             return hits  # a large corpus did not score it
-        opening = PassageHit(first, self.stored.passages[first], 0,
-                             float(signals.dense[at].max()), float(signals.lexical[at].max()))
-        others = [h for h in hits if h.id != first][:RANKED_PASSAGES - 1]
+        opening = PassageHit(
+            first,
+            self.stored.passages[first],
+            0,
+            float(signals.dense[at].max()),
+            float(signals.lexical[at].max()),
+        )
+        others = [h for h in hits if h.id != first][: RANKED_PASSAGES - 1]
         return [opening, *(replace(h, rank=n) for n, h in enumerate(others, 1))]
 
-    def _sentences(self, signals: Signals, top: list[PassageHit], question: str,
-                   previous: str | None, context: np.ndarray | None, noun: np.ndarray | None,
-                   compared: list[str], word_vectors: np.ndarray,
-                   asked_pieces: np.ndarray) -> list[SentenceHit]:
+    def _sentences(
+        self,
+        signals: Signals,
+        top: list[PassageHit],
+        question: str,
+        previous: str | None,
+        context: np.ndarray | None,
+        noun: np.ndarray | None,
+        compared: list[str],
+        word_vectors: np.ndarray,
+        asked_pieces: np.ndarray,
+    ) -> list[SentenceHit]:
         """The sentences of the top passages with their dense score and word overlap; for a
         follow-up, `context` is each row's similarity to the question it follows; with the
         vector of the noun the question asks about, each sentence's closest word to it; for
@@ -286,27 +393,43 @@ class Retriever:
         each of the question's content word pieces (`asked_pieces`, vectors in context), each
         sentence's closest piece."""
         offsets = self.stored.sentence_offsets
-        rows = np.array([row for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])],
-                        dtype=np.int64)
+        rows = np.array(
+            [row for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])],
+            dtype=np.int64,
+        )
         at = np.searchsorted(signals.rows, rows)  # signals.rows is sorted
         dense = signals.dense[at]
         context_dense = context[at].tolist() if context is not None else [None] * len(rows)
         overlap = self.overlap(question, rows)
         if previous:
-            overlap = (overlap + FOLLOWUP_WEIGHT * self.overlap(previous, rows)) / (1 + FOLLOWUP_WEIGHT)
+            overlap = (overlap + FOLLOWUP_WEIGHT * self.overlap(previous, rows)) / (
+                1 + FOLLOWUP_WEIGHT
+            )
         owner = {row: hit for hit in top for row in range(offsets[hit.id], offsets[hit.id + 1])}
         piece_match = self.piece_matches(asked_pieces, rows)
         compared_vectors = word_vectors if noun is None else np.vstack([word_vectors, noun])
         closest = self.closest_words(rows, compared_vectors)
-        return [SentenceHit(owner[row], row - offsets[owner[row].id],
-                            owner[row].passage.sentences[row - offsets[owner[row].id]],
-                            float(score), float(share), self.stored.sentence_notes[row],
-                            self.sentence_terms[row], earlier,
-                            None if noun is None else float(matches[-1]),
-                            tuple(1.0 if stem in self.sentence_terms[row] else float(match)
-                                  for stem, match in zip(compared, matches)), pieces)
-                for row, score, share, earlier, matches, pieces in zip(
-                    rows.tolist(), dense, overlap, context_dense, closest.T, piece_match)]
+        return [
+            SentenceHit(
+                owner[row],
+                row - offsets[owner[row].id],
+                owner[row].passage.sentences[row - offsets[owner[row].id]],
+                float(score),
+                float(share),
+                self.stored.sentence_notes[row],
+                self.sentence_terms[row],
+                earlier,
+                None if noun is None else float(matches[-1]),
+                tuple(
+                    1.0 if stem in self.sentence_terms[row] else float(match)
+                    for stem, match in zip(compared, matches)
+                ),
+                pieces,
+            )
+            for row, score, share, earlier, matches, pieces in zip(
+                rows.tolist(), dense, overlap, context_dense, closest.T, piece_match
+            )
+        ]
 
     def piece_matches(self, asked: np.ndarray, rows: np.ndarray) -> list[tuple[float, ...]]:
         """For each sentence `rows`, how close its closest word piece comes to each of the
@@ -317,12 +440,17 @@ class Retriever:
         same sentence at the same moment may both encode it, which costs time, nothing else."""
         rows_list = rows.tolist()
         with self._pieces_lock:
-            known = {row: self._sentence_pieces[row] for row in rows_list
-                     if row in self._sentence_pieces}
+            known = {
+                row: self._sentence_pieces[row] for row in rows_list if row in self._sentence_pieces
+            }
         missing = [row for row in rows_list if row not in known]
         if missing:
-            known.update(zip(missing, self.embedder.encode_tokens(
-                [self.sentence_texts[row] for row in missing])))
+            known.update(
+                zip(
+                    missing,
+                    self.embedder.encode_tokens([self.sentence_texts[row] for row in missing]),
+                )
+            )
         with self._pieces_lock:
             for row in rows_list:
                 self._sentence_pieces[row] = known[row]
@@ -330,8 +458,12 @@ class Retriever:
             while len(self._sentence_pieces) > TOKEN_CACHE_SENTENCES:
                 self._sentence_pieces.popitem(last=False)
         sentences = [known[row] for row in rows_list]
-        return [tuple((asked @ sentence.piece_vectors.T).max(axis=1).tolist())
-                if len(asked) and sentence.pieces else () for sentence in sentences]
+        return [
+            tuple((asked @ sentence.piece_vectors.T).max(axis=1).tolist())
+            if len(asked) and sentence.pieces
+            else ()
+            for sentence in sentences
+        ]
 
     def closest_words(self, rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """For each of `vectors` (rows of the result) and each sentence `rows` (columns), the
@@ -352,15 +484,18 @@ class Retriever:
 def content_pieces(text: TokenVectors) -> np.ndarray:
     """The vectors of a text's content word pieces: whole words or their first piece, not
     stopwords ("didn" of "didn't" neither) nor the pieces inside a word ("##ivo")."""
-    keep = [i for i, piece in enumerate(text.pieces)
-            if piece.isalpha() and piece not in STOPWORDS and f"{piece}'t" not in STOPWORDS]
+    keep = [
+        i
+        for i, piece in enumerate(text.pieces)
+        if piece.isalpha() and piece not in STOPWORDS and f"{piece}'t" not in STOPWORDS
+    ]
     return text.piece_vectors[keep]
 
 
 def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """array[rows], as a view when rows are one contiguous run (a whole scope): no copy."""
     if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
-        return array[rows[0]:rows[-1] + 1]
+        return array[rows[0] : rows[-1] + 1]
     return array[rows]
 
 

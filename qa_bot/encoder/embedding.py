@@ -1,20 +1,20 @@
 """Text to vectors: the only module that imports the encoder (onnxruntime and tokenizers).
 
 The sentence-transformers model is exported once to ONNX and quantized to int8 (per-channel
-weights) by `qa_bot.encoder.onnx_export`, run in a child process because it imports torch; the artifact is
-cached in `.encoders/` (git-ignored) and re-exported only when the model's weights change.
-Queries and builds then encode with onnxruntime and the `tokenizers` library: truncation at the
-model's max_seq_length, mean pooling over the attention mask, L2 normalisation, as
-sentence-transformers does (cosine >= 0.99 to it; tests/test_embedding.py).
+weights) by `qa_bot.encoder.onnx_export`, run in a child process because it imports torch; the
+artifact is cached in the user's cache folder (config.cache_dir) and re-exported only when the
+model's weights change. Queries and builds then encode with onnxruntime and the `tokenizers`
+library: truncation at the model's max_seq_length, mean pooling over the attention mask, L2
+normalisation, as sentence-transformers does (cosine >= 0.99 to it; tests/test_embedding.py).
 
 Vectors are float32 and L2-normalised, so inner product is cosine similarity. Nothing here is
 imported until `Embedder.load`: a rebuild that finds nothing changed never pays for it.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_bot.config import cache_dir, child_environment, set_environment_defaults
 from qa_bot.errors import ConfigError
 
 # Texts per onnxruntime call in a build, sorted by length so that little is padding; the same
@@ -40,8 +41,8 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # against 7 ms with one thread, and answered half as many questions a second. The request
 # threads' Python work runs on the other core meanwhile (BENCHMARKS.md, section E).
 INTRA_OP_THREADS = 1
-ENCODER_CACHE = Path(__file__).resolve().parents[2] / ".encoders"
-# onnxruntime dynamic quantization, per-channel int8 weights (feed-forward layers fp32: onnx_export.py)
+# onnxruntime dynamic quantization, per-channel int8 weights (feed-forward layers fp32:
+# onnx_export.py)
 ENCODER_KIND = "onnx-int8"
 RECORD_FILE = "encoder.json"
 ONNX_FILE = "model-int8.onnx"
@@ -76,12 +77,15 @@ def model_fingerprint(model_path: str) -> str:
 
 
 def model_name(model_path: str) -> str:
-    return Path(model_path).name if Path(model_path).name != "model" else Path(model_path).parent.name
+    return (
+        Path(model_path).name if Path(model_path).name != "model" else Path(model_path).parent.name
+    )
 
 
 @dataclass(frozen=True)
 class EncoderRecord:
-    """What `qa_bot.encoder.onnx_export` made from a model folder, stored as encoder.json beside it."""
+    """What `qa_bot.encoder.onnx_export` made from a model folder, stored as encoder.json
+    beside it."""
 
     model_path: str
     model_weights: str  # weights_stamp of the model when exported
@@ -102,7 +106,7 @@ class EncoderRecord:
 def encoder_folder(model_path: str) -> Path:
     """The cache folder of one model folder's exported encoder."""
     key = hashlib.sha256(str(Path(model_path).resolve()).encode()).hexdigest()[:12]
-    return ENCODER_CACHE / f"{model_name(model_path)}-{key}"
+    return cache_dir() / "encoders" / f"{model_name(model_path)}-{key}"
 
 
 def exported_encoder(model_path: str) -> EncoderRecord | None:
@@ -126,18 +130,24 @@ def ensure_encoder(model_path: str) -> EncoderRecord:
     if record:
         return record
     weights_file(model_path)  # a clear error for a folder without weights
-    print(f"Exporting {model_name(model_path)} to ONNX int8 (once, about 10 s)...",
-          file=sys.stderr, flush=True)
-    package_parent = str(Path(__file__).resolve().parents[2])
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "qa_bot.encoder.onnx_export", model_path],
-                          env=environment, capture_output=True, text=True)
+    print(
+        f"Exporting {model_name(model_path)} to ONNX int8 (once, about 10 s)...",
+        file=sys.stderr,
+        flush=True,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_bot.encoder.onnx_export", model_path],
+        env=child_environment(str(Path(__file__).resolve().parents[2])),
+        capture_output=True,
+        text=True,
+    )
     record = exported_encoder(model_path)
     if done.returncode != 0 or record is None:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ConfigError(f"Could not export the model in {model_path} to ONNX ({last}); "
-                          f"set QA_BOT_MODEL to a sentence-transformers folder.")
+        raise ConfigError(
+            f"Could not export the model in {model_path} to ONNX ({last}); "
+            f"set QA_BOT_MODEL to a sentence-transformers folder."
+        )
     return record
 
 
@@ -166,7 +176,7 @@ class Embedder:
     @classmethod
     def load(cls, model_path: str) -> Embedder:
         """Load the exported encoder of a local model folder; nothing is downloaded."""
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        set_environment_defaults()
         record = ensure_encoder(model_path)
         from tokenizers import Tokenizer
 
@@ -176,11 +186,19 @@ class Embedder:
         counter.no_padding()
         padding = tokenizer.padding or {}
         tokenizer.enable_truncation(max_length=record.max_tokens)
-        tokenizer.enable_padding(pad_id=padding.get("pad_id", 0),
-                                 pad_token=padding.get("pad_token", "[PAD]"))
-        return cls(model_name(model_path), record.model_fingerprint, record.dimension,
-                   record.encoder, record.max_tokens, encoder_folder(model_path) / ONNX_FILE,
-                   tokenizer, counter)
+        tokenizer.enable_padding(
+            pad_id=padding.get("pad_id", 0), pad_token=padding.get("pad_token", "[PAD]")
+        )
+        return cls(
+            model_name(model_path),
+            record.model_fingerprint,
+            record.dimension,
+            record.encoder,
+            record.max_tokens,
+            encoder_folder(model_path) / ONNX_FILE,
+            tokenizer,
+            counter,
+        )
 
     @cached_property
     def session(self) -> Any:
@@ -191,8 +209,9 @@ class Embedder:
         options = onnxruntime.SessionOptions()
         options.inter_op_num_threads = 1
         options.intra_op_num_threads = INTRA_OP_THREADS
-        return onnxruntime.InferenceSession(str(self.onnx_path), options,
-                                            providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(
+            str(self.onnx_path), options, providers=["CPUExecutionProvider"]
+        )
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model reads for `text` before truncation, special tokens included."""
@@ -218,11 +237,16 @@ class Embedder:
             encodings, hidden = self._hidden([texts[i] for i in rows])
             vectors = _pooled(encodings, hidden)
             for i, encoding, states, vector in zip(rows, encodings, hidden, vectors):
-                keep = [j for j, (special, attended) in enumerate(
-                    zip(encoding.special_tokens_mask, encoding.attention_mask))
-                    if attended and not special]
-                found[i] = TokenVectors(vector, tuple(encoding.tokens[j] for j in keep),
-                                        _normalised(states[keep]))
+                keep = [
+                    j
+                    for j, (special, attended) in enumerate(
+                        zip(encoding.special_tokens_mask, encoding.attention_mask)
+                    )
+                    if attended and not special
+                ]
+                found[i] = TokenVectors(
+                    vector, tuple(encoding.tokens[j] for j in keep), _normalised(states[keep])
+                )
         return [found[i] for i in range(len(texts))]
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
@@ -233,8 +257,9 @@ class Embedder:
         encodings = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                         "token_type_ids": np.zeros_like(ids)})[0]
+        hidden = self.session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
         return encodings, hidden
 
 
@@ -299,8 +324,9 @@ class QueryBatcher:
         if self._worker is None:
             with self._start_lock:
                 if self._worker is None:
-                    self._worker = threading.Thread(target=self._run, daemon=True,
-                                                    name="qa_bot-encoder")
+                    self._worker = threading.Thread(
+                        target=self._run, daemon=True, name="qa_bot-encoder"
+                    )
                     self._worker.start()
         future: Future[TokenVectors] = Future()
         self._queue.put((text, future))

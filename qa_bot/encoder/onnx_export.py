@@ -1,10 +1,11 @@
 """Export a sentence-transformers model to ONNX int8: the one step that imports torch.
 
-`python -m qa_bot.encoder.onnx_export [MODEL_FOLDER]` (default: QA_BOT_MODEL, else the bundled model) writes
-`model-int8.onnx` and `encoder.json` into the model's folder under `.encoders/`, where
-`qa_bot.encoder.embedding` finds them, unless they are there already. `make install` runs it, and `Embedder.load` runs it in a child
-process when the artifact is missing or the weights changed. The result is byte-identical on
-every run with the same packages, so a re-export does not invalidate an index.
+`python -m qa_bot.encoder.onnx_export [MODEL_FOLDER]` (default: QA_BOT_MODEL, else the bundled
+model) writes `model-int8.onnx` and `encoder.json` into the model's folder in the cache
+(`QA_BOT_CACHE`), where `qa_bot.encoder.embedding` finds them, unless they are there already.
+`make install` runs it, and `Embedder.load` runs it in a child process when the artifact is
+missing or the weights changed. The result is byte-identical on every run with the same
+packages, so a re-export does not invalidate an index.
 
 The transformer is exported (opset 17, TorchScript exporter, dynamic batch and sequence axes)
 and quantized with onnxruntime's dynamic quantization, per-channel int8 weights: per-tensor
@@ -12,6 +13,7 @@ weights lose too much (cosine 0.967-0.976 to sentence-transformers; ../shared/ME
 The feed-forward layers stay fp32 (_feed_forward_layers): int8 there costs answer quality.
 Pooling and normalisation stay in numpy (embedding.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +24,19 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any, cast
 
-from qa_bot.encoder.embedding import (ONNX_FILE, RECORD_FILE, EncoderRecord, encoder_folder, exported_encoder,
-                        file_sha256, model_fingerprint, weights_stamp)
+from qa_bot.config import set_environment_defaults
+from qa_bot.encoder.embedding import (
+    ONNX_FILE,
+    RECORD_FILE,
+    EncoderRecord,
+    encoder_folder,
+    exported_encoder,
+    file_sha256,
+    model_fingerprint,
+    weights_stamp,
+)
 from qa_bot.errors import ConfigError
 
 OPSET = 17
@@ -34,8 +46,7 @@ FEED_FORWARD = re.compile(r"/layer\.\d+/(intermediate|output)/dense/MatMul$")
 
 def export_encoder(model_path: str) -> EncoderRecord:
     """Export and quantize the model in `model_path`; replaces the cached artifact atomically."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    set_environment_defaults()
     stamp, fingerprint = weights_stamp(model_path), model_fingerprint(model_path)
     folder = encoder_folder(model_path)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -45,12 +56,22 @@ def export_encoder(model_path: str) -> EncoderRecord:
         dimension, max_tokens = _export_fp32(model_path, work / "model-fp32.onnx")
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(work / "model-fp32.onnx", work / ONNX_FILE, per_channel=True,
-                         weight_type=QuantType.QInt8,
-                         nodes_to_exclude=_feed_forward_layers(work / "model-fp32.onnx"))
+        quantize_dynamic(
+            work / "model-fp32.onnx",
+            work / ONNX_FILE,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=_feed_forward_layers(work / "model-fp32.onnx"),
+        )
         (work / "model-fp32.onnx").unlink()
-        record = EncoderRecord(str(Path(model_path).resolve()), stamp, fingerprint,
-                               file_sha256(work / ONNX_FILE), dimension, max_tokens)
+        record = EncoderRecord(
+            str(Path(model_path).resolve()),
+            stamp,
+            fingerprint,
+            file_sha256(work / ONNX_FILE),
+            dimension,
+            max_tokens,
+        )
         (work / RECORD_FILE).write_text(record.to_json(), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)
         os.rename(work, folder)
@@ -70,8 +91,11 @@ def _feed_forward_layers(path: Path) -> list[str]:
     import onnx
 
     graph = onnx.load(str(path), load_external_data=False).graph
-    return [node.name for node in graph.node
-            if node.op_type == "MatMul" and FEED_FORWARD.search(node.name)]
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul" and FEED_FORWARD.search(node.name)
+    ]
 
 
 def _export_fp32(model_path: str, target: Path) -> tuple[int, int]:
@@ -84,9 +108,11 @@ def _export_fp32(model_path: str, target: Path) -> tuple[int, int]:
     model = SentenceTransformer(model_path, device="cpu")
     pooling = json.loads((Path(model_path) / "1_Pooling" / "config.json").read_text())
     if not pooling.get("pooling_mode_mean_tokens"):
-        raise ConfigError(f"{model_path} does not mean-pool its tokens; qa_bot's encoder "
-                          "needs a mean-pooled sentence-transformers model.")
-    transformer = model[0].auto_model.eval()
+        raise ConfigError(
+            f"{model_path} does not mean-pool its tokens; qa_bot's encoder "
+            "needs a mean-pooled sentence-transformers model."
+        )
+    transformer = cast(Any, model[0]).auto_model.eval()  # the Transformer module, untyped
 
     class LastHiddenState(torch.nn.Module):
         """The transformer called by keyword, as recent transformers versions require."""
@@ -96,18 +122,33 @@ def _export_fp32(model_path: str, target: Path) -> tuple[int, int]:
             self.transformer = transformer
 
         def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
-            return self.transformer(input_ids=input_ids, attention_mask=attention_mask,
-                                    token_type_ids=token_type_ids).last_hidden_state
+            return self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
-    sample = model.tokenizer(["a short text", "a slightly longer text to pad"], padding=True,
-                             return_tensors="pt")
+    sample = model.tokenizer(
+        ["a short text", "a slightly longer text to pad"], padding=True, return_tensors="pt"
+    )
     axes = {name: {0: "batch", 1: "sequence"} for name in (*INPUTS, "last_hidden_state")}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer notes about Python control flow in BERT
-        torch.onnx.export(LastHiddenState(), tuple(sample[name] for name in INPUTS), str(target),
-                          input_names=list(INPUTS), output_names=["last_hidden_state"],
-                          dynamic_axes=axes, opset_version=OPSET, dynamo=False)
-    return int(model.get_embedding_dimension()), int(model.max_seq_length)
+        torch.onnx.export(
+            LastHiddenState(),
+            tuple(sample[name] for name in INPUTS),
+            str(target),
+            input_names=list(INPUTS),
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    dimension, max_length = model.get_embedding_dimension(), model.max_seq_length
+    if dimension is None or max_length is None:
+        raise ConfigError(
+            f"{model_path} does not say its dimension and max_seq_length; qa_bot's "
+            "encoder needs a sentence-transformers model that does."
+        )
+    return int(dimension), int(max_length)
 
 
 def main(argv: list[str]) -> int:
@@ -115,8 +156,10 @@ def main(argv: list[str]) -> int:
 
     model_path = argv[0] if argv else Settings.from_env().model_path
     record = exported_encoder(model_path) or export_encoder(model_path)
-    print(f"{model_path} exported to {encoder_folder(model_path)} ({record.encoder[:29]}...)",
-          file=sys.stderr)
+    print(
+        f"{model_path} exported to {encoder_folder(model_path)} ({record.encoder[:29]}...)",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -5,22 +5,35 @@ previous build, provided it was made with the same model, encoder and chunking s
 nothing changed at all the encoder is never loaded. The first build of a model exports it to
 ONNX (embedding.ensure_encoder).
 """
+
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from qa_bot.encoder.embedding import (
+    Embedder,
+    Progress,
+    ensure_encoder,
+    exported_encoder,
+    model_name,
+)
+from qa_bot.errors import CorpusError, IndexCorrupt, IndexMissing
 from qa_bot.indexing import builds, store
+from qa_bot.indexing.manifest import (
+    FileRecord,
+    Manifest,
+    annotator_version,
+    mismatch,
+    package_versions,
+)
 from qa_bot.ingest.annotation import SentenceNotes, annotate
 from qa_bot.ingest.chunking import DEFAULT_CHUNKING, ChunkingSettings, Passage, chunk_document
 from qa_bot.ingest.corpus import CorpusFile, Document, SkippedFile, read_document, scan_corpus
-from qa_bot.encoder.embedding import Embedder, Progress, ensure_encoder, exported_encoder, model_name
-from qa_bot.errors import CorpusError, IndexCorrupt, IndexMissing
-from qa_bot.indexing.manifest import FileRecord, Manifest, annotator_version, mismatch, package_versions
 
 
 @dataclass(frozen=True)
@@ -41,14 +54,18 @@ class BuildSummary:
         return self.unchanged + self.changed + self.added
 
     def line(self) -> str:
-        counts = (f"{self.unchanged} unchanged, {self.changed} changed, {self.added} added, "
-                  f"{self.removed} removed")
+        counts = (
+            f"{self.unchanged} unchanged, {self.changed} changed, {self.added} added, "
+            f"{self.removed} removed"
+        )
         if self.skipped:
             counts += f", {len(self.skipped)} skipped"
         if not self.rebuilt:
             return f"{counts}: index is up to date ({self.passages} passages), {self.seconds:.1f} s"
-        return (f"{counts}: {self.embedded} passages embedded, {self.passages} in the index, "
-                f"in {self.seconds:.1f} s")
+        return (
+            f"{counts}: {self.embedded} passages embedded, {self.passages} in the index, "
+            f"in {self.seconds:.1f} s"
+        )
 
 
 @dataclass(frozen=True)
@@ -77,8 +94,12 @@ class CorpusState:
         return not self.reason and not (changed or added or removed)
 
 
-def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
-                 chunking: ChunkingSettings = DEFAULT_CHUNKING) -> CorpusState:
+def corpus_state(
+    corpus_dir: Path,
+    index_dir: Path,
+    model_path: str,
+    chunking: ChunkingSettings = DEFAULT_CHUNKING,
+) -> CorpusState:
     """Compare the corpus with the index without loading the model or the vectors; the index
     files are checked against the sizes and checksums their build recorded."""
     files = scan_corpus(corpus_dir)
@@ -92,10 +113,16 @@ def corpus_state(corpus_dir: Path, index_dir: Path, model_path: str,
         return CorpusState(files, previous, build_id, str(error), damaged=True)
     encoder = exported_encoder(model_path)
     if encoder is None:
-        return CorpusState(files, previous, build_id, f"the model {model_name(model_path)} is "
-                           "not exported to ONNX yet ('python -m qa_bot build' does it)")
-    difference = mismatch(previous, model_name(model_path), encoder.model_fingerprint,
-                          encoder.encoder, chunking)
+        return CorpusState(
+            files,
+            previous,
+            build_id,
+            f"the model {model_name(model_path)} is "
+            "not exported to ONNX yet ('python -m qa_bot build' does it)",
+        )
+    difference = mismatch(
+        previous, model_name(model_path), encoder.model_fingerprint, encoder.encoder, chunking
+    )
     reason = f"the index was built with {difference}" if difference else ""
     return CorpusState(files, previous, build_id, reason)
 
@@ -104,10 +131,16 @@ def has_index(index_dir: Path) -> bool:
     return builds.current_build(index_dir) is not None
 
 
-def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
-                full: bool = False, chunking: ChunkingSettings = DEFAULT_CHUNKING,
-                embedder: Embedder | None = None,
-                on_progress: Progress | None = None) -> BuildSummary:
+def build_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    model_path: str,
+    *,
+    full: bool = False,
+    chunking: ChunkingSettings = DEFAULT_CHUNKING,
+    embedder: Embedder | None = None,
+    on_progress: Progress | None = None,
+) -> BuildSummary:
     """Bring the index in `index_dir` up to date with `corpus_dir`."""
     began = time.perf_counter()
     encoder = ensure_encoder(model_path)
@@ -119,10 +152,18 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
         unchanged, changed, added, removed = state.diff()
         if state.is_current:
             assert state.previous is not None
-            skipped = [SkippedFile(s, r.skipped) for s, r in state.previous.files.items() if r.skipped]
-            return BuildSummary(_indexed(unchanged, skipped), 0, 0, 0, skipped,
-                                sum(r.passages for r in state.previous.files.values()), 0,
-                                time.perf_counter() - began, rebuilt=False)
+            kept = [SkippedFile(s, r.skipped) for s, r in state.previous.files.items() if r.skipped]
+            return BuildSummary(
+                _indexed(unchanged, kept),
+                0,
+                0,
+                0,
+                kept,
+                sum(r.passages for r in state.previous.files.values()),
+                0,
+                time.perf_counter() - began,
+                rebuilt=False,
+            )
         previous = store.load_index(index_dir) if state.previous and not state.reason else None
         reused = set(unchanged)
         fresh: list[Document] = []
@@ -134,15 +175,20 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
                     skipped.append(SkippedFile(file.source, record.skipped))
                 continue
             document = read_document(file)
-            (skipped if isinstance(document, SkippedFile) else fresh).append(document)
+            if isinstance(document, SkippedFile):
+                skipped.append(document)
+            else:
+                fresh.append(document)
         if len(skipped) == len(state.files):
             reasons = "; ".join(f"{s.source} {s.reason}" for s in skipped)
             raise CorpusError(f"No readable article in {corpus_dir} ({reasons}); add UTF-8 text.")
 
         new_passages = {d.source: chunk_document(d.source, d.text, chunking) for d in fresh}
         new_notes = {d.source: annotate(d.text, new_passages[d.source]) for d in fresh}
-        embedder = embedder or (Embedder.load(model_path) if fresh else None)
-        new_vectors = _embed(embedder, new_passages, on_progress) if fresh else {}
+        new_vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if fresh:
+            embedder = embedder or Embedder.load(model_path)
+            new_vectors = _embed(embedder, new_passages, on_progress)
 
         passages: list[Passage] = []
         passage_vectors, sentence_vectors = [], []
@@ -152,8 +198,9 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
         documents = {d.source: d.info for d in fresh}
         for file in state.files:
             if file.source in skipped_by_source:
-                files[file.source] = FileRecord(file.sha256, 0,
-                                                skipped_by_source[file.source].reason)
+                files[file.source] = FileRecord(
+                    file.sha256, 0, skipped_by_source[file.source].reason
+                )
                 continue
             if file.source in new_passages:
                 chunks = new_passages[file.source]
@@ -168,8 +215,9 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
             passages.extend(chunks)
             passage_vectors.append(vectors)
             sentence_vectors.append(sentences)
-            files[file.source] = FileRecord(file.sha256, len(chunks), "", info.title,
-                                            info.published, info.author)
+            files[file.source] = FileRecord(
+                file.sha256, len(chunks), "", info.title, info.published, info.author
+            )
 
         manifest = Manifest(
             model_name=model_name(model_path),
@@ -179,20 +227,34 @@ def build_index(corpus_dir: Path, index_dir: Path, model_path: str, *,
             dimension=passage_vectors[0].shape[1],
             chunking=asdict(chunking),
             files=files,
-            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
             packages=package_versions(),
             annotator=annotator_version(),
         )
         terms = vocabulary(notes)
-        store.save_index(index_dir, manifest, passages, np.vstack(passage_vectors),
-                         np.vstack(sentence_vectors), notes, terms,
-                         _term_vectors(terms, previous, embedder, model_path))
+        store.save_index(
+            index_dir,
+            manifest,
+            passages,
+            np.vstack(passage_vectors),
+            np.vstack(sentence_vectors),
+            notes,
+            terms,
+            _term_vectors(terms, previous, embedder, model_path),
+        )
         builds.prune_builds(index_dir)
         embedded = sum(len(p) for p in new_passages.values())
-        return BuildSummary(_indexed(unchanged, skipped), _indexed(changed, skipped),
-                            _indexed(added, skipped), len(removed), skipped, len(passages),
-                            embedded, time.perf_counter() - began,
-                            reason=state.reason if state.previous or full else "")
+        return BuildSummary(
+            _indexed(unchanged, skipped),
+            _indexed(changed, skipped),
+            _indexed(added, skipped),
+            len(removed),
+            skipped,
+            len(passages),
+            embedded,
+            time.perf_counter() - began,
+            reason=state.reason if state.previous or full else "",
+        )
 
 
 def vocabulary(notes: list[SentenceNotes]) -> list[str]:
@@ -201,8 +263,9 @@ def vocabulary(notes: list[SentenceNotes]) -> list[str]:
     return sorted({lemma for n in notes for lemma in n.lemmas if lemma.isalpha()})
 
 
-def _term_vectors(terms: list[str], previous: store.StoredIndex | None,
-                  embedder: Embedder | None, model_path: str) -> np.ndarray:
+def _term_vectors(
+    terms: list[str], previous: store.StoredIndex | None, embedder: Embedder | None, model_path: str
+) -> np.ndarray:
     """Vectors of the vocabulary: the previous build's where it had them, the rest encoded."""
     known = dict(zip(previous.terms, previous.term_vectors)) if previous else {}
     missing = [t for t in terms if t not in known]
@@ -214,8 +277,9 @@ def _term_vectors(terms: list[str], previous: store.StoredIndex | None,
     return np.vstack([known[t] for t in terms]).astype(np.float32)
 
 
-def _embed(embedder: Embedder, passages: dict[str, list[Passage]],
-           on_progress: Progress | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _embed(
+    embedder: Embedder, passages: dict[str, list[Passage]], on_progress: Progress | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Passage and sentence vectors per source, encoded in one pass over all texts."""
     texts: list[str] = []
     for chunks in passages.values():
@@ -225,9 +289,9 @@ def _embed(embedder: Embedder, passages: dict[str, list[Passage]],
     result, row = {}, 0
     for source, chunks in passages.items():
         sentence_count = sum(len(p.sentences) for p in chunks)
-        passage_rows = vectors[row:row + len(chunks)]
+        passage_rows = vectors[row : row + len(chunks)]
         row += len(chunks)
-        result[source] = (passage_rows, vectors[row:row + sentence_count])
+        result[source] = (passage_rows, vectors[row : row + sentence_count])
         row += sentence_count
     return result
 
@@ -238,9 +302,14 @@ def _indexed(sources: list[str], skipped: list[SkippedFile]) -> int:
     return sum(1 for source in sources if source not in unread)
 
 
-def _reuse(previous: store.StoredIndex, source: str
-           ) -> tuple[list[Passage], np.ndarray, np.ndarray, list[SentenceNotes]]:
+def _reuse(
+    previous: store.StoredIndex, source: str
+) -> tuple[list[Passage], np.ndarray, np.ndarray, list[SentenceNotes]]:
     start, end = previous.source_ranges[source]
     first, last = previous.sentence_offsets[start], previous.sentence_offsets[end]
-    return (previous.passages[start:end], previous.vectors.vectors(start, end),
-            previous.sentence_vectors[first:last], previous.sentence_notes[first:last])
+    return (
+        previous.passages[start:end],
+        previous.vectors.vectors(start, end),
+        previous.sentence_vectors[first:last],
+        previous.sentence_notes[first:last],
+    )

@@ -7,6 +7,7 @@ Layout of the index folder:
 A build is written to `builds/<id>.partial`, renamed when complete, and only then named in
 CURRENT. A build killed at any moment leaves the previous index loadable.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,14 +24,16 @@ from qa_bot.errors import BuildInProgress, IndexCorrupt, IndexMissing, IndexUnwr
 from qa_bot.indexing.manifest import REBUILD, Manifest
 
 # Why a write failed, for the errors a person can fix: (errno, what to do).
-WRITE_PROBLEMS = {errno.ENOSPC: "the disk is full; free some space",
-                  errno.EDQUOT: "the disk quota is used up; free some space",
-                  errno.EROFS: "the file system is read-only; use a writable folder",
-                  errno.EACCES: "permission is denied; use a folder you may write to",
-                  errno.EPERM: "permission is denied; use a folder you may write to",
-                  errno.EEXIST: "a file stands where its folder must be; choose another folder",
-                  errno.ENOTDIR: "a file stands where its folder must be; choose another folder",
-                  errno.ENOENT: "its folder cannot be created there; choose another folder"}
+WRITE_PROBLEMS = {
+    errno.ENOSPC: "the disk is full; free some space",
+    errno.EDQUOT: "the disk quota is used up; free some space",
+    errno.EROFS: "the file system is read-only; use a writable folder",
+    errno.EACCES: "permission is denied; use a folder you may write to",
+    errno.EPERM: "permission is denied; use a folder you may write to",
+    errno.EEXIST: "a file stands where its folder must be; choose another folder",
+    errno.ENOTDIR: "a file stands where its folder must be; choose another folder",
+    errno.ENOENT: "its folder cannot be created there; choose another folder",
+}
 
 
 def current_build(index_dir: Path) -> str | None:
@@ -115,8 +118,10 @@ def writing(index_dir: Path) -> Iterator[None]:
     except OSError as error:
         if error.errno not in WRITE_PROBLEMS:
             raise
-        raise IndexUnwritable(f"Cannot write the index in {index_dir}: "
-                              f"{WRITE_PROBLEMS[error.errno]}, then build again.") from error
+        raise IndexUnwritable(
+            f"Cannot write the index in {index_dir}: "
+            f"{WRITE_PROBLEMS[error.errno]}, then build again."
+        ) from error
 
 
 @contextlib.contextmanager
@@ -135,8 +140,7 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         yield
 
 
-def verify_build(index_dir: Path, build_id: str, manifest: Manifest, *,
-                 checksums: bool) -> None:
+def verify_build(index_dir: Path, build_id: str, manifest: Manifest, *, checksums: bool) -> None:
     """Raise IndexCorrupt naming the first index file whose size (and, with `checksums`,
     content) differs from what the build recorded. Sizes cost one stat per file; checksums
     read every byte (BENCHMARKS.md)."""
@@ -148,11 +152,15 @@ def verify_build(index_dir: Path, build_id: str, manifest: Manifest, *,
         except FileNotFoundError:
             raise IndexCorrupt(f"Index file {path} is missing. {REBUILD}") from None
         if size != record.size:
-            raise IndexCorrupt(f"Index file {path} is damaged: it has {size:,} bytes, the "
-                               f"build wrote {record.size:,}. {REBUILD}")
+            raise IndexCorrupt(
+                f"Index file {path} is damaged: it has {size:,} bytes, the "
+                f"build wrote {record.size:,}. {REBUILD}"
+            )
         if checksums and file_checksum(path) != record.sha256:
-            raise IndexCorrupt(f"Index file {path} is damaged: its checksum differs from the "
-                               f"one the build recorded. {REBUILD}")
+            raise IndexCorrupt(
+                f"Index file {path} is damaged: its checksum differs from the "
+                f"one the build recorded. {REBUILD}"
+            )
 
 
 def file_checksum(path: Path) -> str:

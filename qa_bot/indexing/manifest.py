@@ -1,14 +1,15 @@
 """What a build records about itself (manifest.json), and whether it fits the bot in use."""
+
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 
+from qa_bot.errors import IndexMismatch
 from qa_bot.ingest.annotation import SPACY_PIPELINE
 from qa_bot.ingest.chunking import ChunkingSettings
 from qa_bot.ingest.corpus import DocumentInfo
-from qa_bot.errors import IndexMismatch
 
 # 2: notes.json (the sentence annotations); each file's headline, date and author; HTML
 # extracted by trafilatura; 3: noun phrases ("NP") among the notes' phrases; 4: noun phrases joined
@@ -67,22 +68,32 @@ class Manifest:
     def from_json(cls, raw: str) -> Manifest:
         data = json.loads(raw)
         data["files"] = {s: FileRecord(**r) for s, r in data["files"].items()}
-        data["index_files"] = {name: IndexFileRecord(**record)
-                               for name, record in data.get("index_files", {}).items()}
+        data["index_files"] = {
+            name: IndexFileRecord(**record) for name, record in data.get("index_files", {}).items()
+        }
         return cls(**data)
 
 
-def mismatch(manifest: Manifest, model_name: str, model_fingerprint: str, encoder: str,
-             chunking: ChunkingSettings) -> str | None:
+def mismatch(
+    manifest: Manifest,
+    model_name: str,
+    model_fingerprint: str,
+    encoder: str,
+    chunking: ChunkingSettings,
+) -> str | None:
     """What differs between the index and the model and settings in use, or None."""
     if manifest.format_version != FORMAT_VERSION:
         return f"index format {manifest.format_version}, this version reads {FORMAT_VERSION}"
     if manifest.model_fingerprint != model_fingerprint:
-        return (f"model {manifest.model_name} ({manifest.model_fingerprint[:19]}) but the bot "
-                f"uses {model_name} ({model_fingerprint[:19]})")
+        return (
+            f"model {manifest.model_name} ({manifest.model_fingerprint[:19]}) but the bot "
+            f"uses {model_name} ({model_fingerprint[:19]})"
+        )
     if manifest.encoder != encoder:
-        return (f"encoder {manifest.encoder[:29] or 'sentence-transformers (torch)'} but the "
-                f"bot uses {encoder[:29]}")
+        return (
+            f"encoder {manifest.encoder[:29] or 'sentence-transformers (torch)'} but the "
+            f"bot uses {encoder[:29]}"
+        )
     if manifest.chunking != asdict(chunking):
         return f"chunking {manifest.chunking} but the bot uses {asdict(chunking)}"
     if manifest.annotator != annotator_version():
@@ -90,8 +101,13 @@ def mismatch(manifest: Manifest, model_name: str, model_fingerprint: str, encode
     return None
 
 
-def check_compatible(manifest: Manifest, model_name: str, model_fingerprint: str, encoder: str,
-                     chunking: ChunkingSettings) -> None:
+def check_compatible(
+    manifest: Manifest,
+    model_name: str,
+    model_fingerprint: str,
+    encoder: str,
+    chunking: ChunkingSettings,
+) -> None:
     difference = mismatch(manifest, model_name, model_fingerprint, encoder, chunking)
     if difference:
         raise IndexMismatch(f"The index was built with {difference}. {REBUILD}")

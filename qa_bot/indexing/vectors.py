@@ -1,4 +1,5 @@
 """Nearest-neighbour search over passage vectors: the only module that imports faiss."""
+
 from __future__ import annotations
 
 import math
@@ -33,12 +34,14 @@ class VectorIndex:
     def build(cls, vectors: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT) -> VectorIndex:
         """Exact search up to `exact_limit` vectors, IVF beyond."""
         count, dimension = vectors.shape
+        index: faiss.Index
         if count <= exact_limit:
             index = faiss.IndexFlatIP(dimension)
         else:
             lists = int(LISTS_PER_SQRT_N * math.sqrt(count))
-            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists,
-                                       faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexIVFFlat(
+                faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT
+            )
             sample_size = min(count, TRAINING_PER_LIST * lists)
             sample = vectors[np.random.default_rng(0).choice(count, sample_size, replace=False)]
             index.train(sample)
@@ -77,8 +80,9 @@ class VectorIndex:
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
-    def search_range(self, query: np.ndarray, start: int, end: int,
-                     k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search_range(
+        self, query: np.ndarray, start: int, end: int, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Exact search among ids start..end-1 (one source's passages)."""
         scores = self.vectors(start, end) @ query
         order = np.argsort(-scores)[:k]

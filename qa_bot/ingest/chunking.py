@@ -5,6 +5,7 @@ is written), otherwise blocks separated by blank lines. Short paragraphs are mer
 neighbours; long ones are split on sentence boundaries so that no passage is cut off by the
 model, which reads 256 word pieces (about 1,000 characters of English).
 """
+
 from __future__ import annotations
 
 import re
@@ -47,8 +48,13 @@ def chunk_document(source: str, text: str, settings: ChunkingSettings) -> list[P
         groups.extend(_fit(text, split_sentences(text, start, end), settings.max_chars))
     merged = _merge_short(groups, settings)
     return [
-        Passage(source, group[0].start, group[-1].end,
-                text[group[0].start:group[-1].end], tuple(group))
+        Passage(
+            source,
+            group[0].start,
+            group[-1].end,
+            text[group[0].start : group[-1].end],
+            tuple(group),
+        )
         for group in merged
     ]
 

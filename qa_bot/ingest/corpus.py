@@ -11,6 +11,7 @@ article text); for HTML, the article's main text as extracted by trafilatura, wi
 page's furniture (navigation, share buttons, newsletter boxes, related links, comments, photo
 credits). The headline, date and author come from the front matter or the page's metadata.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -26,8 +27,7 @@ TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")
 SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES
 # YAML front matter: a block between "---" lines at the very top ("..." may close it).
-FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)",
-                          re.DOTALL)
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,23 @@ def scan_corpus(corpus_dir: Path) -> list[CorpusFile]:
             continue
         source = relative.as_posix()
         if not _is_utf8(source):
-            files.append(CorpusFile(_printable(source), path, "", "has a file name that is not "
-                                    "valid UTF-8; rename it"))
+            files.append(
+                CorpusFile(
+                    _printable(source),
+                    path,
+                    "",
+                    "has a file name that is not valid UTF-8; rename it",
+                )
+            )
         elif not path.resolve().is_relative_to(root):
-            files.append(CorpusFile(source, path, "", "is a link to a file outside the corpus "
-                                    "folder, which is never read"))
+            files.append(
+                CorpusFile(
+                    source,
+                    path,
+                    "",
+                    "is a link to a file outside the corpus folder, which is never read",
+                )
+            )
         else:
             files.append(_hashed(source, path))
     if not files:
@@ -176,15 +188,20 @@ def split_front_matter(text: str) -> tuple[str, DocumentInfo]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark else ""
-        raise ValueError(f"has front matter that is not valid YAML{where}; fix it or remove "
-                         "it") from error
+        raise ValueError(
+            f"has front matter that is not valid YAML{where}; fix it or remove it"
+        ) from error
     if not isinstance(fields, dict):
-        raise ValueError("has front matter that is not a set of 'name: value' lines; fix it "
-                         "or remove it")
-    body = text[match.end():]
+        raise ValueError(
+            "has front matter that is not a set of 'name: value' lines; fix it or remove it"
+        )
+    body = text[match.end() :]
     published = fields.get("published", fields.get("date"))
-    return body, DocumentInfo(_text(fields.get("title"))[:200] or title_line(body),
-                              _text(published) or None, _text(fields.get("author")) or None)
+    return body, DocumentInfo(
+        _text(fields.get("title"))[:200] or title_line(body),
+        _text(published) or None,
+        _text(fields.get("author")) or None,
+    )
 
 
 def _text(value: object) -> str:
@@ -205,9 +222,15 @@ def extract_html(html: str) -> tuple[str, DocumentInfo]:
     from trafilatura.settings import Document as Extracted
 
     document = trafilatura.bare_extraction(
-        html, config=_trafilatura_config(), with_metadata=True, include_comments=False,
-        include_tables=False, include_images=False, include_links=False,
-        include_formatting=False)
+        html,
+        config=_trafilatura_config(),
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        include_images=False,
+        include_links=False,
+        include_formatting=False,
+    )
     if not isinstance(document, Extracted) or not document.text:
         return "", DocumentInfo("")
     paragraphs = [" ".join(line.split()) for line in document.text.splitlines()]

@@ -9,6 +9,7 @@ per day but not followed from one day to the next, nor traced back to an address
 salt is gone. Rows older than the retention period, and the oldest rows beyond the size cap,
 are deleted on every write; a question's feedback goes with it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,16 +89,19 @@ class QuestionLog:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # questions are personal
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                       timeout=BUSY_TIMEOUT_MS / 1000)
+            self._db = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent on a crash
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA secure_delete=ON")  # deleted questions are overwritten
             self._db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as error:
-            raise ConfigError(f"Cannot use {path} as the question log ({error}); set QA_BOT_LOG "
-                              "to a writable file, or to off.") from error
+            raise ConfigError(
+                f"Cannot use {path} as the question log ({error}); set QA_BOT_LOG "
+                "to a writable file, or to off."
+            ) from error
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QuestionLog | None:
@@ -108,8 +112,15 @@ class QuestionLog:
         log.prune()
         return log
 
-    def record(self, answer: Answer, *, channel: str, source: str | None, latency: float,
-               client: str | None) -> None:
+    def record(
+        self,
+        answer: Answer,
+        *,
+        channel: str,
+        source: str | None,
+        latency: float,
+        client: str | None,
+    ) -> None:
         """Log one answered (or declined) question; `latency` in seconds. A failure is logged,
         never raised: it must not cost the reader the answer."""
         try:
@@ -117,19 +128,32 @@ class QuestionLog:
         except sqlite3.Error as error:
             log.error("Could not log a question in %s: %s", self.path, error)
 
-    def _record(self, answer: Answer, channel: str, source: str | None, latency: float,
-                client: str | None) -> None:
-        now = datetime.now(timezone.utc)
+    def _record(
+        self, answer: Answer, channel: str, source: str | None, latency: float, client: str | None
+    ) -> None:
+        now = datetime.now(UTC)
         short = answer.short_answer.text if answer.short_answer else answer.answer
         text = short[:ANSWER_CHARS] if answer.answered else ""
         with self._lock, self._transaction():
-            reader = hmac.new(self._day_salt(now), (client or "unknown").encode(),
-                              hashlib.sha256).hexdigest()[:16]
+            reader = hmac.new(
+                self._day_salt(now), (client or "unknown").encode(), hashlib.sha256
+            ).hexdigest()[:16]
             cursor = self._db.execute(
                 "INSERT INTO questions (time, channel, source, question, answered, confidence, "
                 "answer, latency_ms, answer_id, reader) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_iso(now), channel, source, answer.question, int(answer.answered),
-                 answer.confidence, text, round(latency * 1000, 2), answer.id, reader))
+                (
+                    _iso(now),
+                    channel,
+                    source,
+                    answer.question,
+                    int(answer.answered),
+                    answer.confidence,
+                    text,
+                    round(latency * 1000, 2),
+                    answer.id,
+                    reader,
+                ),
+            )
             self._delete_old(now, cursor.lastrowid or 0)
 
     def add_feedback(self, answer_id: str, helpful: bool, comment: str | None = None) -> bool:
@@ -140,11 +164,13 @@ class QuestionLog:
                 "SELECT answer_id, ?, ?, ? FROM questions WHERE answer_id = ? "
                 "ON CONFLICT (answer_id) DO UPDATE SET time = excluded.time, "
                 "helpful = excluded.helpful, comment = coalesce(excluded.comment, comment)",
-                (_iso(datetime.now(timezone.utc)), int(helpful), comment or None, answer_id))
+                (_iso(datetime.now(UTC)), int(helpful), comment or None, answer_id),
+            )
             return cursor.rowcount == 1
 
-    def questions(self, since: datetime | None = None,
-                  source: str | None = None) -> list[LoggedQuestion]:
+    def questions(
+        self, since: datetime | None = None, source: str | None = None
+    ) -> list[LoggedQuestion]:
         """Logged questions, oldest first, with their feedback."""
         with self._lock:
             rows = self._db.execute(
@@ -152,12 +178,36 @@ class QuestionLog:
                 "q.answer, q.latency_ms, q.reader, f.helpful, f.comment FROM questions q "
                 "LEFT JOIN feedback f ON f.answer_id = q.answer_id "
                 "WHERE q.time >= ? AND (? IS NULL OR q.source = ?) ORDER BY q.id",
-                (_iso(since) if since else "", source, source)).fetchall()
-        return [LoggedQuestion(time, channel, source_, question, bool(answered), confidence,
-                               answer, latency, reader, None if helpful is None else bool(helpful),
-                               comment)
-                for (time, channel, source_, question, answered, confidence, answer, latency,
-                     reader, helpful, comment) in rows]
+                (_iso(since) if since else "", source, source),
+            ).fetchall()
+        return [
+            LoggedQuestion(
+                time,
+                channel,
+                source_,
+                question,
+                bool(answered),
+                confidence,
+                answer,
+                latency,
+                reader,
+                None if helpful is None else bool(helpful),
+                comment,
+            )
+            for (
+                time,
+                channel,
+                source_,
+                question,
+                answered,
+                confidence,
+                answer,
+                latency,
+                reader,
+                helpful,
+                comment,
+            ) in rows
+        ]
 
     def forget(self, text: str) -> int:
         """Delete every question containing `text` (ignoring case), or whose feedback comment
@@ -165,10 +215,14 @@ class QuestionLog:
         deleted."""
         needle = text.casefold()
         with self._lock:
-            ids = [(row_id,) for row_id, question, comment in self._db.execute(
-                       "SELECT q.id, q.question, f.comment FROM questions q "
-                       "LEFT JOIN feedback f ON f.answer_id = q.answer_id")
-                   if needle in question.casefold() or needle in (comment or "").casefold()]
+            ids = [
+                (row_id,)
+                for row_id, question, comment in self._db.execute(
+                    "SELECT q.id, q.question, f.comment FROM questions q "
+                    "LEFT JOIN feedback f ON f.answer_id = q.answer_id"
+                )
+                if needle in question.casefold() or needle in (comment or "").casefold()
+            ]
             with self._transaction():
                 self._db.executemany("DELETE FROM questions WHERE id = ?", ids)
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -177,7 +231,7 @@ class QuestionLog:
     def prune(self) -> None:
         """Delete what is past the retention period or over the size cap, and earlier days'
         salts."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self._lock, self._transaction():
             last = self._db.execute("SELECT max(id) FROM questions").fetchone()[0] or 0
             self._delete_old(now, last)
@@ -187,19 +241,22 @@ class QuestionLog:
         self._db.close()
 
     def _delete_old(self, now: datetime, last_id: int) -> None:
-        self._db.execute("DELETE FROM questions WHERE time < ?",
-                         (_iso(now - timedelta(days=self.days)),))
+        self._db.execute(
+            "DELETE FROM questions WHERE time < ?", (_iso(now - timedelta(days=self.days)),)
+        )
         self._db.execute("DELETE FROM questions WHERE id <= ?", (last_id - self.max_rows,))
 
     def _day_salt(self, now: datetime) -> bytes:
         """Today's salt, made by the first process to need it; earlier days' are deleted."""
         day = now.date().isoformat()
         if day != self._salt_day:
-            self._db.execute("INSERT OR IGNORE INTO salt (day, value) VALUES (?, ?)",
-                             (day, os.urandom(16)))
+            self._db.execute(
+                "INSERT OR IGNORE INTO salt (day, value) VALUES (?, ?)", (day, os.urandom(16))
+            )
             self._db.execute("DELETE FROM salt WHERE day < ?", (day,))
-            self._salt = self._db.execute("SELECT value FROM salt WHERE day = ?",
-                                          (day,)).fetchone()[0]
+            self._salt = self._db.execute(
+                "SELECT value FROM salt WHERE day = ?", (day,)
+            ).fetchone()[0]
             self._salt_day = day
         return self._salt
 
@@ -218,4 +275,4 @@ class QuestionLog:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -5,6 +5,7 @@ Questions are grouped by their normalised text (case, punctuation and spacing ig
 as most readers typed them, with control characters removed: a logged question is untrusted
 text and must not be able to drive an editor's terminal.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,13 +61,16 @@ class Stats:
     def text(self) -> str:
         """The report an editor reads in a terminal."""
         readers = f"{self.readers} reader{'s' if self.readers != 1 else ''}"
-        lines = [f"{self.questions} questions from {readers} (counted per day): "
-                 f"{self.answered} answered, {self.declined_count} declined",
-                 f"feedback: {self.feedback['helpful']} helpful, "
-                 f"{self.feedback['unhelpful']} unhelpful", ""]
+        lines = [
+            f"{self.questions} questions from {readers} (counted per day): "
+            f"{self.answered} answered, {self.declined_count} declined",
+            f"feedback: {self.feedback['helpful']} helpful, {self.feedback['unhelpful']} unhelpful",
+            "",
+        ]
         lines += _ranking("Most asked", self.top)
-        lines += _ranking("Declined: what readers wanted that the article does not say",
-                          self.declined)
+        lines += _ranking(
+            "Declined: what readers wanted that the article does not say", self.declined
+        )
         if self.unhelpful_answers:
             lines.append("Rated unhelpful")
             for item in self.unhelpful_answers:
@@ -84,19 +88,32 @@ def summarise(logged: list[LoggedQuestion]) -> Stats:
     for question in logged:
         days.setdefault(question.time[:10], []).append(question)
     rated = [q for q in logged if q.helpful is not None]
-    unhelpful = [Unhelpful(q.time, printable(q.question), printable(q.answer),
-                           printable(q.comment) if q.comment else None)
-                 for q in reversed(rated) if not q.helpful][:LISTED]
+    unhelpful = [
+        Unhelpful(
+            q.time,
+            printable(q.question),
+            printable(q.answer),
+            printable(q.comment) if q.comment else None,
+        )
+        for q in reversed(rated)
+        if not q.helpful
+    ][:LISTED]
     return Stats(
-        questions=len(logged), answered=len(answered),
+        questions=len(logged),
+        answered=len(answered),
         declined_count=len(logged) - len(answered),
         readers=sum(len({q.reader for q in group}) for group in days.values()),
-        top=_ranked(logged), declined=_ranked([q for q in logged if not q.answered]),
-        feedback={"helpful": sum(1 for q in rated if q.helpful),
-                  "unhelpful": sum(1 for q in rated if not q.helpful)},
+        top=_ranked(logged),
+        declined=_ranked([q for q in logged if not q.answered]),
+        feedback={
+            "helpful": sum(1 for q in rated if q.helpful),
+            "unhelpful": sum(1 for q in rated if not q.helpful),
+        },
         unhelpful_answers=unhelpful,
-        days=[Day(day, len(group), sum(1 for q in group if q.answered))
-              for day, group in sorted(days.items())],
+        days=[
+            Day(day, len(group), sum(1 for q in group if q.answered))
+            for day, group in sorted(days.items())
+        ],
     )
 
 
@@ -157,10 +174,12 @@ def _ranked(logged: list[LoggedQuestion]) -> list[QuestionCount]:
     for question in logged:
         text = printable(question.question)
         groups.setdefault(normalise(text) or text, Counter())[text] += 1
-    ranked = sorted(groups.values(), key=lambda forms: (-sum(forms.values()),
-                                                        forms.most_common(1)[0][0]))
-    return [QuestionCount(forms.most_common(1)[0][0], sum(forms.values()))
-            for forms in ranked[:LISTED]]
+    ranked = sorted(
+        groups.values(), key=lambda forms: (-sum(forms.values()), forms.most_common(1)[0][0])
+    )
+    return [
+        QuestionCount(forms.most_common(1)[0][0], sum(forms.values())) for forms in ranked[:LISTED]
+    ]
 
 
 def _ranking(title: str, counts: list[QuestionCount]) -> list[str]:

@@ -6,6 +6,7 @@ too slow, 413 body too large, 415 not JSON, 422 bad fields, 429 too many request
 503 no usable index. Body limits and the rate limit are middleware (guards.py): they must also
 cover the chat's entrances, which FastAPI routes never see.
 """
+
 from __future__ import annotations
 
 import time
@@ -20,31 +21,49 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from qa_bot.answer.ask_request import NOT_JSON, AskRequest, describe
 from qa_bot.answer.bot import QABot
 from qa_bot.errors import INDEX_UNAVAILABLE, QABotError, UnknownSource
-from qa_bot.serve.examples import load_examples
 from qa_bot.questionlog.log import QuestionLog
-from qa_bot.answer.ask_request import NOT_JSON, AskRequest, describe
+from qa_bot.serve.examples import load_examples
 
 # What each address takes; anything else gets 405 with this as the Allow header.
-ALLOWED_METHODS = {"ask": "POST, OPTIONS", "feedback": "POST, OPTIONS",
-                   "examples": "GET, OPTIONS", "health": "GET, HEAD, OPTIONS"}
+ALLOWED_METHODS = {
+    "ask": "POST, OPTIONS",
+    "feedback": "POST, OPTIONS",
+    "examples": "GET, OPTIONS",
+    "health": "GET, HEAD, OPTIONS",
+}
 ROUTED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
-NO_SUCH_ADDRESS = ("There is no such API address: use POST /api/ask, POST /api/feedback, GET "
-                   "/api/examples and GET /api/health.")
+NO_SUCH_ADDRESS = (
+    "There is no such API address: use POST /api/ask, POST /api/feedback, GET "
+    "/api/examples and GET /api/health."
+)
 MAX_COMMENT_CHARS = 500
 
 
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "id": "3f2a9c0e5b7d4e1f8a6b2c9d0e7f1a3b", "helpful": False,
-        "comment": "It does not say when they left."}]})
-    id: StrictStr = Field(min_length=1, max_length=64,
-                          description="The id of an answer from /api/ask.")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3f2a9c0e5b7d4e1f8a6b2c9d0e7f1a3b",
+                    "helpful": False,
+                    "comment": "It does not say when they left.",
+                }
+            ]
+        },
+    )
+    id: StrictStr = Field(
+        min_length=1, max_length=64, description="The id of an answer from /api/ask."
+    )
     helpful: StrictBool = Field(description="Whether the reader found the answer helpful.")
-    comment: StrictStr | None = Field(default=None, max_length=MAX_COMMENT_CHARS,
-                                      description=f"The reader's words, at most "
-                                      f"{MAX_COMMENT_CHARS} characters.")
+    comment: StrictStr | None = Field(
+        default=None,
+        max_length=MAX_COMMENT_CHARS,
+        description=f"The reader's words, at most {MAX_COMMENT_CHARS} characters.",
+    )
 
 
 class FeedbackOut(BaseModel):
@@ -57,21 +76,24 @@ class CitationOut(BaseModel):
     start: int = Field(description="Offset of the passage's first character in the file's text.")
     end: int = Field(description="Offset just past the passage's last character.")
     text: str = Field(description="The passage: the file's text from start to end.")
-    quote: str = Field(description="The sentence(s) of the passage used in the answer, "
-                       "verbatim: adjacent sentences are one slice of the source, others are "
-                       "joined by \" … \". Empty for a related passage.")
+    quote: str = Field(
+        description="The sentence(s) of the passage used in the answer, "
+        "verbatim: adjacent sentences are one slice of the source, others are "
+        'joined by " … ". Empty for a related passage.'
+    )
     score: float
-    quote_spans: list[tuple[int, int]] = Field(description="[start, end] in the file's text of "
-                                               "each quoted sentence; empty for a related "
-                                               "passage.")
+    quote_spans: list[tuple[int, int]] = Field(
+        description="[start, end] in the file's text of "
+        "each quoted sentence; empty for a related "
+        "passage."
+    )
     title: str = Field(description="The document's headline.")
     published: str | None = Field(description="The document's publication date, when known.")
     author: str | None = Field(description="The document's author, when known.")
 
 
 class ShortAnswerOut(BaseModel):
-    text: str = Field(description="The phrase that answers the question, inside a quoted "
-                      "sentence.")
+    text: str = Field(description="The phrase that answers the question, inside a quoted sentence.")
     source: str
     start: int = Field(description="Offset of the phrase in the file's text.")
     end: int
@@ -84,16 +106,22 @@ class AnswerOut(BaseModel):
     answered: bool = Field(description="False when the bot declines: the article does not say.")
     confidence: float = Field(ge=0, le=1)
     citations: list[CitationOut]
-    short_answer: ShortAnswerOut | None = Field(description="The exact phrase that answers a "
-                                                "question asking for a number, date, name or "
-                                                "place; null otherwise.")
-    related: list[CitationOut] = Field(description="Passages close to the question, offered as "
-                                       "related reading, not as an answer (always on a decline).")
+    short_answer: ShortAnswerOut | None = Field(
+        description="The exact phrase that answers a "
+        "question asking for a number, date, name or "
+        "place; null otherwise."
+    )
+    related: list[CitationOut] = Field(
+        description="Passages close to the question, offered as "
+        "related reading, not as an answer (always on a decline)."
+    )
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "degraded"] = Field(description='"degraded" while an older build '
-                                              'answers because the newest could not be loaded.')
+    status: Literal["ok", "degraded"] = Field(
+        description='"degraded" while an older build '
+        "answers because the newest could not be loaded."
+    )
     problem: str | None = Field(description="Why the status is degraded; null when ok.")
     build: str
     built_at: str
@@ -103,21 +131,25 @@ class HealthOut(BaseModel):
 
 
 class ExamplesOut(BaseModel):
-    examples: list[str] = Field(description="Questions a reader might ask, at most six; empty "
-                                "when the corpus offers none.")
+    examples: list[str] = Field(
+        description="Questions a reader might ask, at most six; empty when the corpus offers none."
+    )
 
 
 class ErrorOut(BaseModel):
     error: str
 
 
-ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 408, 413, 415, 422, 429, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut} for status in (400, 404, 408, 413, 415, 422, 429, 503)
+}
 
 
 @dataclass(frozen=True)
 class JsonBody:
     """What a POST address of the API takes, so that each of its errors names its own fields
     (the body limits in guards.py use it too)."""
+
     model: type[BaseModel]
     what: str  # what the body carries
     example: str  # the smallest body that is right
@@ -140,15 +172,18 @@ class JsonBody:
             return 422, f"The body must be a JSON object like {self.example}."
         if kind == "extra_forbidden":
             *names, last = self.model.model_fields
-            return 422, (f'Unknown field "{".".join(location)}"; the fields are '
-                         f'{", ".join(names)} and {last}.')
+            return 422, (
+                f'Unknown field "{".".join(location)}"; the fields are '
+                f"{', '.join(names)} and {last}."
+            )
         return 422, describe(problem)
 
 
 JSON_BODIES = {
     "/api/ask": JsonBody(AskRequest, "question", '{"question": "..."}', "question"),
-    "/api/feedback": JsonBody(FeedbackRequest, "feedback", '{"id": "...", "helpful": true}',
-                              "comment"),
+    "/api/feedback": JsonBody(
+        FeedbackRequest, "feedback", '{"id": "...", "helpful": true}', "comment"
+    ),
 }
 
 
@@ -163,31 +198,43 @@ def router(bot: QABot, question_log: QuestionLog | None, corpus_dir: Path) -> AP
         began = time.perf_counter()
         answer = bot.ask(request.question, request.turns, request.source)
         if question_log:
-            question_log.record(answer, channel=request.channel, source=request.source,
-                                latency=time.perf_counter() - began,
-                                client=http.client.host if http.client else None)
+            question_log.record(
+                answer,
+                channel=request.channel,
+                source=request.source,
+                latency=time.perf_counter() - began,
+                client=http.client.host if http.client else None,
+            )
         return answer.to_dict()
 
     @api.post("/feedback", response_model=FeedbackOut, responses=ERRORS)
     def feedback(request: FeedbackRequest) -> dict[str, object]:
         """Record whether a reader found an answer helpful, with an optional comment."""
         if question_log is None:
-            raise HTTPException(404, "Feedback is not collected here: this server keeps no "
-                                "question log.")
+            raise HTTPException(
+                404, "Feedback is not collected here: this server keeps no question log."
+            )
         if not question_log.add_feedback(request.id, request.helpful, request.comment):
-            raise HTTPException(404, f"No answer with this id in the question log; send the id "
-                                f"of an answer from the last {question_log.days} days.")
+            raise HTTPException(
+                404,
+                f"No answer with this id in the question log; send the id "
+                f"of an answer from the last {question_log.days} days.",
+            )
         return {"status": "recorded"}
 
-    @api.get("/examples", response_model=ExamplesOut,
-             responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}})
+    @api.get(
+        "/examples",
+        response_model=ExamplesOut,
+        responses={404: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    )
     def examples(source: str | None = None) -> dict[str, object]:
         """Example questions for readers to tap: for one corpus file (`source`), or for all."""
         if source is not None:
             known = bot.info().sources
             if source not in known:
-                raise UnknownSource(f"No article named {source!r} in the index; use one of: "
-                                    f"{', '.join(known)}.")
+                raise UnknownSource(
+                    f"No article named {source!r} in the index; use one of: {', '.join(known)}."
+                )
         return {"examples": load_examples(corpus_dir, source)}
 
     @api.get("/health", response_model=HealthOut, responses={503: {"model": ErrorOut}})
@@ -195,9 +242,15 @@ def router(bot: QABot, question_log: QuestionLog | None, corpus_dir: Path) -> AP
         """The index in use: its build, build time, model and corpus files. 503 when there is
         no usable build, "degraded" while an older build answers."""
         info = bot.info()
-        return {"status": "degraded" if info.problem else "ok", "problem": info.problem,
-                "build": info.build_id, "built_at": info.built_at, "model": info.model,
-                "passages": info.passages, "sources": info.sources}
+        return {
+            "status": "degraded" if info.problem else "ok",
+            "problem": info.problem,
+            "build": info.build_id,
+            "built_at": info.built_at,
+            "model": info.model,
+            "passages": info.passages,
+            "sources": info.sources,
+        }
 
     @api.head("/health", include_in_schema=False)
     def health_head() -> Response:
@@ -212,8 +265,9 @@ def router(bot: QABot, question_log: QuestionLog | None, corpus_dir: Path) -> AP
             raise HTTPException(404, NO_SUCH_ADDRESS)
         if request.method == "OPTIONS":
             return Response(status_code=204, headers={"Allow": allowed})
-        raise HTTPException(405, f"/api/{rest} takes {allowed}, not {request.method}.",
-                            headers={"Allow": allowed})
+        raise HTTPException(
+            405, f"/api/{rest} takes {allowed}, not {request.method}.", headers={"Allow": allowed}
+        )
 
     return api
 
@@ -226,13 +280,20 @@ class OtherMethods:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or not scope["path"].startswith("/api/")
-                or scope["method"] in ROUTED_METHODS):
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith("/api/")
+            or scope["method"] in ROUTED_METHODS
+        ):
             return await self.app(scope, receive, send)
         allowed = ALLOWED_METHODS.get(scope["path"].removeprefix("/api/"))
-        response = (error_response(404, NO_SUCH_ADDRESS) if allowed is None else
-                    error_response(405, f"{scope['path']} takes {allowed}, not "
-                                   f"{scope['method']}.", {"Allow": allowed}))
+        response = (
+            error_response(404, NO_SUCH_ADDRESS)
+            if allowed is None
+            else error_response(
+                405, f"{scope['path']} takes {allowed}, not {scope['method']}.", {"Allow": allowed}
+            )
+        )
         await response(scope, receive, send)
 
 
@@ -251,7 +312,8 @@ def add_error_handlers(app: FastAPI) -> None:
         if error.status_code == 400:  # the body parser's, for undecodable or too deep JSON
             return error_response(400, NOT_JSON)
         message = error.detail if isinstance(error.detail, str) else "The request failed."
-        return error_response(error.status_code, message, error.headers)
+        headers = dict(error.headers) if error.headers else None
+        return error_response(error.status_code, message, headers)
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -261,6 +323,7 @@ def add_error_handlers(app: FastAPI) -> None:
         return error_response(*JSON_BODIES[request.url.path].problem(problem))
 
 
-def error_response(status: int, message: str,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)

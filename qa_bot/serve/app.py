@@ -2,6 +2,7 @@
 
 API routes are declared before Gradio is mounted at "/", which would shadow later routes.
 """
+
 from __future__ import annotations
 
 import errno
@@ -19,11 +20,11 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa_bot.serve import api, guards
 from qa_bot.answer.bot import QABot
-from qa_bot.config import Settings
+from qa_bot.config import Settings, set_environment_defaults
 from qa_bot.errors import ConfigError
 from qa_bot.questionlog.log import QuestionLog
+from qa_bot.serve import api, guards
 
 STATIC = Path(__file__).parent / "static"
 # What the widget page (/widget) loads. Only these are served from STATIC under
@@ -41,6 +42,7 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def create_app(settings: Settings, bot: QABot) -> FastAPI:
+    set_environment_defaults()  # before gradio loads: no usage analytics
     import gradio as gr
     import swagger_ui_bundle
 
@@ -52,26 +54,39 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
         yield
         bot.close()  # after the requests held at shutdown are answered
 
-    app = FastAPI(title="qa_bot", version="1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
-                  description="Answers questions about news articles with the articles' own "
-                  "sentences and numbered citations. Errors are `{\"error\": \"...\"}`.")
+    app = FastAPI(
+        title="qa_bot",
+        version="1.0",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        description="Answers questions about news articles with the articles' own "
+        'sentences and numbered citations. Errors are `{"error": "..."}`.',
+    )
     question_log = QuestionLog.from_settings(settings)
     app.include_router(api.router(bot, question_log, settings.corpus_dir))
     api.add_error_handlers(app)
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-              name="swagger")
+    app.mount(
+        "/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger"
+    )
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="qa_bot API",
-                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-                                   swagger_css_url="/static/swagger/swagger-ui.css",
-                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="qa_bot API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
 
     @app.get("/widget.js", include_in_schema=False)
     def widget_js() -> Response:
-        return Response((STATIC / "widget.js").read_bytes(), media_type="text/javascript",
-                        headers={"Cache-Control": "public, max-age=300"})
+        return Response(
+            (STATIC / "widget.js").read_bytes(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
 
     @app.get("/widget", include_in_schema=False)
     def widget_page() -> Response:
@@ -80,23 +95,33 @@ def create_app(settings: Settings, bot: QABot) -> FastAPI:
     @app.get("/widget-assets/{name}", include_in_schema=False)
     def widget_asset(name: str) -> FileResponse:
         if name not in WIDGET_ASSETS:
-            raise HTTPException(404, f"There is no widget asset {name!r}; the widget page "
-                                     "is /widget.")
+            raise HTTPException(
+                404, f"There is no widget asset {name!r}; the widget page is /widget."
+            )
         return FileResponse(STATIC / name)
 
     chat = build_chat(bot, load_examples(settings.corpus_dir), question_log)
     # No footer: "Use via API" and "Built with Gradio" offer readers nothing they need.
-    app = gr.mount_gradio_app(app, chat, path="/", theme=theme(), css=CSS, head=CHAT_HEAD,
-                              footer_links=[])
+    app = gr.mount_gradio_app(
+        app, chat, path="/", theme=theme(), css=CSS, head=CHAT_HEAD, footer_links=[]
+    )
     # Innermost first: each add_middleware wraps the ones before it.
     app.add_middleware(guards.UnexpectedErrors)
     app.add_middleware(api.OtherMethods)
     app.add_middleware(SecurityHeaders, allowed_origins=settings.allowed_origins)
-    app.add_middleware(guards.ReaderLimits, rate_limit=settings.rate_limit,
-                       question_fns=question_fns(chat), storage=settings.rate_limit_storage)
-    app.add_middleware(CORS, allow_origins=list(settings.allowed_origins),
-                       allow_methods=["GET", "POST"],
-                       allow_headers=["content-type", "x-gradio-user"], max_age=600)
+    app.add_middleware(
+        guards.ReaderLimits,
+        rate_limit=settings.rate_limit,
+        question_fns=question_fns(chat),
+        storage=settings.rate_limit_storage,
+    )
+    app.add_middleware(
+        CORS,
+        allow_origins=list(settings.allowed_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["content-type", "x-gradio-user"],
+        max_age=600,
+    )
     app.add_middleware(guards.ReaderAddress, trusted_proxies=settings.trusted_proxies)
     # Starlette builds the middleware on the first request: build it now, so a bad setting
     # (QA_BOT_RATE_LIMIT, QA_BOT_RATE_LIMIT_STORAGE) stops the start with its one sentence.
@@ -111,11 +136,18 @@ def uvicorn_config(app: FastAPI, settings: Settings):  # type: ignore[no-untyped
     body read timeouts need a proxy in front (deploy/)."""
     import uvicorn
 
-    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                          proxy_headers=False, server_header=False,
-                          limit_concurrency=MAX_CONCURRENCY, timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                          h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-                          timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        proxy_headers=False,
+        server_header=False,
+        limit_concurrency=MAX_CONCURRENCY,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
 
 
 class CORS(CORSMiddleware):
@@ -126,11 +158,18 @@ class CORS(CORSMiddleware):
         if response.status_code != 400:
             return response
         refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
-        headers = {name: value for name, value in response.headers.items()
-                   if name not in ("content-length", "content-type")}
-        return api.error_response(400, f"This cross-origin request is not allowed ({refused}): "
-                                  "the API takes GET and POST, with Content-Type, from the "
-                                  "origins in QA_BOT_ALLOWED_ORIGINS.", headers)
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name not in ("content-length", "content-type")
+        }
+        return api.error_response(
+            400,
+            f"This cross-origin request is not allowed ({refused}): "
+            "the API takes GET and POST, with Content-Type, from the "
+            "origins in QA_BOT_ALLOWED_ORIGINS.",
+            headers,
+        )
 
 
 class SecurityHeaders:
@@ -140,9 +179,11 @@ class SecurityHeaders:
         self.app = app
         ancestors = " ".join(("'self'", *allowed_origins))
         self.frame_policy = f"frame-ancestors {ancestors}; img-src 'self' data: blob:"
-        self.widget_policy = (f"default-src 'none'; script-src 'self'; style-src 'self'; "
-                              f"connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-                              f"form-action 'none'; frame-ancestors {ancestors}")
+        self.widget_policy = (
+            f"default-src 'none'; script-src 'self'; style-src 'self'; "
+            f"connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+            f"form-action 'none'; frame-ancestors {ancestors}"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,11 +192,16 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() not in (b"content-security-policy", b"x-frame-options")]
-                headers += [(b"content-security-policy", policy.encode()),
-                            (b"x-content-type-options", b"nosniff"),
-                            (b"referrer-policy", b"strict-origin-when-cross-origin")]
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"content-security-policy", b"x-frame-options")
+                ]
+                headers += [
+                    (b"content-security-policy", policy.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -175,7 +221,7 @@ def serve(settings: Settings, listener: socket.socket) -> None:
         bot: QABot = PooledBot(settings, settings.workers)
     else:
         bot = QABot.from_settings(settings, require_index=False)
-        bot.embedder.session  # the encoder loaded before the server listens
+        _ = bot.embedder.session  # the encoder loaded before the server listens
     app = create_app(settings, bot)
     config = uvicorn_config(app, settings)
     try:  # now that every process can answer; another server still starting may have bound it
@@ -184,10 +230,16 @@ def serve(settings: Settings, listener: socket.socket) -> None:
         listener.close()
         raise ConfigError(_cannot_listen(error, settings.host, settings.port)) from None
     url = f"http://{settings.host}:{settings.port}"
-    answering = ("the server process" if not settings.workers else "1 worker process"
-                 if settings.workers == 1 else f"{settings.workers} worker processes")
-    print(f"qa_bot: chat at {url}/ and API docs at {url}/docs; answering in {answering}",
-          flush=True)
+    answering = (
+        "the server process"
+        if not settings.workers
+        else "1 worker process"
+        if settings.workers == 1
+        else f"{settings.workers} worker processes"
+    )
+    print(
+        f"qa_bot: chat at {url}/ and API docs at {url}/docs; answering in {answering}", flush=True
+    )
     uvicorn.Server(config).run(sockets=[listener])
 
 
@@ -197,8 +249,9 @@ def bound_socket(host: str, port: int) -> socket.socket:
     would log its own error, after the start, and exit 3)."""
     # IPPROTO_TCP named, or asyncio leaves TCP_NODELAY off for its connections: Nagle and
     # delayed ACKs then added ~40 ms to every answer on a kept-alive connection (measured).
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                             socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener = socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
     try:
         listener.bind((host, port))
@@ -215,6 +268,7 @@ def _cannot_listen(error: OSError, host: str, port: int) -> str:
         return f"Port {port} needs privileges to listen on: choose one above 1023 with --port."
     if error.errno == errno.EADDRNOTAVAIL:
         return f"{host} is not an address of this machine: choose another with --host."
-    return (f"Cannot listen on {host} port {port} ({error.strerror or error}): choose another "
-            "--host or --port.")
-
+    return (
+        f"Cannot listen on {host} port {port} ({error.strerror or error}): choose another "
+        "--host or --port."
+    )

@@ -4,6 +4,7 @@ The file is either a JSON list of questions, offered for every article, or an ob
 a corpus file to its own list. A missing, unreadable or malformed file means no examples,
 never an error: examples are an invitation, and the bot answers without them.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,4 +25,5 @@ def load_examples(corpus_dir: Path, source: str | None = None) -> list[str]:
     if not isinstance(examples, list):
         return []
     return list(dict.fromkeys(e for e in examples if isinstance(e, str) and e.strip()))[
-        :MAX_EXAMPLES]
+        :MAX_EXAMPLES
+    ]

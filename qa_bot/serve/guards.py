@@ -5,6 +5,7 @@ limits live here: who the reader is, one allowance of questions per reader wheth
 through /api/ask or the chat, a cap and a deadline for every request body, the entrances the
 chat page never uses closed, and unexpected errors answered inside CORS.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,9 +24,9 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa_bot.serve.api import JSON_BODIES, error_response
 from qa_bot.config import IPNetwork
 from qa_bot.errors import ConfigError
+from qa_bot.serve.api import JSON_BODIES, error_response
 
 log = logging.getLogger("qa_bot.serve.guards")
 
@@ -53,8 +54,7 @@ STORAGE_BACKOFF_SECONDS = 5.0
 STORAGE_HUNG_SECONDS = 0.05
 
 
-def reader_address(peer: str, forwarded_for: list[str],
-                   trusted: Collection[IPNetwork]) -> str:
+def reader_address(peer: str, forwarded_for: list[str], trusted: Collection[IPNetwork]) -> str:
     """The reader's address: the socket's peer, unless the peer is a trusted proxy; then the
     right-most X-Forwarded-For entry that is not itself a trusted proxy (each proxy appends
     the address it was reached from, so entries to the left of that are the client's say)."""
@@ -85,10 +85,13 @@ class ReaderAddress:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and self.trusted and scope.get("client"):
-            forwarded = [v.decode("latin-1") for k, v in scope["headers"]
-                         if k == b"x-forwarded-for"]
-            scope = {**scope, "client": (reader_address(scope["client"][0], forwarded,
-                                                        self.trusted), 0)}
+            forwarded = [
+                v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"
+            ]
+            scope = {
+                **scope,
+                "client": (reader_address(scope["client"][0], forwarded, self.trusted), 0),
+            }
         await self.app(scope, receive, send)
 
 
@@ -107,14 +110,20 @@ class ReaderLimits:
     still limited (each replica then allows a reader its own allowance), and asks the storage
     again every STORAGE_BACKOFF_SECONDS."""
 
-    def __init__(self, app: ASGIApp, rate_limit: str, question_fns: Collection[int],
-                 storage: str = "memory://") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        rate_limit: str,
+        question_fns: Collection[int],
+        storage: str = "memory://",
+    ) -> None:
         self.app = app
         try:
             self.limit = parse_rate(rate_limit)
         except ValueError:
-            raise ConfigError(f"QA_BOT_RATE_LIMIT must look like '30/minute', not "
-                              f"{rate_limit!r}.") from None
+            raise ConfigError(
+                f"QA_BOT_RATE_LIMIT must look like '30/minute', not {rate_limit!r}."
+            ) from None
         self.limiter = MovingWindowRateLimiter(_storage(storage))
         self.fallback = MovingWindowRateLimiter(MemoryStorage())
         self.storage_down = False
@@ -130,29 +139,44 @@ class ReaderLimits:
         if path.startswith("/api/") and not api_body:
             return await self.app(scope, receive, send)  # 404 or 405, body unread
         if not (api_body or path.startswith(QUESTION_POSTS + CHAT_EVENT_POSTS + CHAT_POSTS)):
-            return await _error(send, 404, "This address takes no requests: the chat does not "
-                                "accept uploads or other calls.")
+            return await _error(
+                send,
+                404,
+                "This address takes no requests: the chat does not accept uploads or other calls.",
+            )
         if api_body and _content_type(scope) != b"application/json":
             return await _error(send, 415, api_body.not_json())
         cap = API_BODY_BYTES if api_body else CHAT_BODY_BYTES
         try:
             body = await asyncio.wait_for(_read_body(scope, receive, cap), BODY_SECONDS)
         except BodyTooLarge:
-            return await _error(send, 413, api_body.too_large(cap) if api_body else
-                                f"The request body is over {cap // 1024} KB; send a shorter "
-                                "question.")
-        except asyncio.TimeoutError:
-            return await _error(send, 408, f"The request body did not arrive within "
-                                f"{BODY_SECONDS:.0f} seconds.", {"Connection": "close"})
+            return await _error(
+                send,
+                413,
+                api_body.too_large(cap)
+                if api_body
+                else f"The request body is over {cap // 1024} KB; send a shorter question.",
+            )
+        except TimeoutError:
+            return await _error(
+                send,
+                408,
+                f"The request body did not arrive within {BODY_SECONDS:.0f} seconds.",
+                {"Connection": "close"},
+            )
         allowance = "feedback" if path == FEEDBACK_POST else "ask"
         if allowance == "feedback" or self._is_question(path, body):
             reader = scope["client"][0] if scope.get("client") else "unknown"
             wait = await self._over_allowance(allowance, reader)
             if wait:
                 what = "ratings" if allowance == "feedback" else "questions"
-                return await _error(send, 429, f"Too many {what} from your address "
-                                    f"({self.limit}); wait a moment and try again.",
-                                    {"Retry-After": str(wait)})
+                return await _error(
+                    send,
+                    429,
+                    f"Too many {what} from your address "
+                    f"({self.limit}); wait a moment and try again.",
+                    {"Retry-After": str(wait)},
+                )
 
         async def replay() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
@@ -163,8 +187,9 @@ class ReaderLimits:
         """Counts one against the reader's allowance: 0 when within it, else the seconds to
         wait. The shared storage decides when it answers, this process's memory when not."""
         now = time.monotonic()
-        if now < self.retry_storage_at or any(now - asked > STORAGE_HUNG_SECONDS
-                                              for asked in self.asked_at.values()):
+        if now < self.retry_storage_at or any(
+            now - asked > STORAGE_HUNG_SECONDS for asked in self.asked_at.values()
+        ):
             return _hit(self.fallback, self.limit, allowance, reader)
         if isinstance(self.limiter.storage, MemoryStorage):  # nothing to wait for: no thread
             return _hit(self.limiter, self.limit, allowance, reader)
@@ -176,8 +201,11 @@ class ReaderLimits:
             wait = await asyncio.to_thread(_hit, self.limiter, self.limit, allowance, reader)
         except StorageError as error:
             if not self.storage_down:
-                log.error("The rate limit storage cannot be reached (%s); each process counts "
-                          "the allowance on its own until it can.", error.storage_error)
+                log.error(
+                    "The rate limit storage cannot be reached (%s); each process counts "
+                    "the allowance on its own until it can.",
+                    error.storage_error,
+                )
             self.storage_down = True
             self.retry_storage_at = time.monotonic() + STORAGE_BACKOFF_SECONDS
             return _hit(self.fallback, self.limit, allowance, reader)
@@ -208,25 +236,32 @@ def _storage(uri: str) -> Storage:
     expected = "must be memory:// or redis://HOST:PORT (a storage URI of the limits library)"
     named = f"{scheme}://" if scheme else repr(uri)
     # redis-py waits 5 s for a connection and for each answer unless told otherwise.
-    timeouts = ({"socket_connect_timeout": STORAGE_SECONDS, "socket_timeout": STORAGE_SECONDS}
-                if scheme.startswith("redis") else {})
+    timeouts = (
+        {"socket_connect_timeout": STORAGE_SECONDS, "socket_timeout": STORAGE_SECONDS}
+        if scheme.startswith("redis")
+        else {}
+    )
     try:
         storage = storage_from_string(uri, wrap_exceptions=True, **timeouts)
     except ConfigurationError:
         if uri.startswith(("redis://", "rediss://")):
-            raise ConfigError("QA_BOT_RATE_LIMIT_STORAGE names a storage whose Python package "
-                              "is missing: run make install.") from None
+            raise ConfigError(
+                "QA_BOT_RATE_LIMIT_STORAGE names a storage whose Python package "
+                "is missing: run make install."
+            ) from None
         raise ConfigError(f"QA_BOT_RATE_LIMIT_STORAGE {expected}, not {named}.") from None
     except ValueError as error:
-        raise ConfigError(f"QA_BOT_RATE_LIMIT_STORAGE is not a valid {scheme} URI "
-                          f"({error}).") from None
+        raise ConfigError(
+            f"QA_BOT_RATE_LIMIT_STORAGE is not a valid {scheme} URI ({error})."
+        ) from None
     if not isinstance(storage, Storage):  # an async+ storage: this middleware counts in sync
         raise ConfigError(f"QA_BOT_RATE_LIMIT_STORAGE {expected}, not {named}.")
     return storage
 
 
-def _hit(limiter: MovingWindowRateLimiter, limit: RateLimitItem, allowance: str,
-         reader: str) -> int:
+def _hit(
+    limiter: MovingWindowRateLimiter, limit: RateLimitItem, allowance: str, reader: str
+) -> int:
     if limiter.hit(limit, allowance, reader):
         return 0
     reset = limiter.get_window_stats(limit, allowance, reader).reset_time
@@ -283,8 +318,9 @@ class UnexpectedErrors:
             await _error(send, 500, "Something went wrong on our side; please try again.")
 
 
-async def _error(send: Send, status: int, message: str,
-                 headers: dict[str, str] | None = None) -> None:
+async def _error(
+    send: Send, status: int, message: str, headers: dict[str, str] | None = None
+) -> None:
     response = error_response(status, message, headers)
     await response({"type": "http"}, _no_receive, send)  # type: ignore[arg-type]
 

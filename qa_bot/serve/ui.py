@@ -4,25 +4,26 @@ Article text and questions are untrusted: everything shown is HTML-escaped and
 Markdown-escaped here (the heading too), LaTeX is never rendered, and Gradio's sanitize_html
 stays on as a second line of defence.
 """
+
 from __future__ import annotations
 
 import html
-import os
 import re
 import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio builds anything
+import gradio as gr
 
-import gradio as gr  # noqa: E402
-
-from qa_bot.answer.result import Answer, Citation, ShortAnswer  # noqa: E402
-from qa_bot.answer.ask_request import MAX_HISTORY_MESSAGES  # noqa: E402
+from qa_bot.answer.ask_request import (  # noqa: E402
+    EMPTY_QUESTION,
+    MAX_HISTORY_MESSAGES,  # noqa: E402
+    parse_ask_request,
+)
 from qa_bot.answer.bot import QABot  # noqa: E402
-from qa_bot.errors import INDEX_UNAVAILABLE, QABotError  # noqa: E402
-from qa_bot.answer.ask_request import EMPTY_QUESTION, parse_ask_request  # noqa: E402
 from qa_bot.answer.question import Turn  # noqa: E402
+from qa_bot.answer.result import Answer, Citation, ShortAnswer  # noqa: E402
+from qa_bot.errors import INDEX_UNAVAILABLE, QABotError  # noqa: E402
 from qa_bot.questionlog.log import QuestionLog  # noqa: E402
 
 CONCURRENCY_LIMIT = 8  # readers answered at the same time; a question takes ~20 ms of CPU
@@ -33,8 +34,15 @@ ANSWERING_FNS = ("_submit_fn", "_stream_fn", "_examples_fn", "_examples_stream_f
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:@])")
 # One font for every letter, and nothing to download: the reader's own system font. (Gradio's
 # bundled IBM Plex SemiBold lacks most letters, so a bold heading came out in two fonts.)
-SYSTEM_FONTS = ("system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial",
-                "sans-serif")
+SYSTEM_FONTS = (
+    "system-ui",
+    "-apple-system",
+    "Segoe UI",
+    "Roboto",
+    "Helvetica Neue",
+    "Arial",
+    "sans-serif",
+)
 MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace")
 # Gradio dims a collapsible message's text (opacity .8, twice when nested): our sources are the
 # evidence, so they stay at full strength, the quoted sentence marked with legible contrast.
@@ -54,8 +62,11 @@ CSS = """
 # Brings the reader from a marker to its source. Gradio's sanitizer keeps id, href, class and
 # tabindex in our messages (not aria-* nor data-*, nor scripts); a fragment link alone reaches
 # an open source, but not one in a folded block, whose content Gradio leaves out of the page.
-CHAT_HEAD = ("<script>" + (Path(__file__).parent / "static" / "chat-links.js")
-             .read_text(encoding="utf-8") + "</script>")
+CHAT_HEAD = (
+    "<script>"
+    + (Path(__file__).parent / "static" / "chat-links.js").read_text(encoding="utf-8")
+    + "</script>"
+)
 SOURCES_TITLE = "Sources"
 TYPED = "typed"  # metadata of a reader's message: the words as typed (ReaderChat)
 RELATED_TITLE = "Related in the article, not an answer"
@@ -71,17 +82,23 @@ def render_answer(answer: Answer) -> list[dict[str, Any]]:
     one marker per source, a link to it (the message carries the answer's id, for feedback),
     then its sources; for a decline, the related passages."""
     if not answer.answered:
-        messages: list[dict[str, Any]] = [{"role": "assistant", "content": escape(answer.answer),
-                                           "metadata": {"id": answer.id}}]
+        messages: list[dict[str, Any]] = [
+            {"role": "assistant", "content": escape(answer.answer), "metadata": {"id": answer.id}}
+        ]
         if answer.related:
-            messages.append(_sources_message(RELATED_TITLE,
-                                             [render_citation(c) for c in answer.related]))
+            messages.append(
+                _sources_message(RELATED_TITLE, [render_citation(c) for c in answer.related])
+            )
         return messages
-    quoted = " ".join(f"{_quote_markdown(c, answer.short_answer)} {_marker(answer.id, c.n)}"
-                      for c in answer.citations)
+    quoted = " ".join(
+        f"{_quote_markdown(c, answer.short_answer)} {_marker(answer.id, c.n)}"
+        for c in answer.citations
+    )
     sources = [_marked_source(answer.id, c) for c in answer.citations]
-    return [{"role": "assistant", "content": quoted, "metadata": {"id": answer.id}},
-            _sources_message(SOURCES_TITLE, sources)]
+    return [
+        {"role": "assistant", "content": quoted, "metadata": {"id": answer.id}},
+        _sources_message(SOURCES_TITLE, sources),
+    ]
 
 
 def source_anchor(answer_id: str, n: int) -> str:
@@ -91,8 +108,10 @@ def source_anchor(answer_id: str, n: int) -> str:
 
 def _marker(answer_id: str, n: int) -> str:
     """A link to source n, shown "[n]" and named "Source n" (chat-links.js takes it there)."""
-    return (f'<a class="qa-marker" href="#{source_anchor(answer_id, n)}">'
-            f'<span class="qa-visually-hidden">Source </span>{n}</a>')
+    return (
+        f'<a class="qa-marker" href="#{source_anchor(answer_id, n)}">'
+        f'<span class="qa-visually-hidden">Source </span>{n}</a>'
+    )
 
 
 def _quote_markdown(citation: Citation, short: ShortAnswer | None) -> str:
@@ -101,14 +120,16 @@ def _quote_markdown(citation: Citation, short: ShortAnswer | None) -> str:
     pieces, previous_end = [], None
     for start, end in citation.quote_spans:
         if previous_end is not None:
-            gap = citation.text[previous_end - citation.start:start - citation.start]
+            gap = citation.text[previous_end - citation.start : start - citation.start]
             pieces.append(escape(gap) if not gap.strip() else " … ")
         if short and short.source == citation.source and start <= short.start < short.end <= end:
-            pieces += [escape(citation.text[start - citation.start:short.start - citation.start]),
-                       f"**{escape(short.text)}**",
-                       escape(citation.text[short.end - citation.start:end - citation.start])]
+            pieces += [
+                escape(citation.text[start - citation.start : short.start - citation.start]),
+                f"**{escape(short.text)}**",
+                escape(citation.text[short.end - citation.start : end - citation.start]),
+            ]
         else:
-            pieces.append(escape(citation.text[start - citation.start:end - citation.start]))
+            pieces.append(escape(citation.text[start - citation.start : end - citation.start]))
         previous_end = end
     return "".join(pieces)
 
@@ -116,28 +137,36 @@ def _quote_markdown(citation: Citation, short: ShortAnswer | None) -> str:
 def _sources_message(title: str, blocks: list[str]) -> dict[str, Any]:
     """A collapsible block, open from the start (Gradio folds one whose status is "done"): the
     quoted passage is visible without a click; the reader may fold it."""
-    return {"role": "assistant", "content": "\n\n".join(blocks),
-            "metadata": {"title": f"{title} ({len(blocks)})"}}
+    return {
+        "role": "assistant",
+        "content": "\n\n".join(blocks),
+        "metadata": {"title": f"{title} ({len(blocks)})"},
+    }
 
 
 def _marked_source(answer_id: str, citation: Citation) -> str:
     """A citation as the target of its marker: focusable by script, not by Tab."""
-    return (f'<div class="qa-source" id="{source_anchor(answer_id, citation.n)}" tabindex="-1">'
-            f"\n\n{render_citation(citation)}\n\n</div>")
+    return (
+        f'<div class="qa-source" id="{source_anchor(answer_id, citation.n)}" tabindex="-1">'
+        f"\n\n{render_citation(citation)}\n\n</div>"
+    )
 
 
 def render_citation(citation: Citation) -> str:
     """'[n] headline, characters a–b' and the passage, each quoted sentence marked by offset."""
     marked, position = [], citation.start
     for start, end in citation.quote_spans:
-        marked.append(escape(citation.text[position - citation.start:start - citation.start]))
-        marked.append(f"<mark>{escape(citation.text[start - citation.start:end - citation.start])}"
-                      "</mark>")
+        marked.append(escape(citation.text[position - citation.start : start - citation.start]))
+        marked.append(
+            f"<mark>{escape(citation.text[start - citation.start : end - citation.start])}</mark>"
+        )
         position = end
-    marked.append(escape(citation.text[position - citation.start:]))
+    marked.append(escape(citation.text[position - citation.start :]))
     name = escape(citation.title or citation.source)
-    return (f"**\\[{citation.n}\\]** {name}, characters {citation.start}–{citation.end}\n\n> "
-            + "".join(marked).replace("\n", "\n> "))
+    return (
+        f"**\\[{citation.n}\\]** {name}, characters {citation.start}–{citation.end}\n\n> "
+        + "".join(marked).replace("\n", "\n> ")
+    )
 
 
 def history_turns(history: list[dict[str, Any]]) -> list[Turn]:
@@ -158,7 +187,7 @@ def history_turns(history: list[dict[str, Any]]) -> list[Turn]:
 
 def answer_id(history: list[dict[str, Any]], index: int) -> str | None:
     """The id of the answer that the message at `index` belongs to (its text or its sources)."""
-    for message in reversed(history[:index + 1]):
+    for message in reversed(history[: index + 1]):
         if message.get("role") != "assistant":
             return None
         found = (message.get("metadata") or {}).get("id")
@@ -194,8 +223,11 @@ def check_question(message: str) -> dict[str, Any]:
 
 def question_fns(chat: gr.ChatInterface) -> list[int]:
     """The fn_index of each of the chat's functions that answers a question."""
-    return [index for index, fn in chat.fns.items()
-            if fn.name in ANSWERING_FNS or fn.api_name == chat.api_name]
+    return [
+        index
+        for index, fn in chat.fns.items()
+        if fn.name in ANSWERING_FNS or fn.api_name == chat.api_name
+    ]
 
 
 class ReaderChat(gr.ChatInterface):
@@ -204,8 +236,9 @@ class ReaderChat(gr.ChatInterface):
     so a reader's message is displayed escaped, and the words typed travel in its metadata:
     follow-ups read them there (history_turns), and so do retry and undo (here)."""
 
-    def _append_message_to_history(self, message: Any, history: list[Any],
-                                   role: str = "user") -> list[Any]:
+    def _append_message_to_history(
+        self, message: Any, history: list[Any], role: str = "user"
+    ) -> list[Any]:
         if role == "user" and isinstance(message, str):
             message = {"role": "user", "content": escape(message), "metadata": {TYPED: message}}
         return super()._append_message_to_history(message, history, role)  # type: ignore[arg-type]
@@ -224,16 +257,23 @@ class ReaderChat(gr.ChatInterface):
         return kept, typed if isinstance(typed, str) else message
 
 
-def build_chat(bot: QABot, examples: list[str],
-               question_log: QuestionLog | None = None) -> gr.ChatInterface:
-    def respond(message: str, history: list[dict[str, Any]],
-                request: gr.Request) -> list[dict[str, Any]]:
+def build_chat(
+    bot: QABot, examples: list[str], question_log: QuestionLog | None = None
+) -> gr.ChatInterface:
+    def respond(
+        message: str, history: list[dict[str, Any]], request: gr.Request
+    ) -> list[dict[str, Any]]:
         source = request.query_params.get("source") if request else None
         turns = history_turns(history)[-MAX_HISTORY_MESSAGES:]  # a long chat asks on
         began = time.perf_counter()
         try:
-            ask = parse_ask_request({"question": message, "source": source or None, "history": [
-                {"role": turn.role, "content": turn.content} for turn in turns]})
+            ask = parse_ask_request(
+                {
+                    "question": message,
+                    "source": source or None,
+                    "history": [{"role": turn.role, "content": turn.content} for turn in turns],
+                }
+            )
             answer = bot.ask(ask.question, ask.turns, ask.source)
         except QABotError as error:
             if error.status == 503:  # no usable index: the bot logged the cause on loading
@@ -241,8 +281,13 @@ def build_chat(bot: QABot, examples: list[str],
             return [{"role": "assistant", "content": escape(str(error))}]
         if question_log:
             client = request.client.host if request and request.client else None
-            question_log.record(answer, channel="chat", source=ask.source,
-                                latency=time.perf_counter() - began, client=client)
+            question_log.record(
+                answer,
+                channel="chat",
+                source=ask.source,
+                latency=time.perf_counter() - began,
+                client=client,
+            )
         return render_answer(answer)
 
     def rate(history: list[dict[str, Any]], like: gr.LikeData) -> None:
@@ -256,12 +301,18 @@ def build_chat(bot: QABot, examples: list[str],
         respond,
         title=chat_title(bot),
         description="Answers are the article's own sentences; *Sources* shows where each one "
-                    "comes from.",
+        "comes from.",
         examples=examples or None,
         # No "share" button (to Hugging Face, unlabelled) nor "copy all"; a copy button per message.
         # show_label=False: the floating label covered messages scrolled under it.
-        chatbot=gr.Chatbot(height=520, sanitize_html=True, label="Article Q&A",
-                           show_label=False, latex_delimiters=[], buttons=["copy"]),
+        chatbot=gr.Chatbot(
+            height=520,
+            sanitize_html=True,
+            label="Article Q&A",
+            show_label=False,
+            latex_delimiters=[],
+            buttons=["copy"],
+        ),
         concurrency_limit=CONCURRENCY_LIMIT,
         api_name="chat",
         validator=check_question,
@@ -269,8 +320,14 @@ def build_chat(bot: QABot, examples: list[str],
         fill_height=True,
     )
     with chat:
-        chat.load(lambda: heading_markup(chat_title(bot)), None, chat.heading, queue=False,
-                  show_progress="hidden", api_visibility="private")
+        chat.load(
+            lambda: heading_markup(chat_title(bot)),
+            None,
+            chat.heading,
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
         if question_log:
             chat.chatbot.like(rate, chat.chatbot, None, api_visibility="private")
     return chat

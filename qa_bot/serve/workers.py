@@ -13,24 +13,24 @@ would copy half-way) and are ready before the server listens. They ignore Ctrl-C
 the server finishes the requests it holds, then tells them to stop (close()); should the
 server die without that, its end of the pipe closes and they exit.
 """
+
 from __future__ import annotations
 
 import atexit
 import itertools
 import logging
 import multiprocessing
-import os
 import signal
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
-from qa_bot.answer.result import Answer
 from qa_bot.answer.bot import QABot
-from qa_bot.config import Settings
+from qa_bot.answer.question import Turn
+from qa_bot.answer.result import Answer
+from qa_bot.config import Settings, set_environment_defaults
 from qa_bot.encoder.embedding import Embedder
 from qa_bot.errors import QABotError
-from qa_bot.answer.question import Turn
 
 log = logging.getLogger("qa_bot")
 # How long workers may take to load the encoder and the index (about 2 s on a quiet machine).
@@ -56,20 +56,21 @@ class PooledBot(QABot):
     """A QABot whose uncached answers come from `processes` worker processes."""
 
     def __init__(self, settings: Settings, processes: int) -> None:
-        super().__init__(settings.index_dir, Embedder.load(settings.model_path),
-                         require_index=False)
+        super().__init__(
+            settings.index_dir, Embedder.load(settings.model_path), require_index=False
+        )
         self.settings = settings
         self._lock = threading.Lock()
-        for variable, value in ONE_THREAD.items():  # read by the workers, spawned with them
-            os.environ.setdefault(variable, value)
+        set_environment_defaults(ONE_THREAD)  # read by the workers, spawned with them
         self._workers = [Worker(settings) for _ in range(processes)]
         # Before multiprocessing's own exit handler, which would wait for them forever.
         atexit.register(self.close)
         for worker in self._workers:
             worker.wait_until_ready()
 
-    def answer_afresh(self, question: str, history: tuple[Turn, ...],
-                      source: str | None) -> tuple[str, Answer]:
+    def answer_afresh(
+        self, question: str, history: tuple[Turn, ...], source: str | None
+    ) -> tuple[str, Answer]:
         try:
             return self._least_busy().ask((question, history, source)).result()
         except WorkerGone:  # killed, out of memory: its replacement is started; one more try
@@ -79,8 +80,10 @@ class PooledBot(QABot):
         with self._lock:
             for n, worker in enumerate(self._workers):
                 if not worker.alive:
-                    log.error("A worker process ended (exit code %s); starting another.",
-                              worker.process.exitcode)
+                    log.error(
+                        "A worker process ended (exit code %s); starting another.",
+                        worker.process.exitcode,
+                    )
                     self._workers[n] = Worker(self.settings)
             return min(self._workers, key=lambda worker: len(worker.waiting))
 
@@ -97,8 +100,9 @@ class Worker:
     def __init__(self, settings: Settings) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, theirs = context.Pipe()
-        self.process = context.Process(target=serve_questions, args=(theirs, settings),
-                                       name="qa_bot-worker")
+        self.process = context.Process(
+            target=serve_questions, args=(theirs, settings), name="qa_bot-worker"
+        )
         self.process.start()
         theirs.close()  # so that the worker's end closes when the worker ends
         self.alive = True
@@ -112,8 +116,10 @@ class Worker:
         try:
             self._ready.result(timeout=START_SECONDS)
         except WorkerGone:
-            raise QABotError(f"A worker process could not start (exit code "
-                             f"{self.process.exitcode}); its error is above.") from None
+            raise QABotError(
+                f"A worker process could not start (exit code "
+                f"{self.process.exitcode}); its error is above."
+            ) from None
 
     def ask(self, request: Request) -> Future[tuple[str, Answer]]:
         future: Future[tuple[str, Answer]] = Future()
@@ -164,7 +170,7 @@ def serve_questions(connection: Connection, settings: Settings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the server decides when workers stop
     bot = QABot.from_settings(settings, require_index=False)
-    bot.embedder.session  # the encoder loaded before the worker says it is ready
+    _ = bot.embedder.session  # the encoder loaded before the worker says it is ready
     send_lock = threading.Lock()
 
     def answer(number: int, request: Request) -> None:
