@@ -1,4 +1,9 @@
-"""Shared fixtures: the real model loaded once, a real index of the real article, a live server."""
+"""Shared fixtures: the real model loaded once, a real index of the real article, a live server.
+
+A test that uses the encoder (any fixture built on `embedder`), the reading model, or lives in
+end_to_end/ is marked `model`: `pytest -m "not model"` runs the pure logic alone, in seconds.
+Heavy imports stay inside the fixtures so that collecting the pure tests loads no model.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +12,27 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-import json
 import shutil
-import socket
-import subprocess
-import threading
-import time
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
-from qa_bot.answer.bot import QABot
-from qa_bot.config import Settings, bundled_model_path
-from qa_bot.encoder.embedding import Embedder
-from qa_bot.indexing.build import build_index
+from tests.support import CORPUS, HOST_PAGE_ORIGIN_HOST, LiveServer, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
-ARTICLE = CORPUS / "north-korea-troops-ukraine.txt"
-SHARED_DATA = ROOT.parent / "shared" / "data"
-# The JSON contract of an answer and of a citation (README, "Command line").
-ASK_KEYS = {
-    "id",
-    "question",
-    "answer",
-    "answered",
-    "confidence",
-    "citations",
-    "short_answer",
-    "related",
-}
-CITATION_KEYS = {
-    "n",
-    "source",
-    "start",
-    "end",
-    "text",
-    "quote",
-    "score",
-    "quote_spans",
-    "title",
-    "published",
-    "author",
-}
+if TYPE_CHECKING:
+    from qa_bot.answer.bot import QABot
+    from qa_bot.encoder.embedding import Embedder
+
+MODEL_FIXTURES = {"embedder"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & MODEL_FIXTURES or "end_to_end" in item.path.parts:
+            item.add_marker(pytest.mark.model)
 
 
 def pytest_report_header() -> list[str]:
@@ -59,18 +40,20 @@ def pytest_report_header() -> list[str]:
     return ["versions: " + ", ".join(f"{n} {metadata.version(n)}" for n in names)]
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
+    from qa_bot.config import bundled_model_path
+    from qa_bot.encoder.embedding import Embedder
+
     return Embedder.load(bundled_model_path())
 
 
 @pytest.fixture(scope="session")
 def article_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """An index of the real corpus, built once. Returns the index folder; corpus beside it."""
+    from qa_bot.config import bundled_model_path
+    from qa_bot.indexing.build import build_index
+
     root = tmp_path_factory.mktemp("article")
     shutil.copytree(CORPUS, root / "corpus")
     build_index(root / "corpus", root / "index", bundled_model_path(), embedder=embedder)
@@ -79,61 +62,9 @@ def article_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) 
 
 @pytest.fixture(scope="session")
 def bot(article_index: Path, embedder: Embedder) -> QABot:
+    from qa_bot.answer.bot import QABot
+
     return QABot(article_index, embedder)
-
-
-def first_health(
-    url: str,
-    process: subprocess.Popen,
-    log: Path | None = None,
-    seconds: float = 120,
-    what: str = "the server",
-) -> httpx.Response:
-    """/api/health of a server a test started, once its port opens (it opens once the index is
-    loaded); fails when the process exits first (with its log) or after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        assert process.poll() is None, log.read_text() if log else f"{what} exited; see above"
-        try:
-            return httpx.get(f"{url}/api/health")
-        except httpx.TransportError:
-            assert time.monotonic() < deadline, f"{what} did not start"
-            time.sleep(0.25)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    """The real app served by uvicorn in a thread, on a free port."""
-
-    def __init__(self, settings: Settings, bot: QABot) -> None:
-        import uvicorn
-
-        from qa_bot.serve.app import create_app, uvicorn_config
-
-        self.url = f"http://{settings.host}:{settings.port}"
-        self.server = uvicorn.Server(uvicorn_config(create_app(settings, bot), settings))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start; see the log above")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-HOST_PAGE_ORIGIN_HOST = "127.0.0.2"  # a second loopback origin for host pages
 
 
 @pytest.fixture(scope="session")
@@ -144,6 +75,8 @@ def host_origin() -> str:
 
 @pytest.fixture(scope="session")
 def live_server(article_index: Path, bot: QABot, host_origin: str):  # type: ignore[no-untyped-def]
+    from qa_bot.config import Settings
+
     settings = Settings(
         corpus_dir=article_index.parent / "corpus",
         index_dir=article_index,
@@ -166,7 +99,7 @@ def copied_index(article_index: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Headless Debian Chromium with a fresh profile, one per test module."""
-    from browser_support import chromium
+    from tests.support.browser import chromium
 
     with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
         yield context

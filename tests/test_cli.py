@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ASK_KEYS, CITATION_KEYS, ROOT
+
+from tests.support import ASK_KEYS, CITATION_KEYS, ROOT
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
 

@@ -2,10 +2,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 from qa_bot.config import CACHE_VARIABLE, ENVIRONMENT_VARIABLES, Settings
 from qa_bot.errors import ConfigError
+from tests.support import ROOT
 
 
 def test_settings_come_from_arguments_then_environment() -> None:

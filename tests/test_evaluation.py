@@ -200,6 +200,7 @@ def test_a_short_answer_that_is_not_its_own_slice_is_a_citation_fault(bot) -> No
     assert _citation_faults(replace(answer, short_answer=wrong)) == 1
 
 
+@pytest.mark.model  # runs `python -m qa_bot eval`: the encoder and the reader
 def test_articles_with_their_own_text_are_indexed_alone_then_pooled(tmp_path) -> None:
     """Two tiny articles, each with its questions beside it: each is built alone (a question
     about one cannot be answered from the other), the pooled figures add both up, and the AUC

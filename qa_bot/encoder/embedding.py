@@ -5,7 +5,8 @@ weights) by `qa_bot.encoder.onnx_export`, run in a child process because it impo
 artifact is cached in the user's cache folder (config.cache_dir) and re-exported only when the
 model's weights change. Queries and builds then encode with onnxruntime and the `tokenizers`
 library: truncation at the model's max_seq_length, mean pooling over the attention mask, L2
-normalisation, as sentence-transformers does (cosine >= 0.99 to it; tests/test_embedding.py).
+normalisation, as sentence-transformers does (cosine >= 0.99 to it:
+tests/encoder/test_embedding.py).
 
 Vectors are float32 and L2-normalised, so inner product is cosine similarity. Nothing here is
 imported until `Embedder.load`: a rebuild that finds nothing changed never pays for it.

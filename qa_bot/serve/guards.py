@@ -33,8 +33,8 @@ log = logging.getLogger("qa_bot.serve.guards")
 API_BODY_BYTES = 64 * 1024
 # Some of the chat page's POSTs carry the whole conversation, Sources messages included: in
 # Chromium, 50 questions about the article in one chat sent at most 67 KB in one body
-# (tests/test_hostile.py::test_a_long_chat_fits_under_the_chat_body_cap rebuilds it). Answers
-# with more or longer sources can be a few times that: 512 KB.
+# (tests/end_to_end/test_hostile.py::test_a_long_chat_fits_under_the_chat_body_cap rebuilds
+# it). Answers with more or longer sources can be a few times that: 512 KB.
 CHAT_BODY_BYTES = 512 * 1024
 BODY_SECONDS = 10.0  # a request body must arrive within this; a trickling client is cut off
 # Where questions arrive. The chat page posts each event of the chat to queue/join (queued

@@ -1,9 +1,8 @@
 """What spaCy notes of each sentence at build time: answer phrases with exact spans, headlines."""
 
-from conftest import ARTICLE
-
 from qa_bot.ingest.annotation import annotate, headline_span
 from qa_bot.ingest.chunking import ChunkingSettings, chunk_document
+from tests.support import ARTICLE
 
 
 def notes_of(text: str):  # type: ignore[no-untyped-def]

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, LiveServer, free_port
 
 from qa_bot.answer.result import Answer
 from qa_bot.config import Settings
 from qa_bot.questionlog.log import QuestionLog
 from qa_bot.questionlog.stats import Day, _every_day, normalise, printable, summarise
+from tests.support import ROOT, LiveServer, free_port
 
 QUESTION = "How many North Korean special forces arrived in Vladivostok?"
 OFF_TOPIC = "Who won the football world cup in 1998?"

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from conftest import SHARED_DATA, read_jsonl
 
 from qa_bot.answer.bot import QABot
 from qa_bot.answer.compose import DECLINE, absent_names, compose_answer, score_sentences
@@ -13,6 +12,7 @@ from qa_bot.answer.question import Turn
 from qa_bot.config import bundled_model_path
 from qa_bot.indexing.build import build_index
 from qa_bot.ingest.annotation import Phrase
+from tests.support import read_jsonl, shared_file
 
 
 def test_a_number_question_needs_a_number_in_the_quoted_sentence(bot) -> None:
@@ -88,9 +88,7 @@ def test_the_headline_is_given_only_when_it_is_the_documents_and_one_is_meant(
 
 
 def test_the_headline_of_a_long_article_is_found_too(tmp_path, embedder) -> None:
-    path = SHARED_DATA / "squad2-normans.json"
-    if not path.exists():
-        pytest.skip("../shared/data is not here")
+    path = shared_file("squad2-normans.json")
     squad = json.loads(path.read_text(encoding="utf-8"))
     paragraphs = [p["context"] for article in squad["data"] for p in article["paragraphs"]]
     corpus = tmp_path / "corpus"
@@ -365,15 +363,8 @@ def test_quotes_are_verbatim_where_sentences_are_split_by_a_newline(tmp_path, em
                 assert text[start:end] in citation.quote
 
 
-def shared(name: str) -> list[str]:
-    path = SHARED_DATA / name
-    return [case["q"] for case in read_jsonl(path)] if path.exists() else []
-
-
 def test_most_on_topic_questions_the_article_does_not_answer_are_declined(bot) -> None:
-    questions = shared("article-unanswerable.jsonl")
-    if not questions:
-        pytest.skip("../shared/data is not here")
+    questions = [case["q"] for case in read_jsonl(shared_file("article-unanswerable.jsonl"))]
     declined = [q for q in questions if not bot.ask(q).answered]
     # 10 of 12 today, the target of 80%. The two still answered quote a sentence on
     # the subject that holds the kind of phrase asked for (BENCHMARKS.md, C).

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import ROOT, LiveServer
 from playwright.sync_api import Page
+
+from tests.support import ROOT, LiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -4,13 +4,13 @@ tested through the bot (test_answer.py, test_bot.py)."""
 
 import numpy as np
 import pytest
-from tiny_embedder import HashingEmbedder
 
 from qa_bot.answer.retrieval import FOLLOWUP_WEIGHT, RRF_K, Retriever, _rank_fusion
 from qa_bot.config import bundled_model_path
 from qa_bot.errors import UnknownSource
 from qa_bot.indexing import store
 from qa_bot.indexing.build import build_index
+from tests.support.tiny_embedder import HashingEmbedder
 
 HARBOUR = (
     "The harbour of Zorvik was rebuilt in 1921 after the great storm.\n\n"

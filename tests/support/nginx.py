@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import ROOT, first_health
+from tests.support import ROOT, first_health
 
 NGINX_MISSING = "nginx is not installed: apt-get install -y nginx-light"
 

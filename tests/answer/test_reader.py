@@ -2,9 +2,12 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
+
+from tests.support import ROOT
+
+pytestmark = pytest.mark.model  # runs the shipped reading model
 
 READ_WITHOUT_TORCH = """
 import sys

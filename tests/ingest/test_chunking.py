@@ -1,11 +1,10 @@
-from conftest import ARTICLE, SHARED_DATA
-
 from qa_bot.ingest.chunking import (
     ChunkingSettings,
     chunk_document,
     paragraph_spans,
     split_sentences,
 )
+from tests.support import ARTICLE, SHARED_DATA
 
 SETTINGS = ChunkingSettings()
 

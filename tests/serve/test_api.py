@@ -4,10 +4,10 @@ import json
 
 import httpx
 import pytest
-from conftest import ASK_KEYS, CITATION_KEYS, CORPUS, LiveServer, free_port
 
 from qa_bot.config import Settings
 from qa_bot.serve.examples import load_examples
+from tests.support import ASK_KEYS, CITATION_KEYS, CORPUS, LiveServer, free_port
 
 
 def test_ask_answers_with_the_core_contract(live_server, article_index) -> None:

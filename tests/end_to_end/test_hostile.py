@@ -22,9 +22,7 @@ import httpx
 import numpy as np
 import pytest
 import schemathesis
-from conftest import ARTICLE, CORPUS, ROOT, LiveServer, first_health, free_port
 from hypothesis import HealthCheck, settings
-from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
 
 from qa_bot.answer.ask_request import parse_ask_request
 from qa_bot.answer.bot import QABot
@@ -43,6 +41,8 @@ from qa_bot.ingest.corpus import scan_corpus
 from qa_bot.serve import guards
 from qa_bot.serve.examples import load_examples
 from qa_bot.serve.ui import build_chat, question_fns, render_answer
+from tests.support import ARTICLE, CORPUS, ROOT, LiveServer, first_health, free_port
+from tests.support.nginx import NGINX_MISSING, nginx_binary, running_nginx
 
 MODEL = bundled_model_path()
 QUESTION = "How many North Korean special forces arrived in Vladivostok?"
@@ -728,7 +728,7 @@ def test_the_chat_heading_is_escaped_and_latex_is_off(tmp_path, embedder) -> Non
 
 @pytest.mark.browser
 def test_the_chat_heading_follows_a_rebuilt_index(tmp_path, embedder) -> None:
-    from browser_support import chromium
+    from tests.support.browser import chromium
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -762,7 +762,7 @@ HOSTILE_ARTICLE = (
 
 @pytest.mark.browser
 def test_the_chat_page_shows_heading_and_article_as_text(tmp_path_factory, embedder) -> None:
-    from browser_support import chromium
+    from tests.support.browser import chromium
 
     root = tmp_path_factory.mktemp("hostile-chat")
     (root / "corpus").mkdir()

@@ -1,11 +1,9 @@
 """The answer cache of QABot: same question, same source, no history, same build."""
 
-from conftest import ARTICLE
-from test_indexing import MODEL, write
-
 from qa_bot.answer.bot import AnswerCache, QABot
 from qa_bot.answer.question import Turn
 from qa_bot.indexing.build import build_index
+from tests.support import ARTICLE, MODEL, write
 
 QUESTION = "Where did the special forces train?"
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ARTICLE, ROOT, SHARED_DATA, free_port
 
 from qa_bot.config import bundled_model_path
 from qa_bot.encoder.embedding import QueryBatcher
 from qa_bot.ingest.chunking import ChunkingSettings, chunk_document
+from tests.support import ARTICLE, ROOT, free_port, shared_file
 
 TORCH_MODULES = ("torch", "sentence_transformers", "transformers")
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
@@ -35,12 +35,9 @@ def reference():  # type: ignore[no-untyped-def]
     return SentenceTransformer(bundled_model_path(), device="cpu")
 
 
-@pytest.mark.parametrize(
-    "path", [ARTICLE, SHARED_DATA / "squad2-normans.txt"], ids=["article", "normans"]
-)
-def test_every_sentence_encodes_as_sentence_transformers_does(path, embedder, reference) -> None:
-    if not path.exists():
-        pytest.skip(f"{path} is absent")
+@pytest.mark.parametrize("name", ["article", "squad2-normans.txt"], ids=["article", "normans"])
+def test_every_sentence_encodes_as_sentence_transformers_does(name, embedder, reference) -> None:
+    path = ARTICLE if name == "article" else shared_file(name)
     sentences = sentences_of(path)
     expected = reference.encode(sentences, normalize_embeddings=True, convert_to_numpy=True)
     in_batches = embedder.encode(sentences)  # as a build encodes

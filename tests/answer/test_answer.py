@@ -3,13 +3,13 @@
 import re
 
 import pytest
-from conftest import SHARED_DATA, read_jsonl
 
 from qa_bot.answer.bot import QABot
 from qa_bot.answer.compose import DECLINE, compose_answer
 from qa_bot.answer.question import Turn
 from qa_bot.config import bundled_model_path
 from qa_bot.indexing.build import build_index
+from tests.support import SHARED_DATA, read_jsonl
 
 ARTICLE_QUESTIONS = [
     ("Which Russian region did Ukraine enter in August 2024?", "Kursk"),

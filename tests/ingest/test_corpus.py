@@ -12,6 +12,7 @@ from qa_bot.ingest.corpus import (
     scan_corpus,
     split_front_matter,
 )
+from tests.support.news_page import ARTICLE_PARAGRAPHS, FURNITURE, NEWS_PAGE
 
 
 def test_scan_finds_articles_in_folders_sorted_with_hashes(tmp_path) -> None:
@@ -63,46 +64,6 @@ def test_a_file_that_cannot_be_read_is_skipped_not_fatal(tmp_path, monkeypatch) 
         "locked.txt", "cannot be read (Permission denied); check that it exists and its permissions"
     )
     assert isinstance(opened, Document) and opened.text == "Open."
-
-
-NEWS_PAGE = Path(__file__).parent / "data" / "news-page.html"
-# Every paragraph of the article on tests/data/news-page.html, and the page's furniture.
-ARTICLE_PARAGRAPHS = [
-    "The ferry linking Port Ellis and Garrow Island will carry passengers again from 3 March",
-    "Engineers have replaced the ramp's two steel hinges and rebuilt 40 metres of the quay wall",
-    "Harbourmaster Gwen Alder said the first sailing would leave Port Ellis at 7.15am",
-    "During the closure, islanders relied on a chartered landing craft",
-    '"People here have been patient, but it has been a hard winter," said Callum Reid',
-    "The board said it would install a tide gauge and storm shutters on the new ramp",
-]
-FURNITURE = [
-    "cookies",
-    "Accept all",
-    "Subscribe",
-    "Share on",
-    "Copy link",
-    "Email this story",
-    "Photograph",
-    "Tomas Berg",
-    "Morning Briefing",
-    "newsletter",
-    "Sign me up",
-    "Related stories",
-    "Storm damage bill",
-    "Landing craft chartered",
-    "Comments",
-    "seadog77",
-    "late Friday sailing",
-    "Two point three million",
-    "moderated",
-    "Topics",
-    "Breadcrumbs",
-    "Home",
-    "Privacy policy",
-    "All rights reserved",
-    "dataLayer",
-    "Transport correspondent",
-]
 
 
 def test_a_news_page_gives_its_article_paragraphs_and_metadata_only() -> None:

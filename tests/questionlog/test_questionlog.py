@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 from qa_bot.answer.result import Answer, ShortAnswer
 from qa_bot.config import Settings
 from qa_bot.errors import ConfigError
 from qa_bot.questionlog import log as questionlog
 from qa_bot.questionlog.log import QuestionLog
+from tests.support import ROOT
 
 CLIENT = "203.0.113.77"
 

@@ -13,7 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import (
+from playwright.sync_api import Locator, Page, expect
+
+from qa_bot.answer.bot import QABot
+from qa_bot.config import Settings, bundled_model_path
+from qa_bot.encoder.embedding import Embedder
+from qa_bot.indexing.build import build_index
+from qa_bot.questionlog.log import QuestionLog
+from tests.support import ARTICLE, ROOT, LiveServer, free_port
+from tests.support.browser import (
     HostSite,
     article_page,
     ask,
@@ -22,14 +30,6 @@ from browser_support import (
     save_for_docs,
     widget_frame,
 )
-from conftest import ARTICLE, ROOT, LiveServer, free_port
-from playwright.sync_api import Locator, Page, expect
-
-from qa_bot.answer.bot import QABot
-from qa_bot.config import Settings, bundled_model_path
-from qa_bot.encoder.embedding import Embedder
-from qa_bot.indexing.build import build_index
-from qa_bot.questionlog.log import QuestionLog
 
 pytestmark = pytest.mark.browser
 

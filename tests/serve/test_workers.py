@@ -18,12 +18,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, first_health, free_port
 
 from qa_bot.config import Settings, bundled_model_path
 from qa_bot.encoder.embedding import Embedder
 from qa_bot.errors import ConfigError
 from qa_bot.indexing.build import build_index
+from tests.support import ROOT, first_health, free_port
 
 WORKERS = 2
 NEW_FILE = "harbour.txt"

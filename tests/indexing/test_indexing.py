@@ -9,19 +9,17 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLE, ROOT
-from test_corpus import ARTICLE_PARAGRAPHS, FURNITURE, NEWS_PAGE
 
 from qa_bot.answer.bot import QABot
-from qa_bot.config import bundled_model_path
 from qa_bot.encoder.embedding import Embedder
 from qa_bot.errors import BuildInProgress, CorpusError, IndexMismatch
 from qa_bot.indexing import builds, store
 from qa_bot.indexing.build import build_index, corpus_state
 from qa_bot.ingest.chunking import ChunkingSettings
 from qa_bot.ingest.corpus import DocumentInfo
+from tests.support import ARTICLE, MODEL, ROOT, write
+from tests.support.news_page import ARTICLE_PARAGRAPHS, FURNITURE, NEWS_PAGE
 
-MODEL = bundled_model_path()
 ARTICLE_TEXT = ARTICLE.read_text(encoding="utf-8")
 PARAGRAPHS = ARTICLE_TEXT.splitlines()
 
@@ -39,11 +37,6 @@ class CountingEmbedder:
     def encode(self, texts, on_progress=None):  # type: ignore[no-untyped-def]
         self.encoded += len(texts)
         return self.embedder.encode(texts, on_progress)
-
-
-def write(folder: Path, name: str, text: str) -> None:
-    (folder / name).parent.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text(text, encoding="utf-8")
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
 
 from qa_bot.config import Settings
 from qa_bot.errors import ConfigError
 from qa_bot.serve.app import bound_socket, serve
+from tests.support import ROOT
 
 
 @pytest.mark.parametrize("index_exists", [True, False])

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, first_health, free_port
-from nginx_support import NGINX_MISSING, nginx_binary, running_nginx
 
 from qa_bot.serve.app import GRACEFUL_SHUTDOWN_SECONDS
+from tests.support import ROOT, first_health, free_port
+from tests.support.nginx import NGINX_MISSING, nginx_binary, running_nginx
 
 REDIS_SERVER = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
