@@ -17,7 +17,7 @@ Parts (choose with --parts; all by default):
                search latency (top 50),
                recall@10 against exact faiss.IndexFlatIP on --queries (200) queries, peak RSS
                of a process that loads and holds the index, exact search latency on the same
-               vectors, and VectorIndex.search_range over 40 passages.
+               vectors.
 
 Synthetic articles recombine and perturb paragraphs of corpus/*.txt and
 ../shared/data/squad2-normans.txt (if present); every article gets its own made-up words.
@@ -306,12 +306,6 @@ def child_vectors_search(folder: str) -> dict:
         ids, _ = index.search(row, 50)
         latencies.append(time.perf_counter() - began)
         recalls.append(len(set(ids[:10].tolist()) & set(expected.tolist())) / 10)
-    ranged = []
-    starts = np.random.default_rng(3).integers(0, index.count - 40, size=len(query))
-    for row, start in zip(query, starts):
-        began = time.perf_counter()
-        index.search_range(row, int(start), int(start) + 40, 50)
-        ranged.append(time.perf_counter() - began)
     return {
         "kind": index.kind,
         "lists": int(getattr(index.index, "nlist", 0)),
@@ -322,7 +316,6 @@ def child_vectors_search(folder: str) -> dict:
         "peak_mb": proc_status_mb("VmHWM"),
         "search_ms": [x * 1000 for x in latencies],
         "recall10": float(np.mean(recalls)),
-        "range_ms": [x * 1000 for x in ranged],
     }
 
 
@@ -524,10 +517,6 @@ def part_vectors(work: Path, count: int, queries: int, spread: float) -> None:
                 f"exact search over the first {min(count, EXACT_SEARCH_LIMIT):,} "
                 "(EXACT_SEARCH_LIMIT), median / p90",
                 f"{median(built['exact_limit_ms']):.1f} / {p90(built['exact_limit_ms']):.1f} ms",
-            ],
-            [
-                "VectorIndex.search_range over 40 passages, median / p90",
-                f"{median(searched['range_ms']):.3f} / {p90(searched['range_ms']):.3f} ms",
             ],
         ],
     )

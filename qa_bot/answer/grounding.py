@@ -116,9 +116,7 @@ class Evidence:
     def likeliest(self) -> tuple[Phrase | None, float]:
         """The sentence's likeliest phrase of any kind to be the answer itself, and the
         probability that it is (the phrase model), 0 without phrases."""
-        return likeliest_phrase(
-            self.reading, self.candidate, list(self.candidate.notes.phrases), neighbour=False
-        )
+        return likeliest_phrase(self.reading, self.candidate, list(self.candidate.notes.phrases))
 
     @property
     def phrase_fit(self) -> float:

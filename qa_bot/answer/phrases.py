@@ -85,10 +85,11 @@ def person_noun(question: str) -> str | None:
 
 
 def likeliest_phrase(
-    reading: PhraseReading, candidate: SentenceHit, phrases: list[Phrase], neighbour: bool
+    reading: PhraseReading, candidate: SentenceHit, phrases: list[Phrase]
 ) -> tuple[Phrase | None, float]:
-    """Of `phrases` (of the candidate sentence, quoted beside the best one when `neighbour`), the
-    one the phrase model finds likeliest to be the answer, and that likelihood."""
+    """Of `phrases` (of the candidate sentence), the one the phrase model finds likeliest to be
+    the answer, and that likelihood. The sentence is read as the best one, not as a neighbour
+    quoted beside it (the model's "neighbour" input, which its fit also saw)."""
     if not phrases:
         return None, 0.0
     passage, sentence = candidate.hit.passage, candidate.sentence
@@ -102,7 +103,7 @@ def likeliest_phrase(
             sentence.start,
             phrases,
             texts,
-            neighbour,
+            False,
             candidate.notes.phrases,
         )
     ]

@@ -172,7 +172,6 @@ class Embedder:
     max_tokens: int
     onnx_path: Path
     tokenizer: Any  # tokenizers.Tokenizer, truncating at max_tokens and padding to the longest
-    counter: Any  # the same tokenizer without truncation or padding, to count word pieces
 
     @classmethod
     def load(cls, model_path: str) -> Embedder:
@@ -182,9 +181,6 @@ class Embedder:
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
-        counter = Tokenizer.from_str(tokenizer.to_str())
-        counter.no_truncation()
-        counter.no_padding()
         padding = tokenizer.padding or {}
         tokenizer.enable_truncation(max_length=record.max_tokens)
         tokenizer.enable_padding(
@@ -198,7 +194,6 @@ class Embedder:
             record.max_tokens,
             encoder_folder(model_path) / ONNX_FILE,
             tokenizer,
-            counter,
         )
 
     @cached_property
@@ -213,10 +208,6 @@ class Embedder:
         return onnxruntime.InferenceSession(
             str(self.onnx_path), options, providers=["CPUExecutionProvider"]
         )
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces the model reads for `text` before truncation, special tokens included."""
-        return len(self.counter.encode(text).ids)
 
     def encode(self, texts: Sequence[str], on_progress: Progress | None = None) -> np.ndarray:
         """Normalised float32 vectors, one row per text, encoded in batches of similar length."""

@@ -79,11 +79,3 @@ class VectorIndex:
         scores, ids = self.index.search(query.reshape(1, -1), k)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
-
-    def search_range(
-        self, query: np.ndarray, start: int, end: int, k: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact search among ids start..end-1 (one source's passages)."""
-        scores = self.vectors(start, end) @ query
-        order = np.argsort(-scores)[:k]
-        return order + start, scores[order]

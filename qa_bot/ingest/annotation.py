@@ -28,32 +28,6 @@ APPROXIMATION = re.compile(
 HASHTAG_LINE = re.compile(r"^\s*(#[\w-]+[\s,]*)+$")
 # Parts of speech whose words can be what a question is about.
 CONTENT_POS = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"})
-# spaCy's entity labels, "NAME" for a run of proper nouns spaCy's NER missed ("USAZINE"), and
-# "NP" for a noun phrase that is not an entity ("special forces", "the Dnipro river").
-ENTITY_LABELS = frozenset(
-    {
-        "PERSON",
-        "NORP",
-        "FAC",
-        "ORG",
-        "GPE",
-        "LOC",
-        "PRODUCT",
-        "EVENT",
-        "WORK_OF_ART",
-        "LAW",
-        "LANGUAGE",
-        "DATE",
-        "TIME",
-        "PERCENT",
-        "MONEY",
-        "QUANTITY",
-        "ORDINAL",
-        "CARDINAL",
-        "NAME",
-        "NP",
-    }
-)
 
 
 @dataclass(frozen=True)
