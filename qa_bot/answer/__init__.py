@@ -1,7 +1,9 @@
 """Answer: a question's whole path, from the reader's words to the Answer every interface shows.
 
 `question` reads the question's words; `hits` holds what retrieval finds (no faiss, no model);
-`retrieval` finds passages and sentences (FAISS and BM25); `reader` runs the reading model;
+`lexicon` holds the index's words (stems, BM25, IDF) and `pieces` its sentences' word pieces
+in context; `retrieval` finds passages and sentences with them and FAISS; `reader` runs the
+reading model;
 `grounding` and `phrases` are the hand-built checks kept as one input of confidence;
 `result` defines the Answer and its Citations; `compose` chooses what is quoted;
 `ask_request` is the ask contract and its limits; `bot` puts it together for one index.

@@ -5,7 +5,8 @@ tested through the bot (test_answer.py, test_bot.py)."""
 import numpy as np
 import pytest
 
-from qa_bot.answer.retrieval import FOLLOWUP_WEIGHT, RRF_K, Retriever, _rank_fusion
+from qa_bot.answer.lexicon import FOLLOWUP_WEIGHT
+from qa_bot.answer.retrieval import RRF_K, Retriever, _rank_fusion
 from qa_bot.config import bundled_model_path
 from qa_bot.errors import UnknownSource
 from qa_bot.indexing import store
@@ -75,9 +76,13 @@ def test_words_the_corpus_never_uses_are_unknown(retriever) -> None:
 
 
 def test_rarer_words_weigh_more_and_a_followup_leans_on_its_question(retriever) -> None:
-    asked = retriever.weighted_terms("When did it happen?", "Who rebuilt the harbour of Zorvik?")
-    assert asked["zorvik"] == pytest.approx(FOLLOWUP_WEIGHT * retriever.idf["zorvik"])
-    assert retriever.idf["herring"] > retriever.idf["zorvik"]  # in one sentence, not two
+    asked = retriever.lexicon.weighted_terms(
+        "When did it happen?", "Who rebuilt the harbour of Zorvik?"
+    )
+    assert asked["zorvik"] == pytest.approx(FOLLOWUP_WEIGHT * retriever.lexicon.idf["zorvik"])
+    assert (
+        retriever.lexicon.idf["herring"] > retriever.lexicon.idf["zorvik"]
+    )  # in one sentence, not two
 
 
 def test_reciprocal_rank_fusion_adds_the_rankings() -> None:
