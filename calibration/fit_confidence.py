@@ -29,7 +29,12 @@ from qa_bot.answer.compose import compose_answer, features, ruled_out, score_sen
 from qa_bot.answer.fitted import Regression, regression, write_regression  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.encoder.embedding import Embedder  # noqa: E402
-from qa_bot.evaluation import Case, case_turns, load_cases, write_squad_corpus  # noqa: E402
+from qa_bot.evaluation.questions import (  # noqa: E402
+    Case,
+    case_turns,
+    load_cases,
+    write_squad_corpus,
+)
 from qa_bot.indexing.build import build_index  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"

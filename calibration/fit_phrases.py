@@ -32,7 +32,13 @@ from qa_bot.answer.fitted import Regression, write_regression  # noqa: E402
 from qa_bot.answer.phrases import read_for_phrases, sentence_phrase_features  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.encoder.embedding import Embedder  # noqa: E402
-from qa_bot.evaluation import SHORT_ANSWER_WORDS, Case, case_turns, load_cases, short_contains  # noqa: E402
+from qa_bot.evaluation.questions import (  # noqa: E402
+    SHORT_ANSWER_WORDS,
+    Case,
+    case_turns,
+    load_cases,
+)
+from qa_bot.evaluation.scoring import short_contains  # noqa: E402
 
 MODEL = "grounding/phrases"
 LONGEST_RIGHT_PHRASE = 6  # words: a phrase holding the answer in more is not a short answer

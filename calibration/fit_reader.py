@@ -37,7 +37,7 @@ from qa_bot.answer.compose import grounded_confidences  # noqa: E402
 from qa_bot.answer.reader import GROUNDED_FLOOR, READER_FOLDER, Calibration, Reader  # noqa: E402
 from qa_bot.config import bundled_model_path  # noqa: E402
 from qa_bot.encoder.embedding import Embedder  # noqa: E402
-from qa_bot.evaluation import ON_TOPIC, case_turns, load_sets  # noqa: E402
+from qa_bot.evaluation.questions import ON_TOPIC, case_turns, load_sets  # noqa: E402
 from qa_bot.indexing.build import build_index  # noqa: E402
 
 DATA = ROOT / "calibration" / "data"

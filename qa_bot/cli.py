@@ -358,14 +358,9 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa_bot.answer.bot import QABot
     from qa_bot.answer.reader import Reader
     from qa_bot.encoder.embedding import Embedder
-    from qa_bot.evaluation import (
-        article_table,
-        by_article,
-        evaluate,
-        load_sets,
-        summarise,
-        write_report,
-    )
+    from qa_bot.evaluation.questions import load_sets
+    from qa_bot.evaluation.report import article_table, by_article, summarise, write_report
+    from qa_bot.evaluation.scoring import evaluate
     from qa_bot.indexing.build import build_index
 
     sets = load_sets(args.files)

@@ -6,17 +6,9 @@ import pytest
 from qa_bot.answer.bot import QABot
 from qa_bot.config import bundled_model_path
 from qa_bot.errors import QABotError
-from qa_bot.evaluation import (
-    Result,
-    _citation_faults,
-    evaluate,
-    load_cases,
-    normalise,
-    risk_coverage,
-    short_contains,
-    summarise,
-    write_squad_corpus,
-)
+from qa_bot.evaluation.questions import load_cases, write_squad_corpus
+from qa_bot.evaluation.report import risk_coverage, summarise
+from qa_bot.evaluation.scoring import Result, _citation_faults, evaluate, normalise, short_contains
 from qa_bot.indexing.build import build_index
 
 SQUAD = {
@@ -284,7 +276,7 @@ def test_articles_with_their_own_text_are_indexed_alone_then_pooled(tmp_path) ->
 
 
 def test_auc_is_reported_per_article_and_pooled() -> None:
-    from qa_bot.evaluation import by_article
+    from qa_bot.evaluation.report import by_article
 
     def case(article, answers, confidence, kind):  # type: ignore[no-untyped-def]
         return replace(
